@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both create .venv when it is missing and install everything pinned.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT ?= runs/demo
+
+.PHONY: setup demo test test-quick
+
+setup: $(STAMP)
+
+# torch==2.13.0 first and alone: pip takes the CPU build from the local file,
+# and nothing later asks for a looser torch (lava-dl goes in with --no-deps).
+# lava-nc/lava-dl declare Python <3.11: --ignore-requires-python; their
+# dependencies are pinned in pyproject.toml (see shared/docs/lava-notes.md).
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python lava-nc==0.10.0 lava-dl==0.6.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/neurodeploy run --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-quick: $(STAMP)
+	$(PY) -m pytest -m "not slow"

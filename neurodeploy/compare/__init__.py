@@ -1,0 +1,1 @@
+"""Compare networks: spike equivalence, accuracy and synaptic operations."""

@@ -1,0 +1,40 @@
+"""The encoded dataset a recipe describes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurodeploy.data.digits import NUM_CLASSES, NUM_INPUTS, load_digits_split
+from neurodeploy.data.encoding import encode
+from neurodeploy.recipe import DataSettings
+
+
+@dataclass(frozen=True)
+class SpikeDataset:
+    """Spike-encoded train and test sets.
+
+    x_train, x_test: float32 [samples, inputs, T] in {0, 1}.
+    y_train, y_test: int64 [samples].
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_inputs: int
+    num_classes: int
+
+
+def load_dataset(settings: DataSettings, seed: int) -> SpikeDataset:
+    """Split and encode; train and test use different encoder seeds."""
+    split = load_digits_split(settings.test_fraction, settings.split_seed)
+    kind, steps, rate = settings.encoding, settings.steps, settings.max_rate
+    return SpikeDataset(
+        x_train=encode(kind, split.x_train, steps, seed, rate),
+        y_train=split.y_train,
+        x_test=encode(kind, split.x_test, steps, seed + 1, rate),
+        y_test=split.y_test,
+        num_inputs=NUM_INPUTS,
+        num_classes=NUM_CLASSES,
+    )

@@ -1,0 +1,1 @@
+"""Quantize trained SLAYER networks and write them as NetX HDF5."""

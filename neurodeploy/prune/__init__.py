@@ -1,0 +1,1 @@
+"""Pruning: masks, criteria and the prune stage."""

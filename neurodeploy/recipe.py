@@ -1,0 +1,225 @@
+"""Model recipes: one frozen dataclass per stage, joined into ``Recipe``.
+
+A recipe is a YAML file in ``models/`` whose sections match the dataclasses
+below field for field. Unknown keys, wrong types and values out of range are
+errors that name the file and the dotted key (``RecipeError``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_RECIPE = MODELS_DIR / "digits_mlp.yaml"
+
+
+class RecipeError(ValueError):
+    """A recipe file or value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Dataset, split and spike encoding.
+
+    steps: T, the number of time steps each sample is encoded over.
+    max_rate: for ``rate`` encoding, the spike probability per step of a
+        pixel at full intensity (a pixel of intensity x in [0, 1] spikes with
+        probability ``x * max_rate`` at every step).
+    """
+
+    dataset: str = "digits"
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    encoding: str = "rate"
+    steps: int = 16
+    max_rate: float = 1.0
+
+
+@dataclass(frozen=True)
+class NeuronSettings:
+    """SLAYER CUBA neuron parameters, in SLAYER's float units.
+
+    threshold: in weight units (``vThMant = int(threshold * 64)``).
+    current_decay, voltage_decay: fractions lost per step, in [0, 1]
+        (``iDecay = round(current_decay * 4096)``).
+    tau_grad, scale_grad: surrogate gradient width and scale.
+    """
+
+    threshold: float = 1.25
+    current_decay: float = 0.25
+    voltage_decay: float = 0.03
+    tau_grad: float = 0.03
+    scale_grad: float = 3.0
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """A stack of SLAYER CUBA Dense blocks: inputs -> hidden... -> classes."""
+
+    hidden: tuple[int, ...] = (256,)
+    neuron: NeuronSettings = field(default_factory=NeuronSettings)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Training with Adam on the spike-count cross-entropy."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 0.003
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """Global magnitude pruning, then fine-tuning with the mask held.
+
+    exclude: indices of layers left dense (negative counts from the end, so
+        -1 is the output layer); every other layer is pruned.
+    """
+
+    method: str = "global_magnitude"
+    exclude: tuple[int, ...] = ()
+    sparsity: float = 0.9
+    finetune_epochs: int = 10
+    lr: float = 0.001
+
+
+@dataclass(frozen=True)
+class SimulateSettings:
+    """How many test samples Lava runs (PyTorch runs the same ones)."""
+
+    samples: int = 32
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines a run; ``digest`` names it."""
+
+    name: str = "digits-mlp"
+    seed: int = 0
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    prune: PruneSettings = field(default_factory=PruneSettings)
+    simulate: SimulateSettings = field(default_factory=SimulateSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples become lists), as written to YAML/JSON."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def digest(self) -> str:
+        """Hex SHA-256 prefix of the settings, stable across runs."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.dataset": ("digits",),
+    "data.encoding": ("rate", "latency"),
+    "prune.method": ("global_magnitude",),
+}
+
+# (low, high, low inclusive, high inclusive) for every bounded numeric key.
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "data.test_fraction": (0.0, 1.0, False, False),
+    "data.steps": (1, 100_000, True, True),
+    "data.max_rate": (0.0, 1.0, False, True),
+    "model.hidden": (1, 1_000_000, True, True),
+    "prune.exclude": (-1_000, 1_000, True, True),
+    "model.neuron.threshold": (1 / 64, 2047, True, True),
+    "model.neuron.current_decay": (0.0, 1.0, True, True),
+    "model.neuron.voltage_decay": (0.0, 1.0, True, True),
+    "model.neuron.tau_grad": (0.0, 1e6, False, True),
+    "model.neuron.scale_grad": (0.0, 1e6, False, True),
+    "train.epochs": (0, 100_000, True, True),
+    "train.batch_size": (1, 1_000_000, True, True),
+    "train.lr": (0.0, 10.0, False, True),
+    "prune.sparsity": (0.0, 1.0, True, False),
+    "prune.finetune_epochs": (0, 100_000, True, True),
+    "prune.lr": (0.0, 10.0, False, True),
+    "simulate.samples": (1, 1_000_000, True, True),
+}
+
+
+def _check_range(key: str, value: float) -> None:
+    if key not in RANGES:
+        return
+    low, high, low_in, high_in = RANGES[key]
+    ok_low = value >= low if low_in else value > low
+    ok_high = value <= high if high_in else value < high
+    if not (ok_low and ok_high):
+        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+        raise RecipeError(f"{key} = {value!r} is outside {interval}")
+
+
+def _convert(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    """Build dataclass ``cls`` from ``raw``, checking keys, types and ranges."""
+    if not isinstance(raw, Mapping):
+        raise RecipeError(f"{prefix or 'recipe'} must be a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise RecipeError(
+            f"unknown key {where}{unknown[0]} (known: {', '.join(sorted(fields))})"
+        )
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else name
+        default = getattr(defaults, name)
+        if dataclasses.is_dataclass(default):
+            values[name] = _convert(type(default), value, key)
+        elif isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                raise RecipeError(f"{key} must be a list of integers, got {value!r}")
+            for v in value:
+                _check_range(key, v)
+            values[name] = tuple(value)
+        else:
+            values[name] = _scalar(key, value, type(default))
+    return cls(**values)
+
+
+def _scalar(key: str, value: Any, kind: type) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RecipeError(f"{key} must be {kind.__name__}, got {value!r}")
+    if kind is str and key in CHOICES and value not in CHOICES[key]:
+        raise RecipeError(f"{key} = {value!r} is not one of: {', '.join(CHOICES[key])}")
+    if kind in (int, float):
+        _check_range(key, value)
+    return value
+
+
+def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
+    """Validate a nested dict and return the ``Recipe`` it describes."""
+    return _convert(Recipe, raw, "")
+
+
+def load_recipe(path: str | Path | None = None) -> Recipe:
+    """Read and validate a recipe YAML (``models/digits_mlp.yaml`` when None).
+
+    Raises ``RecipeError`` with the file name for a missing, unreadable or
+    invalid file.
+    """
+    path = Path(path) if path is not None else DEFAULT_RECIPE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise RecipeError(f"{path}: cannot read recipe: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{path}: not valid YAML: {err}".splitlines()[0]) from err
+    try:
+        return recipe_from_dict(raw if raw is not None else {})
+    except RecipeError as err:
+        raise RecipeError(f"{path}: {err}") from err

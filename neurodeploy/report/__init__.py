@@ -1,0 +1,1 @@
+"""Reports: report.json and the printed summary."""

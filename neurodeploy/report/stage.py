@@ -1,0 +1,81 @@
+"""The ``report`` stage: ``report.json`` and a readable summary."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from neurodeploy.fileio import atomic_path
+
+
+def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
+    """The report: PyTorch figures per model, Lava figures, ratio and timings."""
+    dense, pruned = comparison["dense"], comparison["pruned"]
+    lava_dense, lava_pruned = dense["lava"], pruned["lava"]
+
+    def model_part(m: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in m.items() if k != "lava"}
+
+    return {
+        "recipe": recipe,
+        "dense": model_part(dense),
+        "pruned": model_part(pruned),
+        "synops_ratio": comparison["synops_ratio"],
+        "lava": {
+            "samples": lava_dense["samples"],
+            "compared": "every spike of every layer at every step",
+            "dense_exact_fraction": lava_dense["exact_fraction"],
+            "pruned_exact_fraction": lava_pruned["exact_fraction"],
+            "dense_output_exact_fraction": lava_dense["output_exact_fraction"],
+            "pruned_output_exact_fraction": lava_pruned["output_exact_fraction"],
+            "dense_mismatches_per_layer": lava_dense["mismatches_per_layer"],
+            "pruned_mismatches_per_layer": lava_pruned["mismatches_per_layer"],
+            "dense_accuracy": lava_dense["accuracy"],
+            "pruned_accuracy": lava_pruned["accuracy"],
+            "dense_synops_per_sample": lava_dense["synops_per_sample"],
+            "pruned_synops_per_sample": lava_pruned["synops_per_sample"],
+            "dense_sparse_synapses": lava_dense["sparse_synapses"],
+            "pruned_sparse_synapses": lava_pruned["sparse_synapses"],
+            "dense_seconds": lava_dense["seconds"],
+            "pruned_seconds": lava_pruned["seconds"],
+        },
+        "seconds": seconds,
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A few aligned lines a person reads at the end of a run."""
+    d, p, lava = report["dense"], report["pruned"], report["lava"]
+    rows = [
+        ("", "dense", "pruned"),
+        ("accuracy (PyTorch, test set)", f"{d['accuracy']:.4f}", f"{p['accuracy']:.4f}"),
+        ("sparsity (pruned layers)", f"{d['sparsity']:.4f}", f"{p['sparsity']:.4f}"),
+        ("sparsity (all layers)", f"{d['sparsity_all_layers']:.4f}", f"{p['sparsity_all_layers']:.4f}"),
+        ("synaptic ops per sample", f"{d['synops_per_sample']:.0f}", f"{p['synops_per_sample']:.0f}"),
+        ("Lava accuracy", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
+        ("Lava exact samples", f"{lava['dense_exact_fraction']:.4f}", f"{lava['pruned_exact_fraction']:.4f}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{a:<{width}}  {b:>10}  {c:>10}" for a, b, c in rows]
+    lines.append(f"synaptic ops ratio (pruned / dense): {report['synops_ratio']:.4f}")
+    lines.append(
+        f"Lava: {lava['samples']} samples, {lava['compared']}; "
+        f"mismatches per layer dense {lava['dense_mismatches_per_layer']}, "
+        f"pruned {lava['pruned_mismatches_per_layer']}"
+    )
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items())
+    lines.append(f"time: {timing}")
+    return "\n".join(lines)
+
+
+def report_stage(out_dir: Path) -> Path:
+    """Write ``report.json`` from ``comparison.json``, the recipe and ``seconds.json``."""
+    comparison = json.loads((out_dir / "comparison.json").read_text())
+    seconds_path = out_dir / "seconds.json"
+    seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
+    recipe = json.loads((out_dir / "recipe.json").read_text())
+    report = build_report(comparison, recipe, seconds)
+    path = out_dir / "report.json"
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    return path

@@ -1,0 +1,1 @@
+"""Run networks in PyTorch (SLAYER) and in Lava (fixed_pt) on the same samples."""

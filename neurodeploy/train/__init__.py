@@ -1,0 +1,1 @@
+"""Train SLAYER CUBA networks on the CPU."""
