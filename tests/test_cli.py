@@ -1,0 +1,64 @@
+import subprocess
+import sys
+
+import pytest
+
+from neurodeploy.cli import build_parser, main
+
+COMMANDS = ["run", "train", "prune", "export", "simulate", "compare", "report"]
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "neurodeploy.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_explains_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(([command] if command else []) + ["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out" in text or command is None
+    if command is None:
+        for name in COMMANDS:
+            assert name in text
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["fly"], "invalid choice: 'fly'"),
+        (["run"], "--out"),
+        (["prune", "--out"], "--out: expected one argument"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, fragment, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "\n" not in err
+
+
+def test_missing_recipe_file_is_one_line_not_a_traceback(tmp_path):
+    result = run_cli("run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "nope.yaml: cannot read recipe" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_recipe_names_the_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("prune:\n  sparsity: 1.5\n")
+    result = run_cli("train", str(recipe), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"neurodeploy: error: {recipe}: prune.sparsity = 1.5 is outside [0, 1)"
+
+
+def test_stage_on_missing_folder_or_artifact(tmp_path, capsys):
+    assert main(["export", "--out", str(tmp_path / "none")]) == 2
+    assert "run folder" in capsys.readouterr().err
+    assert main(["export", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "dense.pt: no such checkpoint" in err and "\n" not in err

@@ -1,0 +1,72 @@
+"""End to end on a tiny recipe: real training, real NetX files, real Lava."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from neurodeploy.cli import main
+from neurodeploy.compare.equivalence import compare_streams
+from neurodeploy.export.netx import read_netx
+from neurodeploy.simulate.stage import load_layers
+
+TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
+REPORT_KEYS = {
+    ("dense", "accuracy"), ("pruned", "accuracy"), ("pruned", "sparsity"),
+    ("dense", "synops_per_sample"), ("pruned", "synops_per_sample"),
+    ("lava", "samples"), ("lava", "dense_exact_fraction"), ("lava", "pruned_exact_fraction"),
+    ("lava", "pruned_accuracy"),
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["run", str(TINY), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_report_states_exact_equivalence(run_dir):
+    report = json.loads((run_dir / "report.json").read_text())
+    for section, key in REPORT_KEYS:
+        assert key in report[section]
+    assert "synops_ratio" in report
+    assert set(report["seconds"]) == {"train", "prune", "export", "simulate", "compare"}
+    lava = report["lava"]
+    assert lava["samples"] == 6
+    assert lava["dense_exact_fraction"] == 1.0 and lava["pruned_exact_fraction"] == 1.0
+    assert lava["dense_mismatches_per_layer"] == [0, 0] == lava["pruned_mismatches_per_layer"]
+    assert lava["pruned_sparse_synapses"] is True
+    assert report["pruned"]["sparsity"] >= 0.8
+    assert report["synops_ratio"] < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_lava_spikes_are_real_and_a_flip_is_caught(run_dir):
+    with np.load(run_dir / "simulation.npz") as sim:
+        torch_spikes = load_layers(sim, "pruned", "torch")
+        streams = load_layers(sim, "pruned", "lava")
+    assert all(s.sum() > 0 for s in streams), "every layer should spike"
+    assert compare_streams(torch_spikes, streams, steps=8).sample_exact.all()
+    flipped = [s.copy() for s in streams]
+    column = 3 * 8 + 5  # sample 3, step 5 of the output layer (layer 1)
+    flipped[1][0, column] ^= 1
+    eq = compare_streams(torch_spikes, flipped, steps=8)
+    assert eq.mismatches.tolist() == [0, 1]
+    assert eq.sample_exact.tolist() == [True, True, True, False, True, True]
+
+
+@pytest.mark.slow
+def test_pruned_export_keeps_masked_weights_zero(run_dir):
+    payload = torch.load(run_dir / "pruned.pt", weights_only=False)
+    layers = read_netx(run_dir / "pruned.net")
+    masks = payload["masks"]
+    assert list(masks) == ["blocks.0.synapse.weight", "blocks.1.synapse.weight"]  # exclude: []
+    for index, layer in enumerate(layers):
+        mask = masks[f"blocks.{index}.synapse.weight"].reshape(layer.shape).numpy()
+        assert np.all(layer.weight[~mask] == 0)
+        assert (~mask).mean() > 0.5
