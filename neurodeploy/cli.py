@@ -80,13 +80,12 @@ def dispatch(args: argparse.Namespace) -> None:
     """Run the command ``args`` names."""
     from neurodeploy import pipeline
     from neurodeploy.recipe import load_recipe
-    from neurodeploy.report.stage import summary
 
     out: Path = args.out
     if args.command == "run":
         recipe = load_recipe(args.recipe)
         report = pipeline.run(recipe, out)
-        _print_summary(report, summary)
+        _print_summary(report)
         return
     if args.command == "train":
         recipe = load_recipe(args.recipe)
@@ -104,11 +103,13 @@ def dispatch(args: argparse.Namespace) -> None:
     if args.command in stages:
         pipeline.timed(out, args.command, lambda: stages[args.command](out))
     else:
-        _print_summary(pipeline.report_stage(out), summary)
+        _print_summary(pipeline.report_stage(out))
 
 
-def _print_summary(report_path: Path, summary) -> None:
+def _print_summary(report_path: Path) -> None:
     import json
+
+    from neurodeploy.report.stage import summary
 
     print(summary(json.loads(report_path.read_text())))
     print(f"report: {report_path}")
