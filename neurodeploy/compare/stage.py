@@ -16,7 +16,7 @@ from neurodeploy.simulate.alignment import split_stream
 from neurodeploy.simulate.stage import MODELS, load_layers
 from neurodeploy.simulate.torch_side import torch_layer_spikes
 from neurodeploy.train.checkpoint import load_checkpoint
-from neurodeploy.train.model import SpikingMLP
+from neurodeploy.train.model import SpikingMLP, classify
 
 
 def compare_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
@@ -50,12 +50,12 @@ def compare_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
 def _torch_figures(model: SpikingMLP, data: SpikeDataset, weights: list[np.ndarray], steps: int) -> dict[str, Any]:
     """Accuracy, synaptic operations and spikes over the whole test set.
 
-    The class is the argmax of output spike counts over the first T steps,
-    as ``trainer.predict`` decides it (the padding cannot change those steps).
+    Classes come from the first T steps (``classify``); the padding after
+    them cannot change those steps.
     """
     layers = torch_layer_spikes(model, data.x_test, len(weights))
     synops = network_synops(data.x_test, layers, weights)
-    predicted = layers[-1][..., :steps].sum(axis=-1).argmax(axis=-1)
+    predicted = classify(layers[-1], steps)
     return {
         "accuracy": float((predicted == data.y_test).mean()),
         "test_samples": int(len(data.y_test)),
@@ -85,7 +85,7 @@ def _lava_figures(sim, name: str, inputs: np.ndarray, labels: np.ndarray, weight
     eq = compare_streams(torch_spikes, streams, steps)
     num_layers = len(streams)
     per_sample = [split_stream(s, l, len(labels), steps, num_layers) for l, s in enumerate(streams)]
-    predicted = per_sample[-1][..., :steps].sum(axis=-1).argmax(axis=-1)
+    predicted = classify(per_sample[-1], steps)
     synops = network_synops(inputs, per_sample, weights)
     return {
         "samples": int(len(labels)),

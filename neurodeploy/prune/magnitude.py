@@ -12,9 +12,9 @@ def global_magnitude_masks(weights: dict[str, torch.Tensor], sparsity: float) ->
     """Masks pruning the ``ceil(sparsity * N)`` smallest |w| over all tensors.
 
     weights: dotted name -> tensor (any shapes), N their total size; rounding
-    up means the sparsity reached is never below the one asked. Ties at
-    the cut are broken by position, so exactly that many entries are pruned
-    and every pruned |w| is <= every kept |w|.
+    up means the sparsity reached is never below the one asked. Exactly that
+    many entries are pruned, ties at the cut falling either way, and every
+    pruned |w| is <= every kept |w|.
     """
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity = {sparsity} is outside [0, 1)")

@@ -1,6 +1,7 @@
 """A stack of SLAYER CUBA Dense blocks, built from a recipe."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from neurodeploy.lavacompat import slayer
@@ -53,3 +54,12 @@ class SpikingMLP(torch.nn.Module):
 def build_model(num_inputs: int, num_classes: int, settings: ModelSettings) -> SpikingMLP:
     """The network a recipe describes, with sizes [inputs, *hidden, classes]."""
     return SpikingMLP([num_inputs, *settings.hidden, num_classes], settings)
+
+
+def classify(output_spikes: np.ndarray, steps: int) -> np.ndarray:
+    """Class per sample: argmax of output spike counts over the first ``steps``.
+
+    output_spikes: [samples, classes, T'] with T' >= steps. Ties go to the
+    lowest class index. Returns int64 [samples].
+    """
+    return output_spikes[..., :steps].sum(axis=-1).argmax(axis=-1)

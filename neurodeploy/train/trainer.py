@@ -11,11 +11,11 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.prune.masks import Masks, apply_masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import save_checkpoint
-from neurodeploy.train.model import SpikingMLP, build_model
+from neurodeploy.train.model import SpikingMLP, build_model, classify
 
 
 def predict(model: SpikingMLP, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class per sample: argmax of output spike counts over T (ties: lowest index).
+    """Class per sample by ``classify`` over all T steps.
 
     x: [samples, inputs, T] spikes. Returns int64 [samples].
     """
@@ -24,7 +24,7 @@ def predict(model: SpikingMLP, x: np.ndarray, batch_size: int = 256) -> np.ndarr
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
             spikes = model(torch.from_numpy(x[start : start + batch_size]))
-            out.append(spikes.sum(-1).argmax(-1).numpy())
+            out.append(classify(spikes.numpy(), x.shape[-1]))
     return np.concatenate(out)
 
 
