@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description=f"{STAGE_HELP['train'][0]}; {STAGE_HELP['train'][1]}.")
     _recipe_argument(train)
     _out_argument(train)
-    for name in ("prune", "export", "simulate", "compare", "report"):
+    for name in ("prune", "export", "simulate", "report"):
         short, writes = STAGE_HELP[name]
         stage = sub.add_parser(
             name, help=short,
@@ -62,7 +62,72 @@ def build_parser() -> argparse.ArgumentParser:
             f"the one DIR/dense.pt was trained with) and {writes}.",
         )
         _out_argument(stage)
+    _add_verify(sub)
+    _add_compare(sub)
     return parser
+
+
+INPUT_HELP = """\
+input (one of): --spikes FILE.npy, a 0/1 array [neurons, T] or [samples,
+neurons, T]; --events FILE.npy, rows of (x, channel, t in ms) binned into
+1 ms steps as lava-dl's slayer.io.read_np_spikes(FILE).to_tensor() does;
+--bias FILE.npy, an image [W, H, C] (or a stack [N, W, H, C]) for a network
+fed through its input layer's bias; --random-rate R, Bernoulli spikes."""
+
+
+def _input_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--spikes", type=Path, metavar="FILE", help="input spikes (.npy)")
+    group.add_argument("--events", type=Path, metavar="FILE", help="input events (.npy: x, channel, t ms)")
+    group.add_argument("--bias", type=Path, metavar="FILE", help="input-layer bias image(s) (.npy)")
+    group.add_argument("--random-rate", type=float, metavar="R", help="random input spikes with probability R")
+    parser.add_argument("--steps", type=int, metavar="T",
+                        help="steps per sample (needed for --bias and --random-rate; cuts --spikes; sets --events' length)")
+    parser.add_argument("--samples", type=int, metavar="N", help="use the first N samples (random: make N; default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --random-rate (default 0)")
+    parser.add_argument("--num-layers", type=int, metavar="K",
+                        help="use only the first K layer groups of each file, as netx's num_layers")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+
+
+def _add_verify(sub) -> None:
+    verify = sub.add_parser(
+        "verify", help="check a NetX network's golden model against Lava fixed_pt",
+        description="Run the golden model and Lava fixed_pt on the same input stream and compare "
+        "every spike of every layer at every step. Exit 0 when equivalent, 1 when not, 2 for bad input.\n\n"
+        + INPUT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.add_argument("net", type=Path, metavar="NET.net", help="NetX HDF5 network")
+    _input_arguments(verify)
+    verify.add_argument("--sparse", action="store_true", help="Lava Sparse synapses for dense layers")
+    verify.add_argument("--layers", choices=("all", "out"), default="all",
+                        help="layers Lava records and compares (default all)")
+
+
+def _add_compare(sub) -> None:
+    compare = sub.add_parser(
+        "compare", help="compare two NetX networks, or run the compare stage of a run folder",
+        description="With A.net B.net: run both in the golden model on the same input set and report "
+        "output spike and class agreement, spikes and synaptic operations per layer, and the synops "
+        "ratio B / A. With --out DIR: the pipeline's compare stage (spike equivalence, accuracy and "
+        "synaptic operations of DIR's networks; writes DIR/comparison.json).\n\n" + INPUT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("nets", type=Path, nargs="*", metavar="NET.net", help="two NetX networks, A and B")
+    compare.add_argument("--out", type=Path, metavar="DIR", help="run folder (compare stage)")
+    group = compare.add_mutually_exclusive_group()
+    group.add_argument("--spikes", type=Path, metavar="FILE", help="input spikes (.npy)")
+    group.add_argument("--events", type=Path, metavar="FILE", help="input events (.npy: x, channel, t ms)")
+    group.add_argument("--bias", type=Path, metavar="FILE", help="input-layer bias image(s) (.npy)")
+    group.add_argument("--random-rate", type=float, metavar="R", help="random input spikes with probability R")
+    group.add_argument("--recipe", type=Path, metavar="RECIPE",
+                       help="the test set of RECIPE's dataset, encoded as the recipe says, with its labels")
+    compare.add_argument("--steps", type=int, metavar="T", help="steps per sample")
+    compare.add_argument("--samples", type=int, metavar="N", help="use the first N samples (random: make N)")
+    compare.add_argument("--seed", type=int, default=0, help="seed of --random-rate (default 0)")
+    compare.add_argument("--num-layers", type=int, metavar="K", help="first K layer groups of each file")
+    compare.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
 
 
 def _recipe_argument(parser: argparse.ArgumentParser) -> None:
@@ -76,8 +141,8 @@ def _out_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
 
 
-def dispatch(args: argparse.Namespace) -> None:
-    """Run the command ``args`` names."""
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the command ``args`` names; returns the exit code."""
     from neurodeploy import pipeline
     from neurodeploy.recipe import load_recipe
 
@@ -86,14 +151,25 @@ def dispatch(args: argparse.Namespace) -> None:
         recipe = load_recipe(args.recipe)
         report = pipeline.run(recipe, out)
         _print_summary(report)
-        return
+        return 0
+    if args.command == "verify":
+        return _verify(args)
+    if args.command == "compare" and args.nets:
+        _compare_networks(args)
+        return 0
+    if args.command == "compare" and args.out is None:
+        raise UsageError("neurodeploy compare: give two networks (A.net B.net) or --out DIR")
     if args.command == "train":
         recipe = load_recipe(args.recipe)
         pipeline.write_recipe(out, recipe)
         pipeline.timed(out, "train", lambda: pipeline.train_stage(recipe, out))
-        return
+        return 0
     if not out.is_dir():
         raise UsageError(f"neurodeploy {args.command}: run folder {out} does not exist")
+    if args.command == "compare" and any(
+        getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate", "recipe")
+    ):
+        raise UsageError("neurodeploy compare --out DIR: input options apply to A.net B.net only")
     stages = {
         "prune": pipeline.prune_stage,
         "export": pipeline.export_stage,
@@ -104,6 +180,123 @@ def dispatch(args: argparse.Namespace) -> None:
         pipeline.timed(out, args.command, lambda: stages[args.command](out))
     else:
         _print_summary(pipeline.report_stage(out))
+    return 0
+
+
+def _stimulus(args: argparse.Namespace, network) -> object:
+    """The input the options ask for, as a ``Stimulus`` for ``network``."""
+    import numpy as np
+
+    from neurodeploy.simulate import inputs
+    from neurodeploy.simulate.stimulus import Stimulus
+
+    for name in ("steps", "samples", "num_layers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"neurodeploy {args.command}: --{name.replace('_', '-')} must be at least 1, got {value}")
+    size = int(np.prod(network.input_shape))
+    if args.bias is not None:
+        if not network.starts_with_input:
+            raise UsageError(f"{network.path}: --bias needs a network whose layer 0 is an input layer")
+        if args.steps is None:
+            raise UsageError(f"neurodeploy {args.command}: --bias needs --steps")
+        bias = inputs.load_bias(args.bias, network.input_shape)[: args.samples]
+        return Stimulus(spikes=None, bias=bias, steps=args.steps)
+    if args.random_rate is not None:
+        if args.steps is None:
+            raise UsageError(f"neurodeploy {args.command}: --random-rate needs --steps")
+        spikes = inputs.random_spikes(args.samples or 1, size, args.steps, args.random_rate, args.seed)
+    elif args.events is not None:
+        spikes = inputs.load_events(args.events, size, args.steps)
+    else:
+        spikes = inputs.load_spikes(args.spikes, size)[: args.samples]
+        if args.steps is not None:
+            if args.steps > spikes.shape[-1]:
+                raise UsageError(f"{args.spikes}: --steps {args.steps} exceeds the file's {spikes.shape[-1]} steps")
+            spikes = spikes[..., : args.steps]
+    return Stimulus(spikes=spikes, bias=None, steps=spikes.shape[-1])
+
+
+def _write_json(path: Path | None, result: dict) -> None:
+    import json
+
+    from neurodeploy.fileio import atomic_path
+
+    if path is not None:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Run ``verify``; print the per-layer table; 0 when equivalent, else 1."""
+    from neurodeploy.compare.verify import verify
+    from neurodeploy.network.netx import read_netx
+
+    network = read_netx(args.net, args.num_layers)
+    result = verify(network, _stimulus(args, network), sparse=args.sparse, layers=args.layers)
+    _write_json(args.json, result)
+    print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
+          f"{result['columns']} columns, {'Sparse' if args.sparse else 'Dense'} synapses")
+    print(f"{'layer':>5}  {'type':<6} {'neurons':>7}  {'golden':>9}  {'lava':>9}  {'mismatch':>8}  {'synops':>11}")
+    for layer in result["layers"]:
+        lava = "-" if layer["spikes_lava"] is None else layer["spikes_lava"]
+        mismatch = "-" if layer["mismatches"] is None else layer["mismatches"]
+        print(f"{layer['index']:>5}  {layer['type']:<6} {layer['neurons']:>7}  {layer['spikes_golden']:>9}  "
+              f"{lava:>9}  {mismatch:>8}  {layer['synops']:>11}")
+    timing = result["timing"]
+    print(f"time: golden {timing['golden_s']:.2f} s, Lava {timing['lava_s']:.2f} s")
+    first = result["first_divergence"]
+    if first is None:
+        print(f"EQUIVALENT: {result['compared_entries']} spike entries compared, none differ")
+        return 0
+    print(f"NOT EQUIVALENT: first divergence at layer {first['layer']} neuron {first['neuron']} "
+          f"{tuple(first['neuron_index'])} column {first['column']} (sample {first['sample']} step {first['step']}): "
+          f"spike golden {first['spike_golden']} / Lava {first['spike_lava']}, "
+          f"v golden {first['v_golden']} / Lava {first['v_lava']} "
+          f"(before: {first['v_before_golden']} / {first['v_before_lava']})")
+    return 1
+
+
+def _compare_networks(args: argparse.Namespace) -> None:
+    """Run ``compare A.net B.net`` and print its summary."""
+    from neurodeploy.compare.networks import compare_networks
+    from neurodeploy.network.netx import read_netx
+
+    if len(args.nets) != 2:
+        raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
+    if args.out is not None:
+        raise UsageError("neurodeploy compare: --out is for the compare stage, not for A.net B.net")
+    a, b = (read_netx(path, args.num_layers) for path in args.nets)
+    labels = None
+    if args.recipe is not None:
+        from neurodeploy.data.dataset import load_dataset
+        from neurodeploy.recipe import load_recipe
+        from neurodeploy.simulate.stimulus import Stimulus
+
+        recipe = load_recipe(args.recipe)
+        data = load_dataset(recipe.data, recipe.seed)
+        count = args.samples or len(data.x_test)
+        stimulus, labels = Stimulus(data.x_test[:count], None, recipe.data.steps), data.y_test[:count]
+    elif any(getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate")):
+        stimulus = _stimulus(args, a)
+    else:
+        raise UsageError("neurodeploy compare: give an input set (--spikes, --events, --bias, --random-rate or --recipe)")
+    try:
+        result = compare_networks(a, b, stimulus, labels)
+    except ValueError as err:
+        raise UsageError(f"neurodeploy compare: {err}") from err
+    _write_json(args.json, result)
+    print(f"{result['samples']} sample(s) x {result['steps']} steps; A = {args.nets[0]}, B = {args.nets[1]}")
+    for side in ("a", "b"):
+        layers = ", ".join(f"{l['spikes_per_sample']:.1f}" for l in result[side]["layers"])
+        print(f"{side.upper()}: synops per sample {result[side]['synops_per_sample']:.0f}; spikes per sample by layer [{layers}]")
+    print(f"output spike agreement {result['output_agreement']:.4f}, identical samples {result['output_identical_samples']:.4f}")
+    if result["class_agreement"] is not None:
+        print(f"class agreement {result['class_agreement']:.4f}")
+    if "accuracy_a" in result:
+        print(f"accuracy A {result['accuracy_a']:.4f}, B {result['accuracy_b']:.4f}")
+    if result["synops_ratio"] is not None:
+        print(f"synops ratio B / A: {result['synops_ratio']:.4f}")
 
 
 def _print_summary(report_path: Path) -> None:
@@ -116,7 +309,7 @@ def _print_summary(report_path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad input)."""
+    """Entry point; returns the exit code (0 ok, 1 not equivalent, 2 bad input)."""
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
@@ -125,14 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from neurodeploy.errors import USER_ERRORS
 
     try:
-        dispatch(args)
+        return dispatch(args)
     except UsageError as err:
         print(err, file=sys.stderr)
         return 2
     except USER_ERRORS as err:
         print(f"neurodeploy: error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -137,17 +137,38 @@ install()
 import lava.lib.dl.netx as netx  # noqa: E402
 import lava.lib.dl.slayer as slayer  # noqa: E402
 import lava.proc.conv.utils as conv_utils  # noqa: E402
+from lava.magma.core.decorator import implements, requires, tag  # noqa: E402
+from lava.magma.core.model.py.model import PyLoihiProcessModel  # noqa: E402
+from lava.magma.core.model.py.ports import PyInPort  # noqa: E402
+from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
+from lava.magma.core.process.ports.ports import InPort  # noqa: E402
+from lava.magma.core.process.process import AbstractProcess  # noqa: E402
+from lava.magma.core.process.variable import Var  # noqa: E402
+from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 from lava.proc.io.sink import RingBuffer as SinkRingBuffer  # noqa: E402
 from lava.proc.io.source import RingBuffer as SourceRingBuffer  # noqa: E402
+from lava.utils import weightutils  # noqa: E402
 
 # lava-dl's own tests do this before running conv layers: torch inside Lava's
 # worker processes "sometimes causes multiprocessing error"; SciPy is used.
 conv_utils.TORCH_IS_AVAILABLE = False
 
 __all__ = [
+    "AbstractProcess",
+    "CPU",
+    "InPort",
+    "LavaPyType",
     "Loihi2SimCfg",
+    "LoihiProtocol",
+    "PyInPort",
+    "PyLoihiProcessModel",
+    "Var",
+    "implements",
+    "requires",
+    "tag",
     "RunSteps",
     "SinkRingBuffer",
     "SourceRingBuffer",
@@ -155,4 +176,5 @@ __all__ = [
     "netx",
     "patch_var_model_source",
     "slayer",
+    "weightutils",
 ]

@@ -57,5 +57,5 @@ def run(recipe: Recipe, out_dir: Path) -> Path:
     timed(out_dir, "prune", lambda: prune_stage(out_dir, data))
     timed(out_dir, "export", lambda: export_stage(out_dir))
     timed(out_dir, "simulate", lambda: simulate_stage(out_dir, data))
-    timed(out_dir, "compare", lambda: compare_stage(out_dir, data))
+    timed(out_dir, "compare", lambda: compare_stage(out_dir))
     return report_stage(out_dir)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurodeploy.export.netx import CubaNeuron, DenseLayer, NetxError, read_netx, write_netx
+from neurodeploy.network.netx import CubaNeuron, DenseLayer, NetxError, read_netx, write_netx
 from neurodeploy.export.quantize import export_model, network_to_layers
 from neurodeploy.lavacompat import netx
 from neurodeploy.recipe import ModelSettings
@@ -32,7 +32,7 @@ def test_records_are_the_quantized_integers(model):
 
 def test_round_trip_through_our_reader(model, tmp_path):
     written = export_model(model, tmp_path / "m.net")
-    read = read_netx(tmp_path / "m.net")
+    read = read_netx(tmp_path / "m.net").layers
     assert len(read) == len(written)
     for a, b in zip(written, read):
         np.testing.assert_array_equal(a.weight, b.weight)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from neurodeploy.cli import main
-from neurodeploy.compare.equivalence import compare_streams
-from neurodeploy.export.netx import read_netx
+from neurodeploy.compare.equivalence import compare_recordings, exact_samples
+from neurodeploy.network.netx import read_netx
 from neurodeploy.simulate.stage import load_layers
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
@@ -16,7 +16,7 @@ REPORT_KEYS = {
     ("dense", "accuracy"), ("pruned", "accuracy"), ("pruned", "sparsity"),
     ("dense", "synops_per_sample"), ("pruned", "synops_per_sample"),
     ("lava", "samples"), ("lava", "dense_exact_fraction"), ("lava", "pruned_exact_fraction"),
-    ("lava", "pruned_accuracy"),
+    ("lava", "pruned_accuracy"), ("golden", "dense_exact_fraction"), ("golden", "pruned_exact_fraction"),
 }
 
 
@@ -39,7 +39,13 @@ def test_report_states_exact_equivalence(run_dir):
     assert lava["samples"] == 6
     assert lava["dense_exact_fraction"] == 1.0 and lava["pruned_exact_fraction"] == 1.0
     assert lava["dense_mismatches_per_layer"] == [0, 0] == lava["pruned_mismatches_per_layer"]
+    assert lava["dense_equivalent"] and lava["pruned_equivalent"] and lava["synops_equal_golden"]
     assert lava["pruned_sparse_synapses"] is True
+    golden = report["golden"]
+    assert golden["test_samples"] == report["dense"]["test_samples"] > 300
+    assert golden["dense_exact_fraction"] == 1.0 == golden["pruned_exact_fraction"]
+    assert golden["dense_mismatches_per_layer"] == [0, 0] == golden["pruned_mismatches_per_layer"]
+    assert report["dense"]["accuracy"] == report["dense"]["slayer_accuracy"]
     assert report["pruned"]["sparsity"] >= 0.8
     assert report["synops_ratio"] < 1.0
 
@@ -48,22 +54,23 @@ def test_report_states_exact_equivalence(run_dir):
 @pytest.mark.lava
 def test_lava_spikes_are_real_and_a_flip_is_caught(run_dir):
     with np.load(run_dir / "simulation.npz") as sim:
-        torch_spikes = load_layers(sim, "pruned", "torch")
-        streams = load_layers(sim, "pruned", "lava")
-    assert all(s.sum() > 0 for s in streams), "every layer should spike"
-    assert compare_streams(torch_spikes, streams, steps=8).sample_exact.all()
-    flipped = [s.copy() for s in streams]
-    column = 3 * 8 + 5  # sample 3, step 5 of the output layer (layer 1)
+        golden = dict(enumerate(load_layers(sim, "pruned", "golden_stream")))
+        lava = dict(enumerate(load_layers(sim, "pruned", "lava")))
+    assert all(s.sum() > 0 for s in lava.values()), "every layer should spike"
+    arrivals = {0: 1, 1: 2}
+    assert compare_recordings(golden, lava).equivalent
+    flipped = {k: v.copy() for k, v in lava.items()}
+    column = 3 * 8 + 5  # sample 3, step 5 - 2 of the output layer (layer 1, arrival 2)
     flipped[1][0, column] ^= 1
-    eq = compare_streams(torch_spikes, flipped, steps=8)
-    assert eq.mismatches.tolist() == [0, 1]
-    assert eq.sample_exact.tolist() == [True, True, True, False, True, True]
+    eq = compare_recordings(golden, flipped)
+    assert eq.mismatches == {0: 0, 1: 1} and eq.first == (1, 0, column)
+    assert exact_samples(golden, flipped, arrivals, 6, 8).tolist() == [True, True, True, False, True, True]
 
 
 @pytest.mark.slow
 def test_pruned_export_keeps_masked_weights_zero(run_dir):
     payload = torch.load(run_dir / "pruned.pt", weights_only=False)
-    layers = read_netx(run_dir / "pruned.net")
+    layers = read_netx(run_dir / "pruned.net").layers
     masks = payload["masks"]
     assert list(masks) == ["blocks.0.synapse.weight", "blocks.1.synapse.weight"]  # exclude: []
     for index, layer in enumerate(layers):

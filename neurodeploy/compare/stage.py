@@ -1,4 +1,11 @@
-"""The ``compare`` stage: accuracy, sparsity, synaptic operations, equivalence."""
+"""The ``compare`` stage: accuracy, sparsity, synaptic operations and equivalence.
+
+Three sides, each compared exactly, every spike of every layer at every
+step: SLAYER (the trained PyTorch network) against the golden model (the
+exported ``.net``) on the whole test set, and the golden model against
+Lava ``fixed_pt`` on the Lava samples. Accuracy and synaptic operations
+come from the golden model, i.e. from the network that was exported.
+"""
 from __future__ import annotations
 
 import json
@@ -7,38 +14,35 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.compare.equivalence import compare_streams
+from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.data.dataset import SpikeDataset, load_dataset
-from neurodeploy.export.netx import read_netx
 from neurodeploy.fileio import atomic_path
-from neurodeploy.simulate.alignment import split_stream
+from neurodeploy.network.netx import Network, read_netx
 from neurodeploy.simulate.stage import MODELS, load_layers
-from neurodeploy.simulate.torch_side import torch_layer_spikes
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.simulate.timing import arrival, drain, split_stream
 from neurodeploy.train.checkpoint import load_checkpoint
-from neurodeploy.train.model import SpikingMLP, classify
+from neurodeploy.train.model import classify
 
 
-def compare_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
-    """Compare dense and pruned; write ``comparison.json``.
+def compare_stage(out_dir: Path) -> Path:
+    """Compare dense and pruned from ``simulation.npz``; write ``comparison.json``.
 
-    PyTorch figures cover the whole test set; Lava figures the simulated
-    samples. Synaptic operations count each sample's whole response (its T
-    input steps and the L steps its spikes take to leave the network).
+    Synaptic operations count each sample's whole response (its T input
+    steps and the L steps its spikes take to leave the network).
     """
     _, recipe, _ = load_checkpoint(out_dir / "dense.pt")
-    data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     steps = recipe.data.steps
     result: dict[str, Any] = {}
     with np.load(out_dir / "simulation.npz") as sim:
-        inputs, labels = sim["inputs"], sim["labels"]
+        inputs, labels, count = sim["inputs"], sim["labels"], int(sim["lava_samples"])
         for name in MODELS:
             model, _, masks = load_checkpoint(out_dir / f"{name}.pt")
-            weights = [layer.weight for layer in read_netx(out_dir / f"{name}.net")]
+            network = read_netx(out_dir / f"{name}.net")
             result[name] = {
-                **_torch_figures(model, data, weights, steps),
-                **_sparsity(weights, masks, model.weight_names()),
-                "lava": _lava_figures(sim, name, inputs, labels, weights, steps),
+                **_golden_figures(sim, name, network, inputs, labels, steps),
+                **_sparsity([layer.weight for layer in network.layers], masks, model.weight_names()),
+                "lava": _lava_figures(sim, name, network, inputs[:count], labels[:count], steps),
             }
     result["synops_ratio"] = result["pruned"]["synops_per_sample"] / result["dense"]["synops_per_sample"]
     path = out_dir / "comparison.json"
@@ -47,21 +51,32 @@ def compare_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
     return path
 
 
-def _torch_figures(model: SpikingMLP, data: SpikeDataset, weights: list[np.ndarray], steps: int) -> dict[str, Any]:
-    """Accuracy, synaptic operations and spikes over the whole test set.
+def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: np.ndarray,
+                    steps: int) -> dict[str, Any]:
+    """Accuracy, synaptic operations and spikes of the exported network on the whole
+    test set, and its exact equivalence with SLAYER there.
 
-    Classes come from the first T steps (``classify``); the padding after
-    them cannot change those steps.
+    Classes come from the first T steps (``classify``).
     """
-    layers = torch_layer_spikes(model, data.x_test, len(weights))
-    synops = network_synops(data.x_test, layers, weights)
-    predicted = classify(layers[-1], steps)
+    golden = load_layers(sim, name, "golden")
+    slayer = load_layers(sim, name, "slayer")
+    extra = drain(len(network.layers), network.starts_with_input)
+    synops = network_synops(network, Stimulus(inputs, None, steps).batch_spikes(extra), golden)
+    differs = [g != s for g, s in zip(golden, slayer)]
     return {
-        "accuracy": float((predicted == data.y_test).mean()),
-        "test_samples": int(len(data.y_test)),
+        "accuracy": float((classify(golden[-1], steps) == labels).mean()),
+        "slayer_accuracy": float((classify(slayer[-1], steps) == labels).mean()),
+        "test_samples": int(len(labels)),
         "synops_per_sample": float(synops.sum(axis=1).mean()),
         "synops_per_layer": synops.mean(axis=0).tolist(),
-        "spikes_per_layer": [float(s.sum(axis=(1, 2)).mean()) for s in layers],
+        "spikes_per_layer": [float(s.sum(axis=(1, 2)).mean()) for s in golden],
+        "golden_vs_slayer": {
+            "compared": "every spike of every layer at every step of every test sample",
+            "compared_entries": int(sum(d.size for d in differs)),
+            "mismatches_per_layer": [int(d.sum()) for d in differs],
+            "exact_fraction": float(np.logical_not(np.any([d.any(axis=(1, 2)) for d in differs], axis=0)).mean()),
+        },
+        "golden_seconds": float(sim[f"{name}/golden_seconds"]),
     }
 
 
@@ -79,22 +94,29 @@ def _sparsity(weights: list[np.ndarray], masks, names: list[str]) -> dict[str, A
     }
 
 
-def _lava_figures(sim, name: str, inputs: np.ndarray, labels: np.ndarray, weights, steps: int) -> dict[str, Any]:
-    torch_spikes = load_layers(sim, name, "torch")
-    streams = load_layers(sim, name, "lava")
-    eq = compare_streams(torch_spikes, streams, steps)
-    num_layers = len(streams)
-    per_sample = [split_stream(s, l, len(labels), steps, num_layers) for l, s in enumerate(streams)]
-    predicted = classify(per_sample[-1], steps)
-    synops = network_synops(inputs, per_sample, weights)
+def _lava_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: np.ndarray,
+                  steps: int) -> dict[str, Any]:
+    """Golden stream against Lava stream on the Lava samples, column for column."""
+    golden = dict(enumerate(load_layers(sim, name, "golden_stream")))
+    lava = dict(enumerate(load_layers(sim, name, "lava")))
+    result = compare_recordings(golden, lava)
+    count = len(network.layers)
+    arrivals = {i: arrival(i, network.starts_with_input) for i in range(count)}
+    exact = exact_samples(golden, lava, arrivals, len(labels), steps)
+    extra = drain(count, network.starts_with_input)
+    output = split_stream(lava[count - 1], arrivals[count - 1], len(labels), steps, extra)
+    stream_inputs = Stimulus(inputs, None, steps).stream_spikes(extra)[None]
+    synops_lava = network_synops(network, stream_inputs, [lava[i][None] for i in range(count)])
+    synops_golden = network_synops(network, stream_inputs, [golden[i][None] for i in range(count)])
     return {
         "samples": int(len(labels)),
         "sparse_synapses": bool(sim[f"{name}/sparse"]),
-        "exact_fraction": float(eq.sample_exact.mean()),
-        "output_exact_fraction": float(eq.output_exact.mean()),
-        "mismatches_per_layer": eq.mismatches.tolist(),
-        "compared_entries": eq.compared,
-        "accuracy": float((predicted == labels).mean()),
-        "synops_per_sample": float(synops.sum(axis=1).mean()),
+        "equivalent": result.equivalent,
+        "exact_fraction": float(exact.mean()),
+        "mismatches_per_layer": [result.mismatches[i] for i in range(count)],
+        "compared_entries": result.compared,
+        "accuracy": float((classify(output, steps) == labels).mean()),
+        "synops_per_sample": float(synops_lava.sum() / len(labels)),
+        "synops_equal_golden": bool(np.array_equal(synops_lava, synops_golden)),
         "seconds": float(sim[f"{name}/lava_seconds"]),
     }

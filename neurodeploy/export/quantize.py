@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurodeploy.export.netx import CubaNeuron, DenseLayer, write_netx
+from neurodeploy.network.netx import CubaNeuron, DenseLayer, write_netx
 from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.train.model import SpikingMLP
 

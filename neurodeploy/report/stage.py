@@ -9,7 +9,8 @@ from neurodeploy.fileio import atomic_path
 
 
 def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
-    """The report: PyTorch figures per model, Lava figures, ratio and timings."""
+    """The report: figures per model (golden model, whole test set), golden
+    against SLAYER (whole test set), golden against Lava (samples), ratio, timings."""
     dense, pruned = comparison["dense"], comparison["pruned"]
     lava_dense, lava_pruned = dense["lava"], pruned["lava"]
 
@@ -21,19 +22,30 @@ def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: di
         "dense": model_part(dense),
         "pruned": model_part(pruned),
         "synops_ratio": comparison["synops_ratio"],
+        "golden": {
+            "test_samples": dense["test_samples"],
+            "compared": dense["golden_vs_slayer"]["compared"],
+            "dense_exact_fraction": dense["golden_vs_slayer"]["exact_fraction"],
+            "pruned_exact_fraction": pruned["golden_vs_slayer"]["exact_fraction"],
+            "dense_mismatches_per_layer": dense["golden_vs_slayer"]["mismatches_per_layer"],
+            "pruned_mismatches_per_layer": pruned["golden_vs_slayer"]["mismatches_per_layer"],
+            "dense_seconds": dense["golden_seconds"],
+            "pruned_seconds": pruned["golden_seconds"],
+        },
         "lava": {
             "samples": lava_dense["samples"],
-            "compared": "every spike of every layer at every step",
+            "compared": "every spike of every layer at every step, against the golden model",
+            "dense_equivalent": lava_dense["equivalent"],
+            "pruned_equivalent": lava_pruned["equivalent"],
             "dense_exact_fraction": lava_dense["exact_fraction"],
             "pruned_exact_fraction": lava_pruned["exact_fraction"],
-            "dense_output_exact_fraction": lava_dense["output_exact_fraction"],
-            "pruned_output_exact_fraction": lava_pruned["output_exact_fraction"],
             "dense_mismatches_per_layer": lava_dense["mismatches_per_layer"],
             "pruned_mismatches_per_layer": lava_pruned["mismatches_per_layer"],
             "dense_accuracy": lava_dense["accuracy"],
             "pruned_accuracy": lava_pruned["accuracy"],
             "dense_synops_per_sample": lava_dense["synops_per_sample"],
             "pruned_synops_per_sample": lava_pruned["synops_per_sample"],
+            "synops_equal_golden": lava_dense["synops_equal_golden"] and lava_pruned["synops_equal_golden"],
             "dense_sparse_synapses": lava_dense["sparse_synapses"],
             "pruned_sparse_synapses": lava_pruned["sparse_synapses"],
             "dense_seconds": lava_dense["seconds"],
@@ -45,19 +57,24 @@ def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: di
 
 def summary(report: dict[str, Any]) -> str:
     """A few aligned lines a person reads at the end of a run."""
-    d, p, lava = report["dense"], report["pruned"], report["lava"]
+    d, p, lava, golden = report["dense"], report["pruned"], report["lava"], report["golden"]
     rows = [
         ("", "dense", "pruned"),
-        ("accuracy (PyTorch, test set)", f"{d['accuracy']:.4f}", f"{p['accuracy']:.4f}"),
+        ("accuracy (exported, test set)", f"{d['accuracy']:.4f}", f"{p['accuracy']:.4f}"),
+        ("golden = SLAYER, test samples", f"{golden['dense_exact_fraction']:.4f}", f"{golden['pruned_exact_fraction']:.4f}"),
         ("sparsity (pruned layers)", f"{d['sparsity']:.4f}", f"{p['sparsity']:.4f}"),
         ("sparsity (all layers)", f"{d['sparsity_all_layers']:.4f}", f"{p['sparsity_all_layers']:.4f}"),
         ("synaptic ops per sample", f"{d['synops_per_sample']:.0f}", f"{p['synops_per_sample']:.0f}"),
         ("Lava accuracy", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
-        ("Lava exact samples", f"{lava['dense_exact_fraction']:.4f}", f"{lava['pruned_exact_fraction']:.4f}"),
+        ("Lava = golden, samples", f"{lava['dense_exact_fraction']:.4f}", f"{lava['pruned_exact_fraction']:.4f}"),
     ]
     width = max(len(r[0]) for r in rows)
     lines = [f"{a:<{width}}  {b:>10}  {c:>10}" for a, b, c in rows]
     lines.append(f"synaptic ops ratio (pruned / dense): {report['synops_ratio']:.4f}")
+    lines.append(
+        f"golden model: {golden['test_samples']} test samples, {golden['compared']}; mismatches per layer "
+        f"dense {golden['dense_mismatches_per_layer']}, pruned {golden['pruned_mismatches_per_layer']}"
+    )
     lines.append(
         f"Lava: {lava['samples']} samples, {lava['compared']}; "
         f"mismatches per layer dense {lava['dense_mismatches_per_layer']}, "

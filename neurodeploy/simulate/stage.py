@@ -1,4 +1,10 @@
-"""The ``simulate`` stage: dense and pruned, in PyTorch and in Lava, same samples."""
+"""The ``simulate`` stage: SLAYER and the golden model on the whole test set, Lava on samples.
+
+For each of ``dense`` and ``pruned``: SLAYER (the PyTorch network as
+trained) and the golden model (the exported ``.net``) run every test sample
+alone for T + drain steps; Lava (``harness.run_lava``) and the golden model
+run the first ``simulate.samples`` of them as one stream with netx's resets.
+"""
 from __future__ import annotations
 
 import time
@@ -8,7 +14,11 @@ import numpy as np
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.fileio import atomic_path
-from neurodeploy.simulate.lava_side import lava_layer_streams
+from neurodeploy.network.netx import read_netx
+from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.simulate.harness import run_lava
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.simulate.timing import drain
 from neurodeploy.simulate.torch_side import torch_layer_spikes
 from neurodeploy.train.checkpoint import load_checkpoint
 
@@ -18,30 +28,40 @@ SPARSE_SYNAPSES = {"dense": False, "pruned": True}
 
 
 def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
-    """Run the first ``simulate.samples`` test samples; save ``simulation.npz``.
+    """Run both networks on every side; save ``simulation.npz``.
 
-    Saved arrays: ``inputs`` [N, in, T], ``labels`` [N]; per model
-    ``{model}/torch/{l}`` [N, n_l, T + L] and ``{model}/lava/{l}``
-    [n_l, N*T + L]; ``{model}/lava_seconds`` and ``{model}/sparse``.
+    Saved arrays: ``inputs`` [N, in, T] and ``labels`` [N] (the whole test
+    set), ``lava_samples`` (how many of them went through Lava); per model
+    ``{model}/slayer/{l}`` and ``{model}/golden/{l}`` [N, n_l, T + L],
+    ``{model}/golden_stream/{l}`` and ``{model}/lava/{l}`` [n_l, M*T + L]
+    for the M Lava samples, ``{model}/golden_seconds`` (whole test set),
+    ``{model}/lava_seconds``, ``{model}/sparse``.
     """
     _, recipe, _ = load_checkpoint(out_dir / "dense.pt")
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
+    steps = recipe.data.steps
     count = min(recipe.simulate.samples, len(data.x_test))
-    arrays: dict[str, np.ndarray] = {
-        "inputs": data.x_test[:count].astype(np.uint8),
-        "labels": data.y_test[:count],
-    }
+    test = Stimulus(data.x_test.astype(np.uint8), None, steps)
+    samples = Stimulus(test.spikes[:count], None, steps)
+    arrays: dict[str, np.ndarray] = {"inputs": test.spikes, "labels": data.y_test, "lava_samples": np.array(count)}
     for name in MODELS:
         model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
-        num_layers = len(model.blocks)
-        for layer, spikes in enumerate(torch_layer_spikes(model, data.x_test[:count], num_layers)):
-            arrays[f"{name}/torch/{layer}"] = spikes
+        network = read_netx(out_dir / f"{name}.net")
+        extra = drain(len(network.layers), network.starts_with_input)
+        golden = GoldenModel(network)
         start = time.perf_counter()
-        streams = lava_layer_streams(out_dir / f"{name}.net", data.x_test[:count], SPARSE_SYNAPSES[name])
-        arrays[f"{name}/lava_seconds"] = np.array(time.perf_counter() - start)
+        whole = golden.run(test.batch_spikes(extra))
+        arrays[f"{name}/golden_seconds"] = np.array(time.perf_counter() - start)
+        stream = golden.run(samples.stream_spikes(extra)[None], reset_interval=steps)
+        lava = run_lava(network, samples, extra, sparse=SPARSE_SYNAPSES[name])
+        arrays[f"{name}/lava_seconds"] = np.array(lava.seconds)
         arrays[f"{name}/sparse"] = np.array(SPARSE_SYNAPSES[name])
-        for layer, stream in enumerate(streams):
-            arrays[f"{name}/lava/{layer}"] = stream
+        slayer = torch_layer_spikes(model, test.spikes, extra)
+        for layer in range(len(network.layers)):
+            arrays[f"{name}/slayer/{layer}"] = slayer[layer]
+            arrays[f"{name}/golden/{layer}"] = whole.spikes[layer]
+            arrays[f"{name}/golden_stream/{layer}"] = stream.spikes[layer][0]
+            arrays[f"{name}/lava/{layer}"] = lava.spikes[layer]
     path = out_dir / "simulation.npz"
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:

@@ -18,7 +18,7 @@ def torch_layer_spikes(model: SpikingMLP, x: np.ndarray, pad: int, batch_size: i
     per_layer: list[list[np.ndarray]] = [[] for _ in model.blocks]
     with torch.no_grad():
         for start in range(0, len(padded), batch_size):
-            batch = torch.from_numpy(padded[start : start + batch_size])
+            batch = torch.from_numpy(padded[start : start + batch_size]).float()
             for layer, spikes in enumerate(model.layer_spikes(batch)):
                 per_layer[layer].append(spikes.numpy().astype(np.uint8))
     return [np.concatenate(chunks) for chunks in per_layer]

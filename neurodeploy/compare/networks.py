@@ -1,0 +1,85 @@
+"""``neurodeploy compare A.net B.net``: two networks on one input set, golden model only.
+
+Typically A is a dense network and B its pruned version. Each sample runs
+alone from zero state for T + drain steps (``simulate.timing``), so every
+spike it causes is counted.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.compare.synops import network_synops
+from neurodeploy.network.netx import Network
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.simulate.timing import drain
+from neurodeploy.train.model import classify
+
+
+def run_batch(network: Network, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
+    """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer,
+    synaptic operations int64 [N, L], and wall seconds."""
+    extra = drain(len(network.layers), network.starts_with_input)
+    inputs = stimulus.batch_spikes(extra)
+    start = time.perf_counter()
+    run = GoldenModel(network).run(inputs, stimulus.batch_bias(extra), steps=stimulus.steps + extra)
+    seconds = time.perf_counter() - start
+    return run, network_synops(network, inputs, run.spikes), seconds
+
+
+def _summary(network: Network, run: GoldenRun, synops: np.ndarray, seconds: float) -> dict[str, Any]:
+    return {
+        "network": str(network.path),
+        "layers": [
+            {"index": i, "type": kind, "neurons": int(s.shape[1]),
+             "spikes_per_sample": float(s.sum(axis=(1, 2)).mean()),
+             "synops_per_sample": float(synops[:, i].mean())}
+            for i, (kind, s) in enumerate(zip(network.kinds, run.spikes))
+        ],
+        "synops_per_sample": float(synops.sum(axis=1).mean()),
+        "golden_s": seconds,
+    }
+
+
+def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None) -> dict[str, Any]:
+    """Compare A and B on every sample of ``stimulus`` (JSON-ready).
+
+    Keys: samples, steps, a and b (per-layer spikes and synops per sample,
+    their totals, golden seconds), output_agreement (fraction of output
+    (neuron, step) entries equal), output_identical_samples (fraction of
+    samples whose output spikes are identical), class_agreement (fraction
+    of samples with the same class, ``train.model.classify`` over the first
+    T steps; null for a single output neuron), accuracy_a / accuracy_b when
+    ``labels`` [N] are given, and synops_ratio (B / A).
+    """
+    if a.input_shape != b.input_shape or a.layers[-1].lava_shape != b.layers[-1].lava_shape:
+        raise ValueError(
+            f"{a.path} and {b.path} differ in input {a.input_shape} / {b.input_shape} "
+            f"or output {a.layers[-1].lava_shape} / {b.layers[-1].lava_shape}"
+        )
+    run_a, synops_a, seconds_a = run_batch(a, stimulus)
+    run_b, synops_b, seconds_b = run_batch(b, stimulus)
+    out_a, out_b = run_a.spikes[-1], run_b.spikes[-1]
+    common = min(out_a.shape[-1], out_b.shape[-1])
+    out_a, out_b = out_a[..., :common], out_b[..., :common]
+    report: dict[str, Any] = {
+        "samples": stimulus.num_samples,
+        "steps": stimulus.steps,
+        "a": _summary(a, run_a, synops_a, seconds_a),
+        "b": _summary(b, run_b, synops_b, seconds_b),
+        "output_agreement": float((out_a == out_b).mean()),
+        "output_identical_samples": float((out_a == out_b).all(axis=(1, 2)).mean()),
+        "class_agreement": None,
+    }
+    if out_a.shape[1] > 1:
+        class_a, class_b = classify(out_a, stimulus.steps), classify(out_b, stimulus.steps)
+        report["class_agreement"] = float((class_a == class_b).mean())
+        if labels is not None:
+            report["accuracy_a"] = float((class_a == labels).mean())
+            report["accuracy_b"] = float((class_b == labels).mean())
+    total_a = report["a"]["synops_per_sample"]
+    report["synops_ratio"] = report["b"]["synops_per_sample"] / total_a if total_a else None
+    return report

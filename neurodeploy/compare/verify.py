@@ -1,0 +1,117 @@
+"""``neurodeploy verify``: the golden model against Lava ``fixed_pt`` on one stream.
+
+Both sides run the same N samples as one stream with netx's resets
+(``simulate.timing``); every spike of every recorded layer at every column
+is compared. On a mismatch, the first divergence is located and both
+sides' u and v of that neuron are read around it (Lava by a second run that
+stops there).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.compare.equivalence import compare_recordings, exact_samples
+from neurodeploy.compare.synops import network_synops
+from neurodeploy.network.netx import Network
+from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.simulate.harness import run_lava
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.simulate.timing import arrival, drain, owners
+
+LAYER_CHOICES = ("all", "out")
+
+
+def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: str = "all") -> dict[str, Any]:
+    """Run both sides and return the verification report (JSON-ready).
+
+    layers: ``all`` records and compares every layer in Lava, ``out`` the
+    last one only (smaller recordings; synops from Lava's spikes are then
+    unknown for the other layers). Keys: equivalent, samples, steps,
+    columns, sparse_synapses, layers_compared, layers (one entry per layer:
+    index, type, neurons, spikes_golden, spikes_lava, mismatches, synops,
+    synops_lava), first_divergence, exact_samples, timing (golden_s, lava_s).
+    """
+    count = len(network.layers)
+    extra = drain(count, network.starts_with_input)
+    length = stimulus.stream_length(extra)
+    recorded = list(range(count)) if layers == "all" else [count - 1]
+    golden = GoldenModel(network)
+    stream_spikes = stimulus.stream_spikes(extra)
+    stream_bias = stimulus.stream_bias(extra)
+
+    def run_golden(record_state: bool):
+        return golden.run(
+            None if stream_spikes is None else stream_spikes[None],
+            None if stream_bias is None else stream_bias[None],
+            steps=length, reset_interval=stimulus.steps, record_state=record_state,
+        )
+
+    start = time.perf_counter()
+    golden_run = run_golden(record_state=False)
+    golden_seconds = time.perf_counter() - start
+    lava_run = run_lava(network, stimulus, extra, layers=recorded, sparse=sparse)
+    golden_spikes = {i: golden_run.spikes[i][0] for i in range(count)}
+    result = compare_recordings(golden_spikes, lava_run.spikes)
+    inputs = None if stream_spikes is None else stream_spikes[None]
+    synops_golden = network_synops(network, inputs, [s[None] for s in golden_spikes.values()])[0]
+    synops_lava = network_synops(network, inputs, [lava_run.spikes[i][None] if i in lava_run.spikes else None
+                                                   for i in range(count)])[0]
+    arrivals = {i: arrival(i, network.starts_with_input) for i in recorded}
+    exact = exact_samples(golden_spikes, lava_run.spikes, arrivals, stimulus.num_samples, stimulus.steps)
+    report: dict[str, Any] = {
+        "network": str(network.path),
+        "equivalent": result.equivalent,
+        "samples": stimulus.num_samples,
+        "steps": stimulus.steps,
+        "columns": length,
+        "sparse_synapses": sparse,
+        "layers_compared": layers,
+        "compared_entries": result.compared,
+        "exact_samples": int(exact.sum()),
+        "layers": [
+            {
+                "index": i,
+                "type": kind,
+                "neurons": int(golden_spikes[i].shape[0]),
+                "spikes_golden": int(golden_spikes[i].sum()),
+                "spikes_lava": int(lava_run.spikes[i].sum()) if i in lava_run.spikes else None,
+                "mismatches": result.mismatches.get(i),
+                "synops": int(synops_golden[i]),
+                "synops_lava": int(synops_lava[i]) if synops_lava[i] >= 0 else None,
+            }
+            for i, kind in enumerate(network.kinds)
+        ],
+        "first_divergence": None,
+        "timing": {"golden_s": golden_seconds, "lava_s": lava_run.seconds},
+    }
+    if result.first is not None:
+        report["first_divergence"] = _divergence(network, stimulus, extra, sparse, result.first,
+                                                 golden_spikes, lava_run.spikes, run_golden(record_state=True))
+    return report
+
+
+def _divergence(network, stimulus, extra, sparse, first, golden_spikes, lava_spikes, golden_state) -> dict[str, Any]:
+    layer, neuron, column = first
+    probe = run_lava(network, stimulus, extra, layers=[layer], sparse=sparse, probe=first).probe
+    sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
+                          golden_spikes[layer].shape[1])
+    u, v = golden_state.u[layer][0, neuron], golden_state.v[layer][0, neuron]
+    return {
+        "layer": layer,
+        "neuron": neuron,
+        "neuron_index": [int(i) for i in np.unravel_index(neuron, network.layers[layer].lava_shape)],
+        "column": column,
+        "sample": int(sample[column]),
+        "step": int(step[column]),
+        "spike_golden": int(golden_spikes[layer][neuron, column]),
+        "spike_lava": int(lava_spikes[layer][neuron, column]),
+        "v_golden": int(v[column]),
+        "v_lava": probe.v,
+        "v_before_golden": int(v[column - 1]) if column else 0,
+        "v_before_lava": probe.v_before,
+        "u_golden": int(u[column]),
+        "u_lava": probe.u,
+    }

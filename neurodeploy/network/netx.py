@@ -1,0 +1,481 @@
+"""The NetX HDF5 format, defined once: typed layer records, a writer, a reader.
+
+A NetX file holds groups ``layer/0``, ``layer/1``, ... in order, each with a
+``type``:
+
+- ``input``: ``shape`` (NetX order: [C, H, W] or [n]) and a ``neuron`` group.
+  netx drives it through its neurons' bias (``bias_mant``) or their ``a_in``
+  port; its ``weight`` and ``bias`` keys, if present, are not used by netx.
+- ``dense``: ``weight`` [out, in], optional ``bias`` [out], optional ``delay``
+  (axonal delay in steps: a scalar, [out], [in] or [out, in]), ``neuron``.
+  A dense layer that follows a ``flatten`` reads its input flattened in
+  (C, H, W) order.
+- ``conv``: ``shape`` [C, H, W] of its output, ``weight`` [out, in/groups,
+  kH, kW] (lava-dl writes a trailing singleton axis), ``stride``,
+  ``padding``, ``dilation`` (each 2 values in (H, W) order, or a scalar),
+  ``groups``, optional ``bias`` [out], ``neuron``.
+- ``flatten``: nothing but the type; it is folded into the next dense layer.
+
+A ``neuron`` group holds ``type`` (``CUBA``; ``LOIHI`` reads the same),
+``iDecay``, ``vDecay``, ``vThMant``, ``refDelay`` and optionally
+``gradedSpike``. These are the keys lava-dl's ``export_hdf5`` writes and
+``lava.lib.dl.netx.hdf5.Network`` loads.
+
+Units (Loihi fixed point): weights are integers (SLAYER float weight x 64)
+in [-256, 254]; ``vThMant = int(threshold x 64)``; decays are
+``round(decay x 4096)`` with 4096 meaning full decay; biases are mantissas
+that netx shifts left by 6.
+
+Shapes in Lava are the NetX shapes reversed: [C, H, W] becomes (W, H, C) =
+(x, y, channel). Every array of neuron values in this project is flattened
+in that Lava order (``lava_shape``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import h5py
+import numpy as np
+
+from neurodeploy.fileio import atomic_path
+
+WEIGHT_MIN = -256
+WEIGHT_MAX = 254
+DECAY_MAX = 4096
+MAX_DELAY = 62
+NEURON_KEYS = ("type", "iDecay", "vDecay", "vThMant", "refDelay")
+SUPPORTED_TYPES = ("input", "dense", "conv", "flatten")
+
+
+class NetxError(ValueError):
+    """A NetX file or record that cannot be used; names the file, layer and key."""
+
+
+@dataclass(frozen=True)
+class CubaNeuron:
+    """Loihi CUBA neuron parameters as stored in NetX.
+
+    Dynamics per step, all integers (Lava ``fixed_pt``, see
+    ``simulate.fixed_point``)::
+
+        u[t] = trunc0(u[t-1] * (4096 - i_decay) / 4096) + (a_in[t] << 6)
+        v[t] = trunc0(v[t-1] * (4096 - v_decay) / 4096) + u[t] + (bias << 6)
+        spike when v[t] > v_th_mant << 6, then v[t] = 0
+    """
+
+    v_th_mant: int
+    i_decay: int
+    v_decay: int
+    ref_delay: int = 1
+    graded_spike: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("i_decay", "v_decay"):
+            value = getattr(self, name)
+            if not 0 <= value <= DECAY_MAX:
+                raise NetxError(f"neuron {name} = {value} is outside [0, {DECAY_MAX}]")
+        if self.v_th_mant <= 0:
+            raise NetxError(f"neuron v_th_mant = {self.v_th_mant} must be positive")
+        if self.graded_spike:
+            raise NetxError("neuron gradedSpike = True: graded spikes are not supported")
+
+
+# netx's neuron for a dense layer without a neuron group: a non-leaky
+# integrator with threshold 1 << 17 (``hdf5.Network.create_dense``).
+DEFAULT_DENSE_NEURON = CubaNeuron(v_th_mant=1 << 17, i_decay=0, v_decay=DECAY_MAX)
+
+
+def whc_to_chw(lava_shape: tuple[int, int, int]) -> np.ndarray:
+    """Index map for a (W, H, C) layer: ``x_chw = x_whc[..., perm]``.
+
+    x_whc is flattened in Lava's order, x_chw in (C, H, W) order, the order
+    in which a dense layer after ``flatten`` reads it.
+    """
+    width, height, channels = lava_shape
+    return np.arange(width * height * channels).reshape(width, height, channels).transpose(2, 1, 0).reshape(-1)
+
+
+def _check_weight(weight: np.ndarray, ndim: int) -> None:
+    if weight.ndim != ndim or min(weight.shape) == 0:
+        raise NetxError(f"key 'weight' must be a non-empty {ndim}-D array, got shape {weight.shape}")
+    if not np.issubdtype(weight.dtype, np.integer):
+        raise NetxError(f"key 'weight' must be integers, got dtype {weight.dtype}")
+    if weight.min() < WEIGHT_MIN or weight.max() > WEIGHT_MAX:
+        raise NetxError(
+            f"key 'weight' range [{weight.min()}, {weight.max()}] is outside "
+            f"[{WEIGHT_MIN}, {WEIGHT_MAX}]"
+        )
+
+
+@dataclass(frozen=True)
+class InputLayer:
+    """Neurons driven by their bias or by spikes on ``a_in``; no synapse.
+
+    shape: NetX order, [C, H, W] or [n].
+    """
+
+    shape: tuple[int, ...]
+    neuron: CubaNeuron
+
+    @property
+    def lava_shape(self) -> tuple[int, ...]:
+        """The shape of this layer's neurons in Lava: (W, H, C) or (n,)."""
+        return tuple(reversed(self.shape))
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """A fully connected layer of CUBA neurons.
+
+    weight: int [out, in], Loihi weight integers; a pruned synapse is a zero.
+    bias: int [out] bias mantissas, or None. delay: int [out, in] axonal
+    delays in steps (0 = the next step, as without delays), or None.
+    flatten_input: the input is a (W, H, C) layer read in (C, H, W) order.
+    """
+
+    weight: np.ndarray
+    neuron: CubaNeuron
+    bias: np.ndarray | None = None
+    delay: np.ndarray | None = None
+    flatten_input: bool = False
+
+    def __post_init__(self) -> None:
+        _check_weight(self.weight, 2)
+        if self.bias is not None and self.bias.shape != (self.weight.shape[0],):
+            raise NetxError(f"key 'bias' has shape {self.bias.shape}, expected ({self.weight.shape[0]},)")
+        if self.delay is not None:
+            if self.delay.shape != self.weight.shape:
+                raise NetxError(f"key 'delay' has shape {self.delay.shape}, expected {self.weight.shape}")
+            if self.delay.min() < 0 or self.delay.max() > MAX_DELAY:
+                raise NetxError(
+                    f"key 'delay' range [{self.delay.min()}, {self.delay.max()}] is outside [0, {MAX_DELAY}]"
+                )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out, in)."""
+        return self.weight.shape
+
+    @property
+    def lava_shape(self) -> tuple[int]:
+        """(out,)."""
+        return (self.weight.shape[0],)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A 2-D convolution of CUBA neurons (PyTorch conv2d semantics).
+
+    weight: int [out, in/groups, kH, kW]. shape: output [C, H, W] (NetX order).
+    stride, padding, dilation: (H, W) pairs. bias: int [out] per output
+    channel, or None.
+    """
+
+    weight: np.ndarray
+    neuron: CubaNeuron
+    shape: tuple[int, int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    bias: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        _check_weight(self.weight, 4)
+        if self.weight.shape[0] != self.shape[0]:
+            raise NetxError(f"key 'weight' has {self.weight.shape[0]} output channels, 'shape' says {self.shape[0]}")
+        if self.groups < 1 or self.shape[0] % self.groups:
+            raise NetxError(f"key 'groups' = {self.groups} does not divide {self.shape[0]} output channels")
+        if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.padding) < 0:
+            raise NetxError(f"stride {self.stride}, padding {self.padding} or dilation {self.dilation} out of range")
+        if self.bias is not None and self.bias.shape != (self.shape[0],):
+            raise NetxError(f"key 'bias' has shape {self.bias.shape}, expected ({self.shape[0]},)")
+
+    @property
+    def lava_shape(self) -> tuple[int, int, int]:
+        """(W, H, C)."""
+        return tuple(reversed(self.shape))
+
+    def output_hw(self, input_hw: tuple[int, int]) -> tuple[int, int]:
+        """Output (H, W) for an input (H, W): floor((H + 2p - d(k-1) - 1) / s) + 1."""
+        kernel = self.weight.shape[2:]
+        return tuple(
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(input_hw, self.padding, self.dilation, kernel, self.stride)
+        )
+
+
+Layer = Union[InputLayer, DenseLayer, ConvLayer]
+
+
+@dataclass(frozen=True)
+class Network:
+    """A NetX network: its layers in order and the file it came from.
+
+    input_shape: the Lava shape of what feeds layer 0 through ``a_in`` (an
+    input layer's own shape; a dense layer's ``in``). groups: how many
+    ``layer/i`` groups of the file the layers were read from (flatten groups
+    included), the ``num_layers`` netx needs to build the same network.
+    """
+
+    layers: tuple[Layer, ...]
+    path: Path | None = field(default=None, compare=False)
+    groups: int = field(default=0, compare=False)
+
+    @property
+    def starts_with_input(self) -> bool:
+        """Whether layer 0 is an input layer (driven through a_in or its bias)."""
+        return isinstance(self.layers[0], InputLayer)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        first = self.layers[0]
+        return first.lava_shape if not isinstance(first, DenseLayer) else (first.weight.shape[1],)
+
+    @property
+    def kinds(self) -> list[str]:
+        """The NetX type of every layer: input, dense or conv."""
+        return [_KIND[type(layer)] for layer in self.layers]
+
+
+_KIND = {InputLayer: "input", DenseLayer: "dense", ConvLayer: "conv"}
+
+
+def write_netx(path: str | Path, layers: list[Layer] | tuple[Layer, ...]) -> None:
+    """Write ``layers`` as a NetX HDF5 file, atomically.
+
+    A dense layer with ``flatten_input`` is preceded by a ``flatten`` group.
+    """
+    if not layers:
+        raise NetxError(f"{path}: no layers to write")
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        group = handle.create_group("layer")
+        index = 0
+        for layer in layers:
+            if isinstance(layer, DenseLayer) and layer.flatten_input:
+                group.create_group(str(index)).create_dataset("type", (1,), "S10", [b"flatten"])
+                index += 1
+            _WRITERS[type(layer)](group.create_group(str(index)), layer)
+            index += 1
+
+
+def _write_neuron(handle: h5py.Group, neuron: CubaNeuron) -> None:
+    handle.create_dataset("neuron/type", data="CUBA")
+    handle.create_dataset("neuron/iDecay", data=neuron.i_decay)
+    handle.create_dataset("neuron/vDecay", data=neuron.v_decay)
+    handle.create_dataset("neuron/vThMant", data=neuron.v_th_mant)
+    handle.create_dataset("neuron/refDelay", data=neuron.ref_delay)
+    handle.create_dataset("neuron/gradedSpike", data=neuron.graded_spike)
+
+
+def _write_input(handle: h5py.Group, layer: InputLayer) -> None:
+    handle.create_dataset("type", (1,), "S10", [b"input"])
+    handle.create_dataset("shape", data=np.array(layer.shape))
+    _write_neuron(handle, layer.neuron)
+
+
+def _write_dense(handle: h5py.Group, layer: DenseLayer) -> None:
+    out_features, in_features = layer.shape
+    handle.create_dataset("type", (1,), "S10", [b"dense"])
+    handle.create_dataset("shape", data=np.array([out_features]))
+    handle.create_dataset("inFeatures", data=in_features)
+    handle.create_dataset("outFeatures", data=out_features)
+    handle.create_dataset("weight", data=layer.weight.astype(np.int16))
+    if layer.bias is not None:
+        handle.create_dataset("bias", data=layer.bias.astype(np.int32))
+    if layer.delay is not None:
+        handle.create_dataset("delay", data=layer.delay.astype(np.int32))
+    _write_neuron(handle, layer.neuron)
+
+
+def _write_conv(handle: h5py.Group, layer: ConvLayer) -> None:
+    handle.create_dataset("type", (1,), "S10", [b"conv"])
+    handle.create_dataset("shape", data=np.array(layer.shape))
+    handle.create_dataset("inChannels", data=layer.weight.shape[1] * layer.groups)
+    handle.create_dataset("outChannels", data=layer.weight.shape[0])
+    handle.create_dataset("kernelSize", data=np.array(layer.weight.shape[2:]))
+    handle.create_dataset("weight", data=layer.weight.astype(np.int16))
+    for key in ("stride", "padding", "dilation"):
+        handle.create_dataset(key, data=np.array(getattr(layer, key)))
+    handle.create_dataset("groups", data=layer.groups)
+    if layer.bias is not None:
+        handle.create_dataset("bias", data=layer.bias.astype(np.int32))
+    _write_neuron(handle, layer.neuron)
+
+
+_WRITERS = {InputLayer: _write_input, DenseLayer: _write_dense, ConvLayer: _write_conv}
+
+
+def read_netx(path: str | Path, num_layers: int | None = None) -> Network:
+    """Read a NetX file into records.
+
+    num_layers: read only the first ``num_layers`` groups of the file (as
+    ``netx.hdf5.Network(num_layers=...)`` does), for files that end in a
+    layer type this reader does not handle. Raises ``NetxError`` naming the
+    file, layer and key for anything missing, malformed or unsupported.
+    """
+    path = Path(path)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise NetxError(f"{path}: not a readable HDF5 file ({err})") from err
+    with handle:
+        if "layer" not in handle:
+            raise NetxError(f"{path}: missing group 'layer'")
+        group = handle["layer"]
+        names = sorted(group, key=lambda n: int(n) if n.isdigit() else -1)
+        if names != [str(i) for i in range(len(names))] or not names:
+            raise NetxError(f"{path}: layers must be named 0..N-1, found {list(group)}")
+        if num_layers is not None:
+            if num_layers < 1:
+                raise NetxError(f"{path}: num_layers = {num_layers} must be at least 1")
+            names = names[:num_layers]
+        layers: list[Layer] = []
+        flatten_next = False
+        previous_shape: tuple[int, ...] | None = None
+        for index, name in enumerate(names):
+            reader = _LayerReader(path, index, group[name])
+            kind = reader.kind()
+            if kind == "flatten":
+                flatten_next = True
+                continue
+            try:
+                layer = reader.read(kind, flatten_next, previous_shape)
+            except NetxError as err:
+                raise NetxError(f"{path}: layer/{index}: {err}") from err
+            if kind == "input" and layers:
+                raise NetxError(f"{path}: layer/{index}: an input layer must be the first layer")
+            flatten_next = False
+            previous_shape = layer.lava_shape
+            layers.append(layer)
+        if not layers:
+            raise NetxError(f"{path}: no neuron layers among the first {len(names)} groups")
+        return Network(tuple(layers), path, len(names))
+
+
+class _LayerReader:
+    """Reads one ``layer/i`` group; error messages name the key."""
+
+    def __init__(self, path: Path, index: int, handle: h5py.Group) -> None:
+        self.path, self.index, self.handle = path, index, handle
+
+    def raw(self, key: str) -> np.ndarray:
+        if key not in self.handle:
+            raise NetxError(f"missing key '{key}'")
+        return np.asarray(self.handle[key][()])
+
+    def text(self, key: str) -> str:
+        value = self.raw(key).reshape(-1)[0]
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    def integers(self, key: str) -> np.ndarray:
+        value = self.raw(key)
+        if not np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.complexfloating):
+            raise NetxError(f"key '{key}' must be numeric, got dtype {value.dtype}")
+        if not np.all(np.isfinite(value)) or not np.all(value == np.round(value)):
+            raise NetxError(f"key '{key}' holds non-integer values")
+        return value.astype(np.int64)
+
+    def integer(self, key: str) -> int:
+        value = self.integers(key)
+        if value.size != 1:
+            raise NetxError(f"key '{key}' must be a single number, got shape {value.shape}")
+        return int(value.reshape(-1)[0])
+
+    def pair(self, key: str, default: int) -> tuple[int, int]:
+        if key not in self.handle:
+            return (default, default)
+        value = self.integers(key).reshape(-1)
+        if value.size == 1:
+            return (int(value[0]), int(value[0]))
+        if value.size != 2:
+            raise NetxError(f"key '{key}' must hold 1 or 2 numbers, got {value.size}")
+        return (int(value[0]), int(value[1]))
+
+    def kind(self) -> str:
+        try:
+            kind = self.text("type")
+        except NetxError as err:
+            raise NetxError(f"{self.path}: layer/{self.index}: {err}") from err
+        if kind not in SUPPORTED_TYPES:
+            raise NetxError(
+                f"{self.path}: layer/{self.index}: layer type '{kind}' is not supported "
+                f"(supported: {', '.join(SUPPORTED_TYPES)}); "
+                "--num-layers can stop before it"
+            )
+        return kind
+
+    def neuron(self) -> CubaNeuron:
+        if "neuron" not in self.handle:
+            raise NetxError("missing group 'neuron'")
+        neuron_type = self.text("neuron/type")
+        if neuron_type not in ("CUBA", "LOIHI"):
+            raise NetxError(f"key 'neuron/type' is '{neuron_type}'; only CUBA (LOIHI) neurons are supported")
+        if "neuron/messageBits" in self.handle and self.integer("neuron/messageBits") > 0:
+            raise NetxError("key 'neuron/messageBits' > 0: graded spikes are not supported")
+        graded = "neuron/gradedSpike" in self.handle and bool(self.raw("neuron/gradedSpike"))
+        return CubaNeuron(
+            v_th_mant=self.integer("neuron/vThMant"),
+            i_decay=self.integer("neuron/iDecay"),
+            v_decay=self.integer("neuron/vDecay"),
+            ref_delay=self.integer("neuron/refDelay"),
+            graded_spike=graded,
+        )
+
+    def read(self, kind: str, flatten_input: bool, previous: tuple[int, ...] | None) -> Layer:
+        if kind == "input":
+            return InputLayer(shape=tuple(int(s) for s in self.integers("shape").reshape(-1)), neuron=self.neuron())
+        if kind == "dense":
+            return self.dense(flatten_input, previous)
+        return self.conv(previous)
+
+    def dense(self, flatten_input: bool, previous: tuple[int, ...] | None) -> DenseLayer:
+        weight = self.integers("weight")
+        if weight.ndim == 1 and "shape" in self.handle:
+            weight = weight.reshape(int(np.prod(self.integers("shape"))), -1)
+        neuron = self.neuron() if "neuron" in self.handle else DEFAULT_DENSE_NEURON
+        bias = self.integers("bias").reshape(-1) if "bias" in self.handle else None
+        delay = self.delay(weight.shape) if "delay" in self.handle else None
+        layer = DenseLayer(weight=weight, neuron=neuron, bias=bias, delay=delay,
+                           flatten_input=flatten_input and previous is not None and len(previous) == 3)
+        if previous is not None and int(np.prod(previous)) != weight.shape[1]:
+            raise NetxError(f"key 'weight' has {weight.shape[1]} inputs, the layer before has {int(np.prod(previous))} neurons")
+        return layer
+
+    def delay(self, shape: tuple[int, int]) -> np.ndarray:
+        """Delays broadcast to [out, in] as netx does: [out] per output neuron, [in] per input."""
+        delay = self.integers("delay")
+        if delay.size == 1:
+            return np.full(shape, int(delay.reshape(-1)[0]), dtype=np.int64)
+        if delay.ndim == 1 and delay.size == shape[0]:
+            return np.repeat(delay.reshape(-1, 1), shape[1], axis=1)
+        if delay.ndim == 1 and delay.size == shape[1]:
+            return np.repeat(delay.reshape(1, -1), shape[0], axis=0)
+        if delay.shape == shape:
+            return delay
+        raise NetxError(f"key 'delay' of shape {delay.shape} does not fit weight {shape}")
+
+    def conv(self, previous: tuple[int, ...] | None) -> ConvLayer:
+        weight = self.integers("weight")
+        if weight.ndim == 5 and weight.shape[4] == 1:
+            weight = weight[..., 0]
+        shape = tuple(int(s) for s in self.integers("shape").reshape(-1))
+        if len(shape) != 3:
+            raise NetxError(f"key 'shape' must be [C, H, W], got {list(shape)}")
+        layer = ConvLayer(
+            weight=weight, neuron=self.neuron(), shape=shape,
+            stride=self.pair("stride", 1), padding=self.pair("padding", 0),
+            dilation=self.pair("dilation", 1),
+            groups=self.integer("groups") if "groups" in self.handle else 1,
+            bias=self.integers("bias").reshape(-1) if "bias" in self.handle else None,
+        )
+        if previous is None or len(previous) != 3:
+            raise NetxError("a conv layer needs a (C, H, W) layer before it (an input or conv layer)")
+        in_w, in_h, in_c = previous
+        if in_c != weight.shape[1] * layer.groups:
+            raise NetxError(f"key 'weight' expects {weight.shape[1] * layer.groups} input channels, the layer before has {in_c}")
+        if layer.output_hw((in_h, in_w)) != shape[1:]:
+            raise NetxError(f"key 'shape' {list(shape)} differs from the convolution's output {layer.output_hw((in_h, in_w))}")
+        return layer

@@ -1,0 +1,164 @@
+"""Inputs for ``neurodeploy verify``: spike arrays, event files, bias images, random spikes.
+
+Every loader returns one batch of N samples and raises ``InputError`` with a
+one-line message naming the file (or option) when the input cannot be used.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+class InputError(ValueError):
+    """An input file or option that cannot be used; the message names the file (or option) and what is wrong, on one line."""
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """The numeric array stored in the .npy file ``path`` (integer, float or bool dtype)."""
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    if magic != NPY_MAGIC:
+        raise InputError(f"{path}: not a .npy file")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError(f"{path}: corrupt .npy file ({reason})") from exc
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{path}: dtype {array.dtype} is not numeric")
+    return array
+
+
+def load_spikes(path: Path, num_inputs: int) -> np.ndarray:
+    """Spike array from a .npy file shaped [neurons, T] (one sample) or [samples, neurons, T].
+
+    Any bool, integer or float dtype is accepted if every value is 0 or 1;
+    ``neurons`` must equal ``num_inputs`` and T (steps of 1 ms) and the sample
+    count must be positive. Returns uint8 [N, num_inputs, T].
+    """
+    array = _load_npy(path)
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    if array.ndim != 3:
+        raise InputError(
+            f"{path}: spike array has {array.ndim} dimensions, shape {array.shape}; "
+            "expected [neurons, T] or [samples, neurons, T]"
+        )
+    samples, neurons, steps = array.shape
+    if neurons != num_inputs:
+        raise InputError(f"{path}: spike array has {neurons} neurons, the network has {num_inputs} inputs")
+    if samples == 0 or steps == 0:
+        raise InputError(f"{path}: spike array of shape {array.shape} is empty (no samples or no steps)")
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        raise InputError(f"{path}: spike array contains NaN")
+    invalid = ~np.isin(array, (0, 1))
+    if invalid.any():
+        bad = array[invalid][0]
+        raise InputError(f"{path}: spike array contains {bad}; values must be 0 or 1")
+    return array.astype(np.uint8)
+
+
+def load_events(path: Path, num_inputs: int, steps: int | None) -> np.ndarray:
+    """Events file binned into 1 ms steps as lava-dl bins it.
+
+    The .npy file is a float or integer array [events, 3] whose rows are
+    (x, channel, t) with t in milliseconds. The result equals
+    ``slayer.io.read_np_spikes(path).to_tensor(sampling_time=1, dim=(C, X, T))``
+    reshaped to [1, C * X, T], neuron index ``c * X + x``:
+
+    * x and channel are truncated to integers (lava-dl's ``astype('int')``)
+      and the channels are shifted so that the smallest one is 0, as
+      lava-dl's ``Event`` does; C = (largest shifted channel) + 1 and
+      X = num_inputs // C, which must divide exactly;
+    * the step of an event is ``np.round(t * 1e-3 * 1e3)``: numpy rounds half
+      to even, but lava-dl's unit round trip can nudge a half up (4.5 lands in
+      step 5, 2.5 in step 2); at most one spike is kept per bin (OR binning);
+    * T = ``steps`` when given, else ``round(max(t) + 1)``; events at steps
+      >= T are dropped (with T inferred this can drop the last event: max
+      t = 3.5 gives T = 4 and step 4).
+
+    Negative, NaN or infinite values and x >= X are rejected. Returns uint8
+    [1, num_inputs, T].
+    """
+    if steps is not None and steps <= 0:
+        raise InputError(f"--steps: must be positive, got {steps} (for {path})")
+    events = _load_npy(path)
+    if events.ndim != 2 or events.shape[1] != 3:
+        raise InputError(f"{path}: events array has shape {events.shape}; expected [events, 3] rows of (x, channel, t)")
+    if events.shape[0] == 0:
+        raise InputError(f"{path}: events array has no events")
+    if not np.isfinite(events).all():
+        raise InputError(f"{path}: events array contains NaN or infinite values")
+    if (events < 0).any():
+        raise InputError(f"{path}: events array contains negative values")
+    x = events[:, 0].astype(int)
+    channel = events[:, 1].astype(int)
+    channel -= channel.min()
+    t = events[:, 2] * 1e-3 * 1e3  # lava-dl's ms -> s -> ms round trip, not always exact
+    num_channels = int(channel.max()) + 1
+    if num_inputs % num_channels != 0:
+        raise InputError(
+            f"{path}: {num_channels} channels do not divide the network's {num_inputs} inputs"
+        )
+    width = num_inputs // num_channels
+    if x.max() >= width:
+        raise InputError(
+            f"{path}: x = {x.max()} out of range; {num_inputs} inputs over {num_channels} channel(s) "
+            f"allow x < {width}"
+        )
+    num_steps = int(np.round(t.max() + 1)) if steps is None else steps
+    step = np.round(t).astype(int)
+    keep = step < num_steps
+    spikes = np.zeros((num_channels, width, num_steps), dtype=np.uint8)
+    spikes[channel[keep], x[keep], step[keep]] = 1
+    return spikes.reshape(1, num_inputs, num_steps)
+
+
+def load_bias(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """Input-layer bias image(s) from a .npy file, flattened in C order.
+
+    ``shape`` is the input layer's Lava shape, e.g. (W, H, C) = (16, 16, 3);
+    the file holds either exactly ``shape`` (one image) or [N, *shape]. Values
+    are bias units (integers on Loihi): any integer dtype, or float holding
+    finite whole numbers. Returns int64 [N, prod(shape)].
+    """
+    shape = tuple(shape)
+    array = _load_npy(path)
+    if array.shape == shape:
+        array = array[np.newaxis]
+    if array.shape[1:] != shape or array.shape[0] == 0:
+        raise InputError(f"{path}: bias array has shape {array.shape}; expected {shape} or [N, *{shape}] with N > 0")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise InputError(f"{path}: bias array contains NaN or infinite values")
+        if (array != np.round(array)).any():
+            raise InputError(f"{path}: bias array contains non-integer values")
+        too_large = (np.abs(array) >= 2.0**63).any()
+    else:
+        too_large = array.dtype == np.uint64 and (array > np.uint64(np.iinfo(np.int64).max)).any()
+    if too_large:
+        raise InputError(f"{path}: bias array has values beyond the int64 range")
+    return array.astype(np.int64).reshape(array.shape[0], -1)
+
+
+def random_spikes(num_samples: int, num_inputs: int, steps: int, rate: float, seed: int) -> np.ndarray:
+    """Bernoulli spikes, probability ``rate`` per neuron and 1 ms step, from ``np.random.default_rng(seed)``.
+
+    Returns uint8 [num_samples, num_inputs, steps].
+    """
+    if not 0 <= rate <= 1:
+        raise InputError(f"--random-rate: must be in [0, 1], got {rate}")
+    if num_samples <= 0:
+        raise InputError(f"--samples: must be positive, got {num_samples}")
+    if steps <= 0:
+        raise InputError(f"--steps: must be positive, got {steps}")
+    if num_inputs <= 0:
+        raise InputError(f"network input count must be positive, got {num_inputs}")
+    rng = np.random.default_rng(seed)
+    return (rng.random((num_samples, num_inputs, steps)) < rate).astype(np.uint8)

@@ -1,0 +1,8 @@
+"""A Lava process that records spikes bit-packed, so that reading them is cheap.
+
+Lava's ``Var.get`` sends a Var one element at a time; a ring-buffer sink of
+[n, S] spikes costs n*S sends. ``SpikeRecorder`` packs 48 steps into each
+element (a float64 carries integers below 2^53 exactly), 48 times fewer.
+Process and model live in this package alone because Lava's compiler
+imports every module beside a process when it looks for its models.
+"""

@@ -1,0 +1,73 @@
+"""What drives a network's first layer, as samples, as one stream, or as a batch.
+
+A sample is T steps of input spikes for layer 0 (a dense layer's synapse or
+an input layer's ``a_in``) and/or a bias image for an input layer, constant
+over its T steps. ``timing`` says how samples sit in a stream.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """N samples of T steps.
+
+    spikes: uint8 [N, n_in, T] or None. bias: int64 [N, n_in] input-layer
+    bias mantissas (Lava flat order) or None. At least one is given.
+    """
+
+    spikes: np.ndarray | None
+    bias: np.ndarray | None
+    steps: int
+
+    def __post_init__(self) -> None:
+        if self.spikes is None and self.bias is None:
+            raise ValueError("a stimulus needs input spikes, a bias, or both")
+        if self.spikes is not None and self.bias is not None and len(self.spikes) != len(self.bias):
+            raise ValueError(f"{len(self.spikes)} spike samples but {len(self.bias)} bias images")
+        if self.spikes is not None and self.spikes.shape[-1] != self.steps:
+            raise ValueError(f"spikes have {self.spikes.shape[-1]} steps, expected {self.steps}")
+
+    @property
+    def num_samples(self) -> int:
+        """N."""
+        return len(self.spikes if self.spikes is not None else self.bias)
+
+    def stream_length(self, drain: int) -> int:
+        """N*T + drain columns."""
+        return self.num_samples * self.steps + drain
+
+    def stream_spikes(self, drain: int) -> np.ndarray | None:
+        """uint8 [n_in, N*T + drain]: sample k in columns [kT, kT + T), silence after."""
+        if self.spikes is None:
+            return None
+        count, size, steps = self.spikes.shape
+        out = np.zeros((size, self.stream_length(drain)), dtype=np.uint8)
+        out[:, : count * steps] = self.spikes.transpose(1, 0, 2).reshape(size, -1)
+        return out
+
+    def stream_bias(self, drain: int) -> np.ndarray | None:
+        """int64 [n_in, N*T + drain]: sample k's bias in its columns, zero after the last."""
+        if self.bias is None:
+            return None
+        out = np.zeros((self.bias.shape[1], self.stream_length(drain)), dtype=np.int64)
+        out[:, : self.num_samples * self.steps] = np.repeat(self.bias.T, self.steps, axis=1)
+        return out
+
+    def batch_spikes(self, extra: int) -> np.ndarray | None:
+        """uint8 [N, n_in, T + extra]: each sample followed by ``extra`` silent steps."""
+        if self.spikes is None:
+            return None
+        pad = np.zeros((*self.spikes.shape[:2], extra), dtype=np.uint8)
+        return np.concatenate([self.spikes.astype(np.uint8), pad], axis=-1)
+
+    def batch_bias(self, extra: int) -> np.ndarray | None:
+        """int64 [N, n_in, T + extra]: each sample's bias for T steps, zero for ``extra``."""
+        if self.bias is None:
+            return None
+        out = np.zeros((*self.bias.shape, self.steps + extra), dtype=np.int64)
+        out[:, :, : self.steps] = self.bias[:, :, None]
+        return out
