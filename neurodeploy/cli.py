@@ -143,6 +143,11 @@ def _out_argument(parser: argparse.ArgumentParser) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the command ``args`` names; returns the exit code."""
+    if args.command == "verify":
+        return _verify(args)
+    if args.command == "compare" and args.nets:
+        _compare_networks(args)
+        return 0
     from neurodeploy import pipeline
     from neurodeploy.recipe import load_recipe
 
@@ -151,11 +156,6 @@ def dispatch(args: argparse.Namespace) -> int:
         recipe = load_recipe(args.recipe)
         report = pipeline.run(recipe, out)
         _print_summary(report)
-        return 0
-    if args.command == "verify":
-        return _verify(args)
-    if args.command == "compare" and args.nets:
-        _compare_networks(args)
         return 0
     if args.command == "compare" and args.out is None:
         raise UsageError("neurodeploy compare: give two networks (A.net B.net) or --out DIR")

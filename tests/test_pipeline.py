@@ -77,3 +77,31 @@ def test_pruned_export_keeps_masked_weights_zero(run_dir):
         mask = masks[f"blocks.{index}.synapse.weight"].reshape(layer.shape).numpy()
         assert np.all(layer.weight[~mask] == 0)
         assert (~mask).mean() > 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.parametrize("model, sparse", [("dense", True), ("pruned", False)])
+def test_verify_our_exports_on_the_other_synapse_kind(run_dir, tmp_path, model, sparse):
+    """The pipeline runs dense on Dense and pruned on Sparse synapses; here the other way round."""
+    spikes = tmp_path / "x.npy"
+    with np.load(run_dir / "simulation.npz") as sim:
+        np.save(spikes, sim["inputs"][:5])
+    out = tmp_path / "v.json"
+    args = ["verify", str(run_dir / f"{model}.net"), "--spikes", str(spikes), "--json", str(out)]
+    assert main(args + (["--sparse"] if sparse else [])) == 0
+    report = json.loads(out.read_text())
+    assert report["equivalent"] and report["samples"] == 5 and report["exact_samples"] == 5
+    assert report["sparse_synapses"] is sparse
+
+
+@pytest.mark.slow
+def test_compare_command_on_the_test_set_matches_the_report(run_dir, tmp_path):
+    out = tmp_path / "c.json"
+    args = ["compare", str(run_dir / "dense.net"), str(run_dir / "pruned.net"), "--recipe", str(TINY)]
+    assert main(args + ["--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    report = json.loads((run_dir / "report.json").read_text())
+    assert result["accuracy_a"] == report["dense"]["accuracy"]
+    assert result["accuracy_b"] == report["pruned"]["accuracy"]
+    assert result["synops_ratio"] == pytest.approx(report["synops_ratio"])

@@ -8,9 +8,12 @@ integer sums below 2^53, and its neurons then advance step by step with
 an input layer adds no step. Spikes and state are held per layer as
 [B, n, S] with n in Lava's flat neuron order (``network.netx``).
 
-``run`` without ``reset_interval`` runs each batch row from zero state;
-with it, the rows are streams and each layer's u and v are zeroed at the
-columns where netx resets them, as ``harness.run_lava`` configures Lava.
+Each layer's u and v are zeroed at the columns where netx resets them
+(``timing.reset_columns``), as ``harness.run_lava`` configures Lava. By
+default the reset interval is the row length: each row is one sample and
+each layer is reset once, when the sample reaches it, exactly one window
+of a stream (a layer driven by a bias alone may spike before that; the
+reset clears it, as in Lava).
 """
 from __future__ import annotations
 
@@ -157,9 +160,9 @@ class GoldenModel:
         spikes: [B, n_in, S] 0/1 into layer 0 (a dense layer's synapse, or
         an input layer's ``a_in``), or None for none. bias: input-layer bias
         mantissas, int [B, n_in] (constant) or [B, n_in, S] (per step), or
-        None. steps: S when ``spikes`` is None. reset_interval: reset state
-        as netx does with this interval (stream rows); None for none. Rows
-        run ``batch_size`` at a time.
+        None. steps: S when ``spikes`` is None. reset_interval: T of a
+        stream of samples (netx's reset interval); None: S, one sample per
+        row. Rows run ``batch_size`` at a time.
         """
         if spikes is None and bias is None:
             raise ValueError("give input spikes, an input-layer bias, or both")
@@ -199,9 +202,8 @@ class GoldenModel:
         for index, (synapse, constants) in enumerate(zip(self.synapses, self.constants)):
             a_in = pre.astype(np.int64) if synapse is None else synapse(pre)
             layer_bias = bias if synapse is None else None
-            resets = None
-            if reset_interval is not None:
-                resets = reset_columns(arrival(index, self.starts_with_input), reset_interval, steps)
+            first = arrival(index, self.starts_with_input)
+            resets = reset_columns(first, reset_interval or steps, steps)
             fired, u, v = _neuron_steps(a_in, constants, layer_bias, resets, record_state)
             out_spikes.append(fired)
             out_u.append(u)
@@ -216,7 +218,7 @@ def _neuron_steps(
     a_in: np.ndarray,
     constants: NeuronConstants,
     bias: np.ndarray | None,
-    resets: np.ndarray | None,
+    resets: np.ndarray,
     record_state: bool,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Advance one layer's neurons over all S steps of a_in int64 [B, n, S].
@@ -235,7 +237,7 @@ def _neuron_steps(
     u_all = np.zeros((steps, rows, size), dtype=np.int32) if record_state else None
     v_all = np.zeros((steps, rows, size), dtype=np.int32) if record_state else None
     for t in range(steps):
-        if resets is not None and resets[t]:
+        if resets[t]:
             u[:] = 0
             v[:] = 0
         step_bias = bias_steps[t] if bias_steps is not None else bias

@@ -20,7 +20,9 @@ sample k's first input reaches it; its window for sample k is
 [kT + arrival(l), (k+1)T + arrival(l)). Synapse buffers are not reset. In a
 network without axonal delays, layer l's window only ever receives layer
 l - 1's window of the same sample, so each window equals a run of that
-sample alone from zero state: column c of layer l belongs to sample
+sample alone in which each layer is reset when the sample reaches it (the
+golden model's default; a reset that only matters for neurons a bias drives
+before any input arrives): column c of layer l belongs to sample
 ``k = max((c - arrival(l)) // T, 0)`` at step ``c - kT`` (``owners``); the
 columns [kT, kT + arrival(l)) still carry the tail of sample k - 1 (its
 steps T .. T + arrival(l) - 1). Columns after a layer's last reset belong
