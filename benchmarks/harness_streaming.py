@@ -44,7 +44,6 @@ import argparse
 import contextlib
 import datetime
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -74,7 +73,6 @@ def digits_network(net: Path | None, recipe: Recipe) -> Iterator[tuple[Path, str
     if DEMO_NET.exists():
         yield DEMO_NET, "runs/demo/dense.net (existing run folder)"
         return
-    os.environ.setdefault("TQDM_DISABLE", "1")
     from neurodeploy.export.quantize import export_model
     from neurodeploy.train.checkpoint import load_checkpoint
     from neurodeploy.train.trainer import train_stage

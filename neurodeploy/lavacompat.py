@@ -148,7 +148,6 @@ from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
-from lava.proc.io.sink import RingBuffer as SinkRingBuffer  # noqa: E402
 from lava.proc.io.source import RingBuffer as SourceRingBuffer  # noqa: E402
 from lava.utils import weightutils  # noqa: E402
 
@@ -170,7 +169,6 @@ __all__ = [
     "requires",
     "tag",
     "RunSteps",
-    "SinkRingBuffer",
     "SourceRingBuffer",
     "install",
     "netx",
