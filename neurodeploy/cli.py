@@ -4,7 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
+
+if TYPE_CHECKING:
+    from neurodeploy.network.netx import Network
+    from neurodeploy.simulate.stimulus import Stimulus
 
 DESCRIPTION = """\
 Deploy spiking neural networks to Loihi-class chips: train a SLAYER SNN,
@@ -183,7 +187,7 @@ def dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stimulus(args: argparse.Namespace, network) -> object:
+def _stimulus(args: argparse.Namespace, network: Network) -> Stimulus:
     """The input the options ask for, as a ``Stimulus`` for ``network``."""
     import numpy as np
 

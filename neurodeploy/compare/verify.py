@@ -16,7 +16,7 @@ import numpy as np
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.network.netx import Network
-from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.timing import arrival, drain, owners
@@ -93,7 +93,18 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     return report
 
 
-def _divergence(network, stimulus, extra, sparse, first, golden_spikes, lava_spikes, golden_state) -> dict[str, Any]:
+def _divergence(
+    network: Network,
+    stimulus: Stimulus,
+    extra: int,
+    sparse: bool,
+    first: tuple[int, int, int],
+    golden_spikes: dict[int, np.ndarray],
+    lava_spikes: dict[int, np.ndarray],
+    golden_state: GoldenRun,
+) -> dict[str, Any]:
+    """Where and how the two sides first differ: both sides' spike, v (after
+    that step and the step before) and u; Lava's state from a run stopped there."""
     layer, neuron, column = first
     probe = run_lava(network, stimulus, extra, layers=[layer], sparse=sparse, probe=first).probe
     sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
