@@ -36,10 +36,14 @@ def conv_network(path: Path, seed: int = 0) -> Network:
 
 def dense_network(path: Path, seed: int = 0, delays: bool = False) -> Network:
     """dense 30 -> 20 (optionally per-synapse delays 0..5) -> 8, with small odd weights in
-    the last layer so that netx rescales them (weight exponent)."""
+    the last layer, and in the first when it has delays, so that netx rescales them
+    (a negative weight exponent: Lava floors each delay's shifted sum on its own)."""
     rng = np.random.default_rng(seed)
     neuron = CubaNeuron(v_th_mant=30, i_decay=1024, v_decay=512)
     first = weights(rng, (20, 30), density=0.5)
+    if delays:
+        first = np.where(first != 0, rng.integers(-15, 16, size=first.shape) | 1, 0)
+        neuron = CubaNeuron(v_th_mant=3, i_decay=1024, v_decay=512)
     layers = [
         DenseLayer(first, neuron, delay=rng.integers(0, 6, size=first.shape) if delays else None),
         DenseLayer(np.where(rng.random((8, 20)) < 0.7, rng.integers(-7, 8, size=(8, 20)), 0),

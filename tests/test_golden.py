@@ -125,7 +125,7 @@ def test_conv_stride_padding_dilation_groups_flatten_bias_delay(tmp_path):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_dense_with_delays_and_weight_exponent(tmp_path, sparse):
     network = dense_network(tmp_path / "d.net", delays=True)
-    assert dense_weights(network.layers[1].weight).exponent != 0
+    assert dense_weights(network.layers[0].weight).exponent < 0 > dense_weights(network.layers[1].weight).exponent
     spikes = random_spikes(4, 30, 15, 0.4, seed=3)
     assert_equal_to_lava(network, Stimulus(spikes, None, 15), sparse=sparse)
 

@@ -71,12 +71,17 @@ def dense_weights(weight: np.ndarray) -> DenseWeights:
 
 
 def shift_accumulated(total: np.ndarray, exponent: int) -> np.ndarray:
-    """``total << exponent`` for exponent > 0, else ``total >> -exponent`` (floor)."""
+    """``total << exponent`` for exponent > 0, ``total >> -exponent`` (floor) for
+    exponent < 0, ``total`` itself for 0."""
+    if exponent == 0:
+        return total
     return np.left_shift(total, exponent) if exponent > 0 else np.right_shift(total, -exponent)
 
 
 def wrap24(x: np.ndarray) -> np.ndarray:
-    """Lava's single 24-bit wrap of the current u."""
+    """Lava's single 24-bit wrap of the current u (``x`` itself when nothing wraps)."""
+    if -STATE_LIMIT < x.min() and x.max() <= STATE_LIMIT:
+        return x
     wrapped = np.where(x > STATE_LIMIT, x - 2 * STATE_LIMIT, x)
     return np.where(wrapped <= -STATE_LIMIT, x + 2 * STATE_LIMIT, wrapped)
 
@@ -88,9 +93,17 @@ def signed_wrap(x: np.ndarray, bits: int) -> np.ndarray:
 
 
 def decay(x: np.ndarray, amount: int) -> np.ndarray:
-    """trunc0(x * (4096 - amount) / 4096), as Lava's sign-and-shift."""
+    """trunc0(x * (4096 - amount) / 4096), Lava's sign(p) * (|p| >> 12) for p = x (4096 - amount).
+
+    Computed as (p + (4095 if p < 0 else 0)) >> 12, the same integer; a full
+    decay (4096) gives zeros and none (0) gives x.
+    """
+    if amount == DECAY_UNITY:
+        return np.zeros_like(x)
+    if amount == 0:
+        return x.copy()
     product = x * (DECAY_UNITY - amount)
-    return np.sign(product) * np.right_shift(np.abs(product), DECAY_SHIFT)
+    return (product + ((product >> 63) & (DECAY_UNITY - 1))) >> DECAY_SHIFT
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,8 @@ def cuba_step(
 ) -> np.ndarray:
     """Advance u and v (int64 [B, n], in place) by one step; return the spikes.
 
-    a_in: int64 [B, n] synaptic input of this step (before the << 6).
+    a_in: int32 [B, n] synaptic input of this step; its << 6 wraps at 32 bits
+    as in Lava.
     bias: int64 [B, n] extra bias mantissa (the input layer's image), or None.
     Returns bool [B, n].
     """
@@ -128,5 +142,5 @@ def cuba_step(
         total += np.left_shift(bias, BIAS_EXP)
     np.clip(total, -STATE_LIMIT + 1, STATE_LIMIT - 1, out=v)
     spikes = v > constants.threshold
-    v[spikes] = 0
+    v *= ~spikes
     return spikes

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from neurodeploy.network.netx import ConvLayer, DenseLayer, InputLayer, Layer, Network, read_netx, whc_to_chw
@@ -35,6 +36,7 @@ from neurodeploy.simulate.fixed_point import (
 from neurodeploy.simulate.timing import arrival, reset_columns
 
 CONV_ACCUMULATOR_BITS = 24
+EVENT_DENSITY = 0.05
 
 
 @dataclass(frozen=True)
@@ -50,32 +52,71 @@ class GoldenRun:
     v: list[np.ndarray] | None = None
 
 
+def _permuted(array: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``array.transpose(axes)`` copied contiguous; torch's copy kernel is about twice numpy's here."""
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(*axes).contiguous().numpy()
+
+
+def _exact_float(weight: np.ndarray) -> type:
+    """float32 when every possible sum of this weight matrix's rows is an exact
+    float32 integer (below 2^24), else float64 (exact below 2^53)."""
+    largest = np.abs(weight).reshape(weight.shape[0], -1).sum(axis=1).max()
+    return np.float32 if largest < 1 << 24 else np.float64
+
+
 class _Dense:
-    """Dense synapse: a[t + 1 + d] += (W_d @ s[t]) shifted by the weight exponent."""
+    """Dense synapse: a[t + 1 + d] += (W_d @ s[t]) shifted by the weight exponent.
+
+    Sparse spike trains (at most ``EVENT_DENSITY`` of the entries) are
+    accumulated event by event, as the chip does: a CSR matrix of the spikes
+    times the integer weights, cost proportional to spikes x fan-out. Denser
+    ones go through one float matrix product, exact for integers (see
+    ``_exact_float``).
+    """
 
     def __init__(self, layer: DenseLayer, previous: tuple[int, ...]) -> None:
         effective = dense_weights(layer.weight)
         self.exponent = effective.exponent
+        self.dtype = _exact_float(effective.weight)
         delay = layer.delay if layer.delay is not None else np.zeros_like(layer.weight)
+        # int32 holds every sum of a netx weight row (at most 256 x fan-in < 2^31)
         self.groups = [
-            (int(d), np.where(delay == d, effective.weight, 0).astype(np.float64))
+            (int(d), np.ascontiguousarray(np.where(delay == d, effective.weight, 0).T, dtype=np.int32))
             for d in np.unique(delay)
         ]
         self.perm = whc_to_chw(previous) if layer.flatten_input else None
 
     def __call__(self, pre: np.ndarray) -> np.ndarray:
+        """pre [S, B, n_pre] spikes; returns int32 [S, B, out] (Lava's a_out is int32)."""
         if self.perm is not None:
-            pre = pre[:, self.perm, :]
-        pre = pre.astype(np.float64)
-        steps = pre.shape[-1]
-        out = np.zeros((pre.shape[0], self.groups[0][1].shape[0], steps), dtype=np.int64)
-        for d, weight in self.groups:
-            lag = 1 + d
-            if lag >= steps:
+            pre = pre[:, :, self.perm]
+        steps, rows, size = pre.shape
+        flat = pre.reshape(steps * rows, size)
+        where = np.flatnonzero(flat)
+        events = len(where) <= EVENT_DENSITY * flat.size
+        dense = None if events else flat.astype(self.dtype)
+        total = np.zeros((steps * rows, self.groups[0][1].shape[1]), dtype=np.int32)
+        for d, weight_t in self.groups:  # Lava shifts each delay's sum on its own
+            lag = (1 + d) * rows
+            if lag >= len(flat):
                 continue
-            total = np.rint(np.matmul(weight, pre[:, :, : steps - lag])).astype(np.int64)
-            out[:, :, lag:] += shift_accumulated(total, self.exponent)
-        return out
+            if events:
+                total += shift_accumulated(_csr(where, flat.shape, lag) @ weight_t, self.exponent)
+            else:
+                total[lag:] += shift_accumulated((dense[:-lag] @ weight_t.astype(self.dtype)).astype(np.int32),
+                                                 self.exponent)
+        return total.reshape(steps, rows, -1)
+
+
+def _csr(where: np.ndarray, shape: tuple[int, int], lag: int) -> scipy.sparse.csr_matrix:
+    """The 0/1 matrix of ``shape`` with ones at the flat indices ``where`` (sorted),
+    moved down by ``lag`` rows (rows pushed past the end are dropped)."""
+    rows, size = shape
+    kept = where[: np.searchsorted(where, (rows - lag) * size)]
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kept // size + lag, minlength=rows), out=indptr[1:])
+    data = np.ones(len(kept), dtype=np.int32)
+    return scipy.sparse.csr_matrix((data, kept % size, indptr), shape=shape)
 
 
 class _Conv:
@@ -84,23 +125,23 @@ class _Conv:
     def __init__(self, layer: ConvLayer, previous: tuple[int, int, int]) -> None:
         self.layer = layer
         self.previous = previous
-        self.weight = torch.from_numpy(layer.weight.astype(np.float64))
+        dtype = _exact_float(layer.weight)
+        self.torch_dtype = torch.float32 if dtype is np.float32 else torch.float64
+        self.weight = torch.from_numpy(layer.weight.astype(dtype))
 
     def __call__(self, pre: np.ndarray) -> np.ndarray:
-        batch, _, steps = pre.shape
+        """pre [S, B, n_pre] spikes (n_pre in (W, H, C) order); returns int32 [S, B, n]."""
+        steps, rows, _ = pre.shape
         width, height, channels = self.previous
-        frames = torch.from_numpy(pre.astype(np.float64)).reshape(batch, width, height, channels, steps)
-        frames = frames.permute(0, 4, 3, 2, 1).reshape(batch * steps, channels, height, width)
+        frames = torch.from_numpy(pre).to(self.torch_dtype).reshape(steps * rows, width, height, channels)
         layer = self.layer
         result = torch.nn.functional.conv2d(
-            frames, self.weight, stride=layer.stride, padding=layer.padding,
+            frames.permute(0, 3, 2, 1), self.weight, stride=layer.stride, padding=layer.padding,
             dilation=layer.dilation, groups=layer.groups,
         )
-        out_c, out_h, out_w = result.shape[1:]
-        result = result.reshape(batch, steps, out_c, out_h, out_w).permute(0, 4, 3, 2, 1)
-        total = signed_wrap(np.rint(result.reshape(batch, -1, steps).numpy()).astype(np.int64), CONV_ACCUMULATOR_BITS)
-        out = np.zeros_like(total)
-        out[:, :, 1:] = total[:, :, :-1]
+        total = result.permute(0, 3, 2, 1).reshape(steps, rows, -1).numpy().astype(np.int64)
+        out = np.zeros(total.shape, dtype=np.int32)
+        out[1:] = signed_wrap(total[:-1], CONV_ACCUMULATOR_BITS)
         return out
 
 
@@ -196,22 +237,31 @@ class GoldenModel:
         reset_interval: int | None,
         record_state: bool,
     ) -> GoldenRun:
+        """Rows in, rows out ([B, n, S]); inside, every array is time-major [S, B, n]."""
         rows = (spikes if spikes is not None else bias).shape[0]
-        pre = spikes if spikes is not None else np.zeros((rows, self.input_size, steps), dtype=np.uint8)
+        if spikes is None:
+            pre = np.zeros((steps, rows, self.input_size), dtype=np.uint8)
+        else:
+            pre = _permuted(spikes.astype(np.uint8, copy=False), (2, 0, 1))
+        if bias is not None:
+            bias = bias.astype(np.int64)
+            bias = _permuted(bias, (2, 0, 1)) if bias.ndim == 3 else np.broadcast_to(bias, (steps, *bias.shape))
         out_spikes, out_u, out_v = [], [], []
         for index, (synapse, constants) in enumerate(zip(self.synapses, self.constants)):
-            a_in = pre.astype(np.int64) if synapse is None else synapse(pre)
-            layer_bias = bias if synapse is None else None
-            first = arrival(index, self.starts_with_input)
-            resets = reset_columns(first, reset_interval or steps, steps)
-            fired, u, v = _neuron_steps(a_in, constants, layer_bias, resets, record_state)
+            a_in = pre.astype(np.int32) if synapse is None else synapse(pre)
+            resets = reset_columns(arrival(index, self.starts_with_input), reset_interval or steps, steps)
+            fired, u, v = _neuron_steps(a_in, constants, bias if synapse is None else None, resets, record_state)
             out_spikes.append(fired)
             out_u.append(u)
             out_v.append(v)
             pre = fired
+
+        def rows_first(arrays: list[np.ndarray]) -> list[np.ndarray]:
+            return [_permuted(a, (1, 2, 0)) for a in arrays]
+
         if not record_state:
-            return GoldenRun(spikes=out_spikes)
-        return GoldenRun(spikes=out_spikes, u=out_u, v=out_v)
+            return GoldenRun(spikes=rows_first(out_spikes))
+        return GoldenRun(spikes=rows_first(out_spikes), u=rows_first(out_u), v=rows_first(out_v))
 
 
 def _neuron_steps(
@@ -221,16 +271,12 @@ def _neuron_steps(
     resets: np.ndarray,
     record_state: bool,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Advance one layer's neurons over all S steps of a_in int64 [B, n, S].
+    """Advance one layer's neurons over all steps of a_in int32 [S, B, n].
 
-    Returns spikes uint8 [B, n, S] and, when recorded, u and v int32 [B, n, S].
+    bias: int64 [S, B, n] input-layer bias mantissas, or None. Returns spikes
+    uint8 [S, B, n] and, when recorded, u and v int32 [S, B, n].
     """
-    rows, size, steps = a_in.shape
-    per_step = np.ascontiguousarray(a_in.transpose(2, 0, 1))
-    bias_steps = None
-    if bias is not None:
-        bias = bias.astype(np.int64)
-        bias_steps = np.ascontiguousarray(bias.transpose(2, 0, 1)) if bias.ndim == 3 else None
+    steps, rows, size = a_in.shape
     u = np.zeros((rows, size), dtype=np.int64)
     v = np.zeros((rows, size), dtype=np.int64)
     fired = np.zeros((steps, rows, size), dtype=np.uint8)
@@ -240,10 +286,8 @@ def _neuron_steps(
         if resets[t]:
             u[:] = 0
             v[:] = 0
-        step_bias = bias_steps[t] if bias_steps is not None else bias
-        fired[t] = cuba_step(u, v, per_step[t], constants, step_bias)
+        fired[t] = cuba_step(u, v, a_in[t], constants, None if bias is None else bias[t])
         if record_state:
             u_all[t] = u
             v_all[t] = v
-    back = (lambda x: None if x is None else np.ascontiguousarray(x.transpose(1, 2, 0)))
-    return back(fired), back(u_all), back(v_all)
+    return fired, u_all, v_all
