@@ -55,8 +55,9 @@ from neurodeploy.simulate.harness import LavaRun, run_lava
 from neurodeploy.simulate.inputs import load_events, random_spikes
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.timing import drain
+from neurodeploy.reference import fixtures_dir
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = fixtures_dir()
 NETWORK = FIXTURES / "oxford" / "network.net"
 EVENTS = FIXTURES / "oxford" / "input_events.npy"
 SAMPLES = 64

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, read_netx, write_netx
+from neurodeploy.reference import fixtures_dir
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = fixtures_dir()
 
 
 def weights(rng: np.random.Generator, shape: tuple[int, ...], density: float = 0.6, scale: int = 40) -> np.ndarray:

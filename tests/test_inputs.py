@@ -8,8 +8,9 @@ import pytest
 
 from neurodeploy.lavacompat import slayer
 from neurodeploy.simulate.inputs import InputError, load_bias, load_events, load_spikes, random_spikes
+from neurodeploy.reference import fixtures_dir
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = fixtures_dir()
 OXFORD_EVENTS = FIXTURES / "oxford" / "input_events.npy"
 TINYNET_BIAS = FIXTURES / "tinynet" / "input_bias.npy"
 

@@ -1,0 +1,29 @@
+"""Where lava-dl's reference networks are: the fixtures the tests and benchmarks check against.
+
+They live outside the repository, in a folder ``shared/fixtures`` beside the
+checkout (or beside one of its parent folders); the environment variable
+``NEURODEPLOY_FIXTURES`` names another place.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV = "NEURODEPLOY_FIXTURES"
+
+
+def fixtures_dir() -> Path:
+    """The fixtures folder; ``FileNotFoundError`` saying where it looked when there is none."""
+    if ENV in os.environ:
+        path = Path(os.environ[ENV])
+        if not path.is_dir():
+            raise FileNotFoundError(f"{ENV}={path} is not a folder")
+        return path
+    here = Path(__file__).resolve().parent
+    candidates = [parent / "shared" / "fixtures" for parent in here.parents]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise FileNotFoundError(
+        f"no shared/fixtures folder above {here}; set {ENV} to the folder of lava-dl's reference networks"
+    )
