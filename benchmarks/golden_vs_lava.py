@@ -49,6 +49,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from neurodeploy.compare.equivalence import compare_recordings
 from neurodeploy.network.netx import Network, read_netx
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import LavaRun, run_lava
@@ -85,24 +86,13 @@ def time_golden(path: Path, stimulus: Stimulus, extra: int, batch_size: int) -> 
 
 
 def check_equal(network: Network, stimulus: Stimulus, extra: int, lava: LavaRun) -> list[str]:
-    """Golden stream mode against Lava's spikes, every layer; one line per layer that differs."""
-    golden = GoldenModel(network).run(stimulus.stream_spikes(extra)[None], reset_interval=stimulus.steps)
-    problems = []
-    for index, golden_spikes in enumerate(golden.spikes):
-        mine = golden_spikes[0]
-        theirs = lava.spikes.get(index)
-        if theirs is None or theirs.shape != mine.shape:
-            problems.append(f"layer {index}: Lava recorded {None if theirs is None else theirs.shape}, golden {mine.shape}")
-            continue
-        differ = np.argwhere(mine != theirs)
-        if len(differ):
-            neuron, column = (int(x) for x in differ[0])
-            problems.append(
-                f"layer {index}: {len(differ)} of {mine.size} entries differ, first at neuron {neuron} "
-                f"column {column} (sample {column // stimulus.steps}): golden {mine[neuron, column]}, "
-                f"Lava {theirs[neuron, column]}"
-            )
-    return problems
+    """Golden stream mode against Lava's spikes, every layer (``compare_recordings``); one line per layer that differs."""
+    run = GoldenModel(network).run(stimulus.stream_spikes(extra)[None], reset_interval=stimulus.steps)
+    result = compare_recordings({i: s[0] for i, s in enumerate(run.spikes)}, lava.spikes)
+    return [
+        f"layer {layer}: {count} entries differ (first divergence at layer, neuron, column {result.first})"
+        for layer, count in result.mismatches.items() if count
+    ]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -51,6 +51,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from neurodeploy.compare.equivalence import compare_recordings
 from neurodeploy.network.netx import Network, read_netx
 from neurodeploy.recipe import Recipe, load_recipe
 from neurodeploy.simulate.golden import GoldenModel
@@ -102,14 +103,11 @@ def window_mismatches(network: Network, stream: LavaRun, singles: list[LavaRun],
 
 
 def golden_mismatches(network: Network, stimulus: Stimulus, extra: int, stream: LavaRun) -> list[str]:
-    """The golden model in stream mode against (a), every layer, every column."""
-    golden = GoldenModel(network).run(stimulus.stream_spikes(extra)[None], reset_interval=stimulus.steps)
-    problems = []
-    for layer, spikes in enumerate(golden.spikes):
-        differ = int((spikes[0] != stream.spikes[layer]).sum())
-        if differ:
-            problems.append(f"layer {layer}: golden and the harness differ in {differ} of {spikes[0].size} entries")
-    return problems
+    """The golden model in stream mode against (a), every layer, every column (``compare_recordings``)."""
+    run = GoldenModel(network).run(stimulus.stream_spikes(extra)[None], reset_interval=stimulus.steps)
+    result = compare_recordings({i: s[0] for i, s in enumerate(run.spikes)}, stream.spikes)
+    return [f"layer {layer}: golden and the harness differ in {count} entries"
+            for layer, count in result.mismatches.items() if count]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

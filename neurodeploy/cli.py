@@ -79,12 +79,16 @@ neurons, T]; --events FILE.npy, rows of (x, channel, t in ms) binned into
 fed through its input layer's bias; --random-rate R, Bernoulli spikes."""
 
 
-def _input_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
+def _input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
+    """The input options of ``verify`` (one required) and ``compare`` (optional, or ``--recipe``)."""
+    group = parser.add_mutually_exclusive_group(required=not recipe)
     group.add_argument("--spikes", type=Path, metavar="FILE", help="input spikes (.npy)")
     group.add_argument("--events", type=Path, metavar="FILE", help="input events (.npy: x, channel, t ms)")
     group.add_argument("--bias", type=Path, metavar="FILE", help="input-layer bias image(s) (.npy)")
     group.add_argument("--random-rate", type=float, metavar="R", help="random input spikes with probability R")
+    if recipe:
+        group.add_argument("--recipe", type=Path, metavar="RECIPE",
+                           help="the test set of RECIPE's dataset, encoded as the recipe says, with its labels")
     parser.add_argument("--steps", type=int, metavar="T",
                         help="steps per sample (needed for --bias and --random-rate; cuts --spikes; sets --events' length)")
     parser.add_argument("--samples", type=int, metavar="N", help="use the first N samples (random: make N; default 1)")
@@ -103,7 +107,7 @@ def _add_verify(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("net", type=Path, metavar="NET.net", help="NetX HDF5 network")
-    _input_arguments(verify)
+    _input_arguments(verify, recipe=False)
     verify.add_argument("--sparse", action="store_true", help="Lava Sparse synapses for dense layers")
     verify.add_argument("--layers", choices=("all", "out"), default="all",
                         help="layers Lava records and compares (default all)")
@@ -120,18 +124,7 @@ def _add_compare(sub) -> None:
     )
     compare.add_argument("nets", type=Path, nargs="*", metavar="NET.net", help="two NetX networks, A and B")
     compare.add_argument("--out", type=Path, metavar="DIR", help="run folder (compare stage)")
-    group = compare.add_mutually_exclusive_group()
-    group.add_argument("--spikes", type=Path, metavar="FILE", help="input spikes (.npy)")
-    group.add_argument("--events", type=Path, metavar="FILE", help="input events (.npy: x, channel, t ms)")
-    group.add_argument("--bias", type=Path, metavar="FILE", help="input-layer bias image(s) (.npy)")
-    group.add_argument("--random-rate", type=float, metavar="R", help="random input spikes with probability R")
-    group.add_argument("--recipe", type=Path, metavar="RECIPE",
-                       help="the test set of RECIPE's dataset, encoded as the recipe says, with its labels")
-    compare.add_argument("--steps", type=int, metavar="T", help="steps per sample")
-    compare.add_argument("--samples", type=int, metavar="N", help="use the first N samples (random: make N)")
-    compare.add_argument("--seed", type=int, default=0, help="seed of --random-rate (default 0)")
-    compare.add_argument("--num-layers", type=int, metavar="K", help="first K layer groups of each file")
-    compare.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+    _input_arguments(compare, recipe=True)
 
 
 def _recipe_argument(parser: argparse.ArgumentParser) -> None:
