@@ -55,7 +55,6 @@ from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import LavaRun, run_lava
 from neurodeploy.simulate.inputs import load_events, random_spikes
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import drain
 from neurodeploy.reference import fixtures_dir
 
 FIXTURES = fixtures_dir()
@@ -77,17 +76,17 @@ def build_stimulus(network: Network, samples: int, steps: int, seed: int) -> tup
     return Stimulus(np.concatenate(spikes), None, steps), rate
 
 
-def time_golden(path: Path, stimulus: Stimulus, extra: int, batch_size: int) -> float:
+def time_golden(path: Path, stimulus: Stimulus, batch_size: int) -> float:
     """Seconds for read_netx + GoldenModel + one batch-mode run of every sample."""
     start = time.perf_counter()
     model = GoldenModel(read_netx(path))
-    model.run(stimulus.batch_spikes(extra), batch_size=batch_size)
+    model.run_samples(stimulus, batch_size=batch_size)
     return time.perf_counter() - start
 
 
-def check_equal(network: Network, stimulus: Stimulus, extra: int, lava: LavaRun) -> list[str]:
+def check_equal(network: Network, stimulus: Stimulus, lava: LavaRun) -> list[str]:
     """Golden stream mode against Lava's spikes, every layer (``compare_recordings``); one line per layer that differs."""
-    run = GoldenModel(network).run(stimulus.stream_spikes(extra)[None], reset_interval=stimulus.steps)
+    run = GoldenModel(network).run_stream(stimulus)
     result = compare_recordings({i: s[0] for i, s in enumerate(run.spikes)}, lava.spikes)
     return [
         f"layer {layer}: {count} entries differ (first divergence at layer, neuron, column {result.first})"
@@ -122,21 +121,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     network = read_netx(NETWORK)
-    extra = drain(len(network.layers), network.starts_with_input)
     stimulus, rate = build_stimulus(network, args.samples, STEPS, args.seed)
     subset = Stimulus(stimulus.spikes[: args.lava_samples], None, STEPS)
     print(f"oxford network {NETWORK}: {args.samples} samples x {STEPS} steps, input rate {rate:.4f} "
           f"spikes/neuron/step; golden runs all {args.samples} in batches of {args.batch_size}, Lava the first {args.lava_samples}")
 
-    run_lava(network, Stimulus(stimulus.spikes[:1, :, :20], None, 20), extra)  # warm-up, not timed
-    golden_first = time_golden(NETWORK, stimulus, extra, batch_size=args.batch_size)
+    run_lava(network, Stimulus(stimulus.spikes[:1, :, :20], None, 20))  # warm-up, not timed
+    golden_first = time_golden(NETWORK, stimulus, batch_size=args.batch_size)
     print(f"golden run 1: {golden_first:.3f} s for {args.samples} samples")
-    lava = run_lava(network, subset, extra)
+    lava = run_lava(network, subset)
     print(f"Lava: {lava.seconds:.3f} s for {args.lava_samples} samples")
-    golden_second = time_golden(NETWORK, stimulus, extra, batch_size=args.batch_size)
+    golden_second = time_golden(NETWORK, stimulus, batch_size=args.batch_size)
     print(f"golden run 2: {golden_second:.3f} s for {args.samples} samples")
 
-    problems = check_equal(network, subset, extra, lava)
+    problems = check_equal(network, subset, lava)
     compared = sum(s.size for s in lava.spikes.values())
     if problems:
         print(f"FAIL: golden (stream mode) != Lava on the {args.lava_samples} samples:", file=sys.stderr)

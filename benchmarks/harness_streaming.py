@@ -102,9 +102,9 @@ def window_mismatches(network: Network, stream: LavaRun, singles: list[LavaRun],
     return problems
 
 
-def golden_mismatches(network: Network, stimulus: Stimulus, extra: int, stream: LavaRun) -> list[str]:
+def golden_mismatches(network: Network, stimulus: Stimulus, stream: LavaRun) -> list[str]:
     """The golden model in stream mode against (a), every layer, every column (``compare_recordings``)."""
-    run = GoldenModel(network).run(stimulus.stream_spikes(extra)[None], reset_interval=stimulus.steps)
+    run = GoldenModel(network).run_stream(stimulus)
     result = compare_recordings({i: s[0] for i, s in enumerate(run.spikes)}, stream.spikes)
     return [f"layer {layer}: golden and the harness differ in {count} entries"
             for layer, count in result.mismatches.items() if count]
@@ -152,19 +152,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         shape = "-".join(str(n) for n in [data.num_inputs, *(layer.lava_shape[0] for layer in network.layers)])
         print(f"network {path} ({origin}): {shape}; {count} test samples x {steps} steps")
 
-        run_lava(network, Stimulus(stimulus.spikes[:1], None, steps), extra)  # warm-up, not timed
-        first = run_lava(network, stimulus, extra)
+        run_lava(network, Stimulus(stimulus.spikes[:1], None, steps))  # warm-up, not timed
+        first = run_lava(network, stimulus)
         print(f"(a) harness, 1 call: {first.seconds:.3f} s for {count} samples")
-        singles = [run_lava(network, Stimulus(stimulus.spikes[k : k + 1], None, steps), extra) for k in range(count)]
+        singles = [run_lava(network, Stimulus(stimulus.spikes[k : k + 1], None, steps)) for k in range(count)]
         single_s = sum(run.seconds for run in singles)
         print(f"(b) one compilation per sample, {count} calls: {single_s:.3f} s "
               f"(per call: min {min(r.seconds for r in singles):.3f} s, max {max(r.seconds for r in singles):.3f} s)")
-        second = run_lava(network, stimulus, extra)
+        second = run_lava(network, stimulus)
         print(f"(a) harness again: {second.seconds:.3f} s")
 
         problems = window_mismatches(network, first, singles, count, steps, extra)
         problems += window_mismatches(network, second, singles, count, steps, extra)
-        problems += golden_mismatches(network, stimulus, extra, first)
+        problems += golden_mismatches(network, stimulus, first)
     if problems:
         print("FAIL: spikes disagree:", file=sys.stderr)
         for line in problems:

@@ -14,19 +14,12 @@ from neurodeploy.simulate.timing import arrival, drain, owners, split_stream
 
 
 def golden_stream(network, stimulus):
-    extra = drain(len(network.layers), network.starts_with_input)
-    spikes, bias = stimulus.stream_spikes(extra), stimulus.stream_bias(extra)
-    run = GoldenModel(network).run(
-        None if spikes is None else spikes[None], None if bias is None else bias[None],
-        steps=stimulus.stream_length(extra), reset_interval=stimulus.steps,
-    )
-    return {i: s[0] for i, s in enumerate(run.spikes)}
+    return {i: s[0] for i, s in enumerate(GoldenModel(network).run_stream(stimulus).spikes)}
 
 
 def assert_equal_to_lava(network, stimulus, sparse=False):
-    extra = drain(len(network.layers), network.starts_with_input)
     golden = golden_stream(network, stimulus)
-    lava = run_lava(network, stimulus, extra, sparse=sparse).spikes
+    lava = run_lava(network, stimulus, sparse=sparse).spikes
     result = compare_recordings(golden, lava)
     assert set(lava) == set(range(len(network.layers)))
     assert result.equivalent, f"mismatches {result.mismatches}, first {result.first}"
@@ -136,7 +129,7 @@ def test_stream_equals_samples_alone_on_owned_columns():
     network = read_netx(FIXTURES / "mnist_mlp" / "network.net")
     stimulus = Stimulus(random_spikes(5, 784, 20, 0.15, seed=4), None, 20)
     extra = drain(3, False)
-    alone = GoldenModel(network).run(stimulus.batch_spikes(extra))
+    alone = GoldenModel(network).run_samples(stimulus)
     stream = golden_stream(network, stimulus)
     for layer in range(3):
         first = arrival(layer, False)

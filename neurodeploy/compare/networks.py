@@ -15,19 +15,17 @@ from neurodeploy.compare.synops import network_synops
 from neurodeploy.network.netx import Network
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import drain
 from neurodeploy.train.model import classify
 
 
 def run_batch(network: Network, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
     """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer,
     synaptic operations int64 [N, L], and wall seconds."""
-    extra = drain(len(network.layers), network.starts_with_input)
-    inputs = stimulus.batch_spikes(extra)
+    golden = GoldenModel(network)
     start = time.perf_counter()
-    run = GoldenModel(network).run(inputs, stimulus.batch_bias(extra), steps=stimulus.steps + extra)
+    run = golden.run_samples(stimulus)
     seconds = time.perf_counter() - start
-    return run, network_synops(network, inputs, run.spikes), seconds
+    return run, network_synops(network, stimulus.batch_spikes(golden.drain_steps), run.spikes), seconds
 
 
 def _summary(network: Network, run: GoldenRun, synops: np.ndarray, seconds: float) -> dict[str, Any]:

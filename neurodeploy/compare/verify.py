@@ -19,7 +19,7 @@ from neurodeploy.network.netx import Network
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import arrival, drain, owners
+from neurodeploy.simulate.timing import arrival, owners
 
 LAYER_CHOICES = ("all", "out")
 
@@ -35,24 +35,14 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     synops_lava), first_divergence, exact_samples, timing (golden_s, lava_s).
     """
     count = len(network.layers)
-    extra = drain(count, network.starts_with_input)
-    length = stimulus.stream_length(extra)
-    recorded = list(range(count)) if layers == "all" else [count - 1]
     golden = GoldenModel(network)
-    stream_spikes = stimulus.stream_spikes(extra)
-    stream_bias = stimulus.stream_bias(extra)
-
-    def run_golden(record_state: bool):
-        return golden.run(
-            None if stream_spikes is None else stream_spikes[None],
-            None if stream_bias is None else stream_bias[None],
-            steps=length, reset_interval=stimulus.steps, record_state=record_state,
-        )
-
+    stream_spikes = stimulus.stream_spikes(golden.drain_steps)
+    length = stimulus.stream_length(golden.drain_steps)
+    recorded = list(range(count)) if layers == "all" else [count - 1]
     start = time.perf_counter()
-    golden_run = run_golden(record_state=False)
+    golden_run = golden.run_stream(stimulus)
     golden_seconds = time.perf_counter() - start
-    lava_run = run_lava(network, stimulus, extra, layers=recorded, sparse=sparse)
+    lava_run = run_lava(network, stimulus, layers=recorded, sparse=sparse)
     golden_spikes = {i: golden_run.spikes[i][0] for i in range(count)}
     result = compare_recordings(golden_spikes, lava_run.spikes)
     inputs = None if stream_spikes is None else stream_spikes[None]
@@ -88,15 +78,14 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
         "timing": {"golden_s": golden_seconds, "lava_s": lava_run.seconds},
     }
     if result.first is not None:
-        report["first_divergence"] = _divergence(network, stimulus, extra, sparse, result.first,
-                                                 golden_spikes, lava_run.spikes, run_golden(record_state=True))
+        report["first_divergence"] = _divergence(network, stimulus, sparse, result.first, golden_spikes,
+                                                 lava_run.spikes, golden.run_stream(stimulus, record_state=True))
     return report
 
 
 def _divergence(
     network: Network,
     stimulus: Stimulus,
-    extra: int,
     sparse: bool,
     first: tuple[int, int, int],
     golden_spikes: dict[int, np.ndarray],
@@ -106,7 +95,7 @@ def _divergence(
     """Where and how the two sides first differ: both sides' spike, v (after
     that step and the step before) and u; Lava's state from a run stopped there."""
     layer, neuron, column = first
-    probe = run_lava(network, stimulus, extra, layers=[layer], sparse=sparse, probe=first).probe
+    probe = run_lava(network, stimulus, layers=[layer], sparse=sparse, probe=first).probe
     sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
                           golden_spikes[layer].shape[1])
     u, v = golden_state.u[layer][0, neuron], golden_state.v[layer][0, neuron]

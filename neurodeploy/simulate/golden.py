@@ -1,8 +1,9 @@
 """The golden model: any supported NetX network, batched, bit-exact with Lava ``fixed_pt``.
 
 It runs layer after layer: a layer's synaptic input for every step comes
-from one matrix product (dense) or convolution (conv) in float64, exact for
-integer sums below 2^53, and its neurons then advance step by step with
+at once, from the spikes as events times the integer weights (sparse dense
+input), or one float matrix product or convolution exact for integers
+(``_exact_float``), and its neurons then advance step by step with
 ``fixed_point.cuba_step`` on the whole batch. Timing is Lava's
 (``timing``): each synapse delivers one step later, plus its axonal delay;
 an input layer adds no step. Spikes and state are held per layer as
@@ -23,7 +24,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from neurodeploy.network.netx import ConvLayer, DenseLayer, InputLayer, Layer, Network, read_netx, whc_to_chw
+from neurodeploy.network.netx import ConvLayer, DenseLayer, InputLayer, Layer, Network, whc_to_chw
 from neurodeploy.simulate.fixed_point import (
     BIAS_EXP,
     VTH_SHIFT,
@@ -33,7 +34,8 @@ from neurodeploy.simulate.fixed_point import (
     shift_accumulated,
     signed_wrap,
 )
-from neurodeploy.simulate.timing import arrival, reset_columns
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.simulate.timing import arrival, drain, reset_columns
 
 CONV_ACCUMULATOR_BITS = 24
 EVENT_DENSITY = 0.05
@@ -177,15 +179,30 @@ class GoldenModel:
             previous = layer.lava_shape
         self.constants = [_constants(layer) for layer in network.layers]
 
-    @classmethod
-    def from_file(cls, path: str, num_layers: int | None = None) -> GoldenModel:
-        """Read ``path`` (its first ``num_layers`` groups) and prepare it."""
-        return cls(read_netx(path, num_layers))
-
     @property
     def input_size(self) -> int:
         """Neurons that layer 0's input (spikes, or an input layer's bias) has."""
         return int(np.prod(self.network.input_shape))
+
+    @property
+    def drain_steps(self) -> int:
+        """Silent steps after a sample until the last layer has seen it (``timing.drain``)."""
+        return drain(len(self.network.layers), self.starts_with_input)
+
+    def run_samples(self, stimulus: Stimulus, batch_size: int = 64) -> GoldenRun:
+        """Every sample alone for T + drain steps: spikes [N, n_l, T + drain] per layer."""
+        extra = self.drain_steps
+        return self.run(stimulus.batch_spikes(extra), stimulus.batch_bias(extra),
+                        steps=stimulus.steps + extra, batch_size=batch_size)
+
+    def run_stream(self, stimulus: Stimulus, record_state: bool = False) -> GoldenRun:
+        """All samples as one stream with netx's resets, as ``harness.run_lava`` runs
+        them: one row, spikes [1, n_l, N*T + drain] per layer."""
+        extra = self.drain_steps
+        spikes, bias = stimulus.stream_spikes(extra), stimulus.stream_bias(extra)
+        return self.run(None if spikes is None else spikes[None], None if bias is None else bias[None],
+                        steps=stimulus.stream_length(extra), reset_interval=stimulus.steps,
+                        record_state=record_state)
 
     def run(
         self,

@@ -20,7 +20,7 @@ from neurodeploy.lavacompat import Loihi2SimCfg, RunSteps, SourceRingBuffer, net
 from neurodeploy.network.netx import Network
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.recorder.process import SpikeRecorder, unpack
-from neurodeploy.simulate.timing import reset_offset
+from neurodeploy.simulate.timing import drain, reset_offset
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,6 @@ def _schedule(length: int, steps: int, bias: np.ndarray | None, stops: Sequence[
 def run_lava(
     network: Network,
     stimulus: Stimulus,
-    drain: int,
     layers: Sequence[int] | None = None,
     sparse: bool = False,
     probe: tuple[int, int, int] | None = None,
@@ -77,16 +76,18 @@ def run_lava(
     """Run ``stimulus`` through ``network``'s file in Lava ``fixed_pt`` as one stream.
 
     netx builds the same layers from the file (its first ``network.groups``
-    groups). The stream has N*T + drain columns (``Stimulus.stream_spikes``);
+    groups). The stream has N*T + drain columns (``Stimulus.stream_spikes``,
+    ``timing.drain``);
     spikes go to ``net.inp``, or to an input layer's ``a_in``; an input
     layer's bias is sample k's in its window and zero after the last.
     layers: indices to record (default all). sparse: Lava ``Sparse``
     synapses for dense layers (``sparse_fc_layer``). probe: (layer, neuron,
     column) whose u and v to read around that column.
     """
-    length = stimulus.stream_length(drain)
+    extra = drain(len(network.layers), network.starts_with_input)
+    length = stimulus.stream_length(extra)
     steps = stimulus.steps
-    spikes = stimulus.stream_spikes(drain)
+    spikes = stimulus.stream_spikes(extra)
     start = time.perf_counter()
     net = netx.hdf5.Network(
         net_config=str(network.path),

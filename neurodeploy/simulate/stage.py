@@ -18,7 +18,6 @@ from neurodeploy.network.netx import read_netx
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import drain
 from neurodeploy.simulate.torch_side import torch_layer_spikes
 from neurodeploy.train.checkpoint import load_checkpoint
 
@@ -47,16 +46,15 @@ def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
     for name in MODELS:
         model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
         network = read_netx(out_dir / f"{name}.net")
-        extra = drain(len(network.layers), network.starts_with_input)
         golden = GoldenModel(network)
         start = time.perf_counter()
-        whole = golden.run(test.batch_spikes(extra))
+        whole = golden.run_samples(test)
         arrays[f"{name}/golden_seconds"] = np.array(time.perf_counter() - start)
-        stream = golden.run(samples.stream_spikes(extra)[None], reset_interval=steps)
-        lava = run_lava(network, samples, extra, sparse=SPARSE_SYNAPSES[name])
+        stream = golden.run_stream(samples)
+        lava = run_lava(network, samples, sparse=SPARSE_SYNAPSES[name])
         arrays[f"{name}/lava_seconds"] = np.array(lava.seconds)
         arrays[f"{name}/sparse"] = np.array(SPARSE_SYNAPSES[name])
-        slayer = torch_layer_spikes(model, test.spikes, extra)
+        slayer = torch_layer_spikes(model, test.spikes, golden.drain_steps)
         for layer in range(len(network.layers)):
             arrays[f"{name}/slayer/{layer}"] = slayer[layer]
             arrays[f"{name}/golden/{layer}"] = whole.spikes[layer]
