@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -59,9 +60,32 @@ class NeuronSettings:
 
 
 @dataclass(frozen=True)
-class ModelSettings:
-    """A stack of SLAYER CUBA Dense blocks: inputs -> hidden... -> classes."""
+class ConvSettings:
+    """One SLAYER CUBA Conv block: ``channels`` output channels, a square
+    ``kernel``, ``stride`` and zero ``padding`` (pixels on each side).
 
+    Output size per side: floor((size + 2 padding - kernel) / stride) + 1.
+    Downsampling is done by the stride: netx cannot load pooling layers.
+    """
+
+    channels: int = 8
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 1
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """SLAYER CUBA blocks: image -> conv... -> flatten -> hidden... -> classes.
+
+    conv: convolution blocks applied to the input image ([C, H, W], digits
+        1x8x8), in order; empty for a fully connected network, which sees
+        the image flattened in (C, H, W) order.
+    hidden: widths of the Dense blocks between the flattened features and
+        the output layer.
+    """
+
+    conv: tuple[ConvSettings, ...] = ()
     hidden: tuple[int, ...] = (256,)
     neuron: NeuronSettings = field(default_factory=NeuronSettings)
 
@@ -77,17 +101,43 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class PruneSettings:
-    """Global magnitude pruning, then fine-tuning with the mask held.
+    """Iterative pruning with rewinding (Algorithm 1 of the paper).
 
-    exclude: indices of layers left dense (negative counts from the end, so
-        -1 is the output layer); every other layer is pruned.
+    ``rounds`` = K rounds each prune the fraction p = 1 - (1 - sparsity)^(1/K)
+    of the weights still alive in the pruned layers (one-shot pruning is
+    K = 1), so that the last round reaches ``sparsity``. After each round the
+    surviving weights are reset to their values after ``rewind_epoch`` epochs
+    of training (None: kept at their trained values, i.e. fine-tuning) and
+    trained for ``finetune_epochs`` epochs with the mask held.
+
+    criterion: how weights are ranked (``neurodeploy.prune.criteria``):
+        ``magnitude`` |w|, ``random``, or ``sf``, the spiking-firing
+        probability of Eq. 12/13 and S.43.
+    scope: ``global`` ranks the weights of all pruned layers together;
+        ``layerwise`` prunes every layer to the same sparsity.
+    exclude: layer indices left dense (negative counts from the end, so -1
+        is the output layer).
+    magnitude_layers: layer indices ranked by |w| whatever the criterion
+        (SF-IMP-1 keeps magnitude for the encoding and output layers); each
+        is pruned on its own to the round's sparsity.
+    dynamic_layers: layer indices whose mask applies in the forward pass only
+        (SF-IMP-2): weight updates and rewinds ignore it, so a pruned weight
+        keeps learning and may come back in a later round.
+    stats_samples: training samples used to measure the firing rates and
+        membrane potentials the ``sf`` criterion needs.
     """
 
-    method: str = "global_magnitude"
+    criterion: str = "magnitude"
+    scope: str = "global"
     exclude: tuple[int, ...] = ()
+    magnitude_layers: tuple[int, ...] = ()
+    dynamic_layers: tuple[int, ...] = ()
     sparsity: float = 0.9
+    rounds: int = 1
+    rewind_epoch: int | None = None
     finetune_epochs: int = 10
     lr: float = 0.001
+    stats_samples: int = 512
 
 
 @dataclass(frozen=True)
@@ -122,7 +172,8 @@ class Recipe:
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("digits",),
     "data.encoding": ("rate", "latency"),
-    "prune.method": ("global_magnitude",),
+    "prune.criterion": ("magnitude", "random", "sf"),
+    "prune.scope": ("global", "layerwise"),
 }
 
 # (low, high, low inclusive, high inclusive) for every bounded numeric key.
@@ -132,6 +183,15 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "data.max_rate": (0.0, 1.0, False, True),
     "model.hidden": (1, 1_000_000, True, True),
     "prune.exclude": (-1_000, 1_000, True, True),
+    "prune.magnitude_layers": (-1_000, 1_000, True, True),
+    "prune.dynamic_layers": (-1_000, 1_000, True, True),
+    "prune.rounds": (1, 1_000, True, True),
+    "prune.rewind_epoch": (0, 100_000, True, True),
+    "prune.stats_samples": (1, 1_000_000, True, True),
+    "model.conv.channels": (1, 4096, True, True),
+    "model.conv.kernel": (1, 64, True, True),
+    "model.conv.stride": (1, 64, True, True),
+    "model.conv.padding": (0, 64, True, True),
     "model.neuron.threshold": (1 / 64, 2047, True, True),
     "model.neuron.current_decay": (0.0, 1.0, True, True),
     "model.neuron.voltage_decay": (0.0, 1.0, True, True),
@@ -170,12 +230,21 @@ def _convert(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
             f"unknown key {where}{unknown[0]} (known: {', '.join(sorted(fields))})"
         )
     defaults = cls()
+    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, value in raw.items():
         key = f"{prefix}.{name}" if prefix else name
         default = getattr(defaults, name)
+        hint = hints[name]
         if dataclasses.is_dataclass(default):
             values[name] = _convert(type(default), value, key)
+        elif default is None:
+            kind = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+            values[name] = None if value is None else _scalar(key, value, kind)
+        elif typing.get_args(hint) and dataclasses.is_dataclass(typing.get_args(hint)[0]):
+            if not isinstance(value, (list, tuple)):
+                raise RecipeError(f"{key} must be a list of mappings, got {value!r}")
+            values[name] = tuple(_convert(typing.get_args(hint)[0], item, key) for item in value)
         elif isinstance(default, tuple):
             if not isinstance(value, (list, tuple)) or not all(
                 isinstance(v, int) and not isinstance(v, bool) for v in value

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodeploy.data.digits import NUM_CLASSES, NUM_INPUTS, load_digits_split
+from neurodeploy.data.digits import IMAGE_SHAPE, NUM_CLASSES, NUM_INPUTS, load_digits_split
 from neurodeploy.data.encoding import encode
 from neurodeploy.recipe import DataSettings
 
@@ -14,8 +14,10 @@ from neurodeploy.recipe import DataSettings
 class SpikeDataset:
     """Spike-encoded train and test sets.
 
-    x_train, x_test: float32 [samples, inputs, T] in {0, 1}.
+    x_train, x_test: float32 [samples, inputs, T] in {0, 1}, each image
+        flattened in (C, H, W) order.
     y_train, y_test: int64 [samples].
+    input_shape: (C, H, W) of the images; inputs = C * H * W.
     """
 
     x_train: np.ndarray
@@ -24,6 +26,7 @@ class SpikeDataset:
     y_test: np.ndarray
     num_inputs: int
     num_classes: int
+    input_shape: tuple[int, int, int]
 
 
 def load_dataset(settings: DataSettings, seed: int) -> SpikeDataset:
@@ -37,4 +40,5 @@ def load_dataset(settings: DataSettings, seed: int) -> SpikeDataset:
         y_test=split.y_test,
         num_inputs=NUM_INPUTS,
         num_classes=NUM_CLASSES,
+        input_shape=IMAGE_SHAPE,
     )

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 NUM_CLASSES = 10
+IMAGE_SHAPE = (1, 8, 8)
 NUM_INPUTS = 64
 MAX_PIXEL = 16.0
 

@@ -1,43 +1,41 @@
-"""The ``prune`` stage: global magnitude pruning, then fine-tuning with the mask."""
+"""The ``prune`` stage: the recipe's pruning (``imp.iterative_prune``) on the trained network."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
-from neurodeploy.prune.magnitude import global_magnitude_masks
-from neurodeploy.train.checkpoint import load_checkpoint, save_checkpoint
-from neurodeploy.train.trainer import fit
+from neurodeploy.prune.imp import PruneResult, iterative_prune
+from neurodeploy.recipe import Recipe
+from neurodeploy.train.checkpoint import checkpoint_extra, load_checkpoint, save_checkpoint
+from neurodeploy.train.model import SpikingNet
+
+
+def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe) -> tuple[SpikingNet, PruneResult]:
+    """Load the trained network at ``dense`` and prune it as ``recipe.prune`` says.
+
+    The rewind point theta_R is the one ``train_stage`` saved with the
+    checkpoint; a recipe asking for a rewind epoch the checkpoint lacks is
+    an error naming both.
+    """
+    model, _, _ = load_checkpoint(dense)
+    extra = checkpoint_extra(dense)
+    rewind = recipe.prune.rewind_epoch
+    if rewind is not None and extra.get("rewind_epoch") != rewind:
+        raise ValueError(
+            f"{dense}: has no weights after epoch {rewind} (prune.rewind_epoch); retrain with that recipe"
+        )
+    result = iterative_prune(
+        model, data, recipe.prune, recipe.train.batch_size, recipe.seed + 1,
+        rewind_state=extra.get("rewind_state") if rewind is not None else None,
+    )
+    return model, result
 
 
 def prune_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
-    """Prune ``out_dir/dense.pt`` to the recipe's sparsity; save ``out_dir/pruned.pt``.
-
-    The weights of all layers not in ``prune.exclude`` are pruned together by
-    |w|; fine-tuning then runs with the masks re-applied after every step.
-    """
-    model, recipe, _ = load_checkpoint(out_dir / "dense.pt")
+    """Prune ``out_dir/dense.pt`` to the recipe's sparsity; save ``out_dir/pruned.pt``."""
+    _, recipe, _ = load_checkpoint(out_dir / "dense.pt")
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
-    p = recipe.prune
-    params = dict(model.named_parameters())
-    names = pruned_weight_names(model.weight_names(), p.exclude)
-    masks = global_magnitude_masks({name: params[name] for name in names}, p.sparsity)
-    losses = fit(
-        model, data.x_train, data.y_train, p.finetune_epochs, recipe.train.batch_size,
-        p.lr, recipe.seed + 1, masks=masks, desc="fine-tune",
-    )
+    model, result = prune_checkpoint(out_dir / "dense.pt", data, recipe)
     path = out_dir / "pruned.pt"
-    save_checkpoint(path, model, recipe, masks=masks, losses=losses)
+    save_checkpoint(path, model, recipe, masks=result.masks, losses=result.losses, extra={"rounds": result.rounds})
     return path
-
-
-def pruned_weight_names(names: list[str], exclude: tuple[int, ...]) -> list[str]:
-    """The weight names left after dropping layer indices ``exclude`` (may be negative)."""
-    dropped = set()
-    for index in exclude:
-        if not -len(names) <= index < len(names):
-            raise ValueError(f"prune.exclude: layer {index} does not exist ({len(names)} layers)")
-        dropped.add(index % len(names))
-    kept = [name for i, name in enumerate(names) if i not in dropped]
-    if not kept:
-        raise ValueError("prune.exclude leaves no layer to prune")
-    return kept

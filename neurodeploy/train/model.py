@@ -1,5 +1,7 @@
-"""A stack of SLAYER CUBA Dense blocks, built from a recipe."""
+"""SLAYER CUBA networks built from a recipe: conv blocks, flatten, dense blocks."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -8,8 +10,13 @@ from neurodeploy.lavacompat import slayer
 from neurodeploy.recipe import ModelSettings
 
 
-class SpikingMLP(torch.nn.Module):
-    """inputs -> hidden... -> classes, each a ``slayer.block.cuba.Dense``.
+class SpikingNet(torch.nn.Module):
+    """image -> conv... -> flatten -> hidden... -> classes, in SLAYER CUBA blocks.
+
+    The input is an image of ``input_shape`` = (C, H, W) flattened in
+    (C, H, W) order: x [batch, C*H*W, T]. Conv blocks see it as
+    [batch, C, H, W, T]; a ``Flatten`` block joins them to the dense blocks.
+    Without conv blocks the network is a stack of ``slayer.block.cuba.Dense``.
 
     Every block keeps lava-dl's default ``pre_hook_fx`` (the 8-bit weight
     quantizer ``neuron.quantize_8bit``): the forward pass uses the weights
@@ -17,7 +24,7 @@ class SpikingMLP(torch.nn.Module):
     Each block delays its output by one step (SLAYER's ``delay_shift``).
     """
 
-    def __init__(self, sizes: list[int], settings: ModelSettings) -> None:
+    def __init__(self, input_shape: tuple[int, int, int], num_classes: int, settings: ModelSettings) -> None:
         super().__init__()
         n = settings.neuron
         params = {
@@ -28,32 +35,74 @@ class SpikingMLP(torch.nn.Module):
             "scale_grad": n.scale_grad,
             "requires_grad": False,
         }
-        self.sizes = list(sizes)
-        self.blocks = torch.nn.ModuleList(
-            slayer.block.cuba.Dense(params, fan_in, fan_out)
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
-        )
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.num_classes = int(num_classes)
+        blocks: list[torch.nn.Module] = []
+        channels, height, width = self.input_shape
+        for index, conv in enumerate(settings.conv):
+            height, width = (
+                (size + 2 * conv.padding - conv.kernel) // conv.stride + 1 for size in (height, width)
+            )
+            if min(height, width) < 1:
+                raise ValueError(f"model.conv[{index}] leaves no output pixels for a {self.input_shape} input")
+            blocks.append(slayer.block.cuba.Conv(
+                params, channels, conv.channels, conv.kernel, stride=conv.stride, padding=conv.padding,
+            ))
+            channels = conv.channels
+        if settings.conv:
+            blocks.append(slayer.block.cuba.Flatten())
+        features = channels * height * width
+        for width_out in (*settings.hidden, num_classes):
+            blocks.append(slayer.block.cuba.Dense(params, features, width_out))
+            features = width_out
+        self.blocks = torch.nn.ModuleList(blocks)
+
+    @property
+    def neuron_blocks(self) -> list[torch.nn.Module]:
+        """The blocks with synapses and neurons (every block but ``Flatten``), in order."""
+        return [block for block in self.blocks if hasattr(block, "synapse")]
 
     def weight_names(self) -> list[str]:
-        """Dotted names of the synaptic weights, in layer order."""
-        return [f"blocks.{i}.synapse.weight" for i in range(len(self.blocks))]
+        """Dotted names of the synaptic weights, one per neuron layer, in order."""
+        return [f"blocks.{i}.synapse.weight" for i, block in enumerate(self.blocks) if hasattr(block, "synapse")]
+
+    def image(self, x: torch.Tensor) -> torch.Tensor:
+        """x [batch, C*H*W, T] as the first block takes it: [batch, C, H, W, T] before a conv."""
+        if isinstance(self.blocks[0], slayer.block.cuba.Conv):
+            return x.reshape(x.shape[0], *self.input_shape, x.shape[-1])
+        return x
 
     def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Spikes of every layer: x [batch, in, T] -> list of [batch, n_l, T]."""
+        """Spikes of every neuron layer: x [batch, C*H*W, T] -> list of [batch, *shape_l, T].
+
+        Conv layers give [batch, C_l, H_l, W_l, T], dense layers [batch, n_l, T].
+        """
         spikes = []
+        x = self.image(x)
         for block in self.blocks:
             x = block(x)
-            spikes.append(x)
+            if hasattr(block, "synapse"):
+                spikes.append(x)
         return spikes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output spikes [batch, classes, T] for input spikes [batch, in, T]."""
+        """Output spikes [batch, classes, T] for input spikes [batch, C*H*W, T]."""
         return self.layer_spikes(x)[-1]
 
 
-def build_model(num_inputs: int, num_classes: int, settings: ModelSettings) -> SpikingMLP:
-    """The network a recipe describes, with sizes [inputs, *hidden, classes]."""
-    return SpikingMLP([num_inputs, *settings.hidden, num_classes], settings)
+def build_model(input_shape: int | tuple[int, ...], num_classes: int, settings: ModelSettings) -> SpikingNet:
+    """The network a recipe describes for inputs of ``input_shape``.
+
+    input_shape: (C, H, W), or a number of inputs n for a fully connected
+    network (taken as (n, 1, 1)).
+    """
+    if isinstance(input_shape, int):
+        input_shape = (input_shape, 1, 1)
+    if len(input_shape) != 3:
+        raise ValueError(f"input shape {tuple(input_shape)} is not (C, H, W)")
+    if settings.conv and math.prod(input_shape[1:]) == 1:
+        raise ValueError("model.conv needs image inputs (C, H, W); this dataset gives flat vectors")
+    return SpikingNet(tuple(input_shape), num_classes, settings)
 
 
 def classify(output_spikes: np.ndarray, steps: int) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Training loop, evaluation and the ``train`` stage."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -11,10 +13,10 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.prune.masks import Masks, apply_masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import save_checkpoint
-from neurodeploy.train.model import SpikingMLP, build_model, classify
+from neurodeploy.train.model import SpikingNet, build_model, classify
 
 
-def predict(model: SpikingMLP, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict(model: SpikingNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class per sample by ``classify`` over all T steps.
 
     x: [samples, inputs, T] spikes. Returns int64 [samples].
@@ -28,13 +30,13 @@ def predict(model: SpikingMLP, x: np.ndarray, batch_size: int = 256) -> np.ndarr
     return np.concatenate(out)
 
 
-def evaluate(model: SpikingMLP, x: np.ndarray, y: np.ndarray) -> float:
+def evaluate(model: SpikingNet, x: np.ndarray, y: np.ndarray) -> float:
     """Fraction of samples classified correctly."""
     return float((predict(model, x) == y).mean())
 
 
 def fit(
-    model: SpikingMLP,
+    model: SpikingNet,
     x: np.ndarray,
     y: np.ndarray,
     epochs: int,
@@ -43,13 +45,15 @@ def fit(
     seed: int,
     masks: Masks | None = None,
     desc: str = "train",
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train with Adam (cosine-annealed from ``lr``) on cross-entropy of spike counts.
 
     The loss for a batch is ``CE(sum_t s_out[:, :, t], y)``. With ``masks``,
     the masked weights are zeroed before the first step and after every
-    optimizer step, so pruned weights stay exactly zero. Returns the mean loss
-    per epoch.
+    optimizer step, so pruned weights stay exactly zero. ``on_epoch(e)`` is
+    called after e epochs, e = 0 (before training) to ``epochs``. Returns
+    the mean loss per epoch.
     """
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -58,8 +62,10 @@ def fit(
     if masks is not None:
         apply_masks(model, masks)
     losses = []
+    if on_epoch is not None:
+        on_epoch(0)
     bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=False)
-    for _ in bar:
+    for epoch in bar:
         model.train()
         order = torch.randperm(len(xs), generator=generator)
         total = 0.0
@@ -76,16 +82,38 @@ def fit(
         schedule.step()
         losses.append(total / len(xs))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
     return losses
+
+
+def train_dense(recipe: Recipe, data: SpikeDataset) -> tuple[SpikingNet, list[float], dict[str, Any]]:
+    """Train the recipe's dense network from its seed.
+
+    Returns the model, the loss per epoch and the checkpoint extras: with
+    ``prune.rewind_epoch`` = R, ``rewind_state`` holds the weights after R
+    epochs (Algorithm 1's rewind point).
+    """
+    t, rewind = recipe.train, recipe.prune.rewind_epoch
+    if rewind is not None and rewind > t.epochs:
+        raise ValueError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {t.epochs})")
+    torch.manual_seed(recipe.seed)
+    model = build_model(data.input_shape, data.num_classes, recipe.model)
+    extra: dict[str, Any] = {}
+
+    def snapshot(epoch: int) -> None:
+        if epoch == rewind:
+            extra["rewind_state"] = copy.deepcopy(model.state_dict())
+            extra["rewind_epoch"] = epoch
+
+    losses = fit(model, data.x_train, data.y_train, t.epochs, t.batch_size, t.lr, recipe.seed, on_epoch=snapshot)
+    return model, losses, extra
 
 
 def train_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None) -> Path:
     """Train the recipe's dense network and save ``out_dir/dense.pt``."""
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
-    torch.manual_seed(recipe.seed)
-    model = build_model(data.num_inputs, data.num_classes, recipe.model)
-    t = recipe.train
-    losses = fit(model, data.x_train, data.y_train, t.epochs, t.batch_size, t.lr, recipe.seed)
+    model, losses, extra = train_dense(recipe, data)
     path = out_dir / "dense.pt"
-    save_checkpoint(path, model, recipe, masks=None, losses=losses)
+    save_checkpoint(path, model, recipe, masks=None, losses=losses, extra=extra)
     return path

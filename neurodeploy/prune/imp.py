@@ -1,0 +1,155 @@
+"""Iterative pruning with rewinding (Algorithm 1 of the paper), SF-IMP-1 and SF-IMP-2.
+
+Given a trained network and its weights after R epochs (theta_R), each of K
+rounds k = 1..K:
+
+1. scores every live weight of the pruned layers by the criterion (``sf``
+   measures firing rates and potentials of the current network on training
+   data first);
+2. prunes the lowest scores until the pruned layers reach sparsity
+   s_k = 1 - (1 - s)^(k/K), i.e. removes p = 1 - (1 - s)^(1/K) of the
+   weights still alive (a pruned weight stays pruned);
+3. resets the weights to theta_R (kept at their trained values when there is
+   no rewind point), masks them, and trains ``finetune_epochs`` epochs with
+   the masks held (pruned weights stay exactly zero, the 8-bit quantizer
+   stays on).
+
+Layers in ``magnitude_layers`` are ranked by |w| whatever the criterion and
+pruned each on its own to s_k (SF-IMP-1: the encoding and output layers).
+Layers in ``dynamic_layers`` get forward-only masks (SF-IMP-2): the stored
+weights keep training under the mask, rewind to theta_R unmasked, and are
+ranked again every round among all their weights, so a pruned one can
+return; at the end their masks are written into the weights.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from neurodeploy.data.dataset import SpikeDataset
+from neurodeploy.prune.criteria import CRITERIA, NEEDS_STATISTICS
+from neurodeploy.prune.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
+from neurodeploy.prune.selection import grouped_masks
+from neurodeploy.prune.statistics import layer_statistics
+from neurodeploy.recipe import PruneSettings
+from neurodeploy.train.model import SpikingNet
+from neurodeploy.train.trainer import fit
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """Which layers are pruned and how, resolved against one network.
+
+    pruned: weight names of the pruned layers, in layer order.
+    magnitude: those ranked by |w| whatever the criterion.
+    dynamic: those with forward-only masks.
+    groups: the names ranked together (the scope), each a list.
+    """
+
+    pruned: tuple[str, ...]
+    magnitude: frozenset[str]
+    dynamic: frozenset[str]
+    groups: tuple[tuple[str, ...], ...]
+
+    def criterion(self, name: str, criterion: str) -> str:
+        """The criterion layer ``name`` is ranked by."""
+        return "magnitude" if name in self.magnitude else criterion
+
+
+def _indices(names: list[str], indices: tuple[int, ...], key: str) -> set[str]:
+    chosen = set()
+    for index in indices:
+        if not -len(names) <= index < len(names):
+            raise ValueError(f"prune.{key}: layer {index} does not exist ({len(names)} layers)")
+        chosen.add(names[index])
+    return chosen
+
+
+def plan(names: list[str], settings: PruneSettings) -> PrunePlan:
+    """Resolve the recipe's layer indices (negative from the end) against ``names``."""
+    excluded = _indices(names, settings.exclude, "exclude")
+    pruned = tuple(name for name in names if name not in excluded)
+    if not pruned:
+        raise ValueError("prune.exclude leaves no layer to prune")
+    magnitude = _indices(names, settings.magnitude_layers, "magnitude_layers") & set(pruned)
+    dynamic = _indices(names, settings.dynamic_layers, "dynamic_layers") & set(pruned)
+    apart = [(name,) for name in pruned if name in magnitude and settings.criterion != "magnitude"]
+    shared = [name for name in pruned if (name,) not in apart]
+    if settings.scope == "layerwise":
+        groups = tuple((name,) for name in pruned)
+    else:
+        groups = tuple(apart + ([tuple(shared)] if shared else []))
+    return PrunePlan(pruned, frozenset(magnitude), frozenset(dynamic), groups)
+
+
+def round_sparsity(target: float, rounds: int, k: int) -> float:
+    """s_k = 1 - (1 - target)^(k / rounds), the sparsity after round k of ``rounds``."""
+    return 1.0 - (1.0 - target) ** (k / rounds)
+
+
+def score_layers(
+    model: SpikingNet, prune_plan: PrunePlan, criterion: str, x: Any, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """The score of every weight of the pruned layers, as the network is now.
+
+    x: training spikes [samples, inputs, T] for the statistics ``sf`` needs.
+    """
+    params = dict(model.named_parameters())
+    needed = {prune_plan.criterion(name, criterion) for name in prune_plan.pruned}
+    stats = layer_statistics(model, x) if needed & NEEDS_STATISTICS else {}
+    return {
+        name: CRITERIA[prune_plan.criterion(name, criterion)](params[name], stats.get(name), generator)
+        for name in prune_plan.pruned
+    }
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """The pruned network's masks, every round's record and the fine-tuning losses."""
+
+    masks: Masks
+    rounds: list[dict[str, Any]]
+    losses: list[float]
+
+
+def iterative_prune(
+    model: SpikingNet,
+    data: SpikeDataset,
+    settings: PruneSettings,
+    batch_size: int,
+    seed: int,
+    rewind_state: dict[str, torch.Tensor] | None = None,
+) -> PruneResult:
+    """Prune the trained ``model`` in place, K rounds of Algorithm 1 (see module doc).
+
+    rewind_state: theta_R, the state dict after R epochs; None keeps each
+    round's weights (fine-tuning). Returns the masks of the pruned layers
+    (True = kept), which ``model``'s weights now carry as exact zeros.
+    """
+    names = model.weight_names()
+    prune_plan = plan(names, settings)
+    generator = torch.Generator().manual_seed(seed)
+    x_stats = data.x_train[: settings.stats_samples]
+    alive: Masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in model.named_parameters() if name in prune_plan.pruned}
+    rounds, losses = [], []
+    for k in range(1, settings.rounds + 1):
+        target = round_sparsity(settings.sparsity, settings.rounds, k)
+        scores = score_layers(model, prune_plan, settings.criterion, x_stats, generator)
+        static_alive = {name: m if name not in prune_plan.dynamic else torch.ones_like(m) for name, m in alive.items()}
+        alive = grouped_masks(scores, target, [list(g) for g in prune_plan.groups], static_alive)
+        if rewind_state is not None:
+            model.load_state_dict(copy.deepcopy(rewind_state))
+        static = {name: m for name, m in alive.items() if name not in prune_plan.dynamic}
+        attach_forward_masks(model, {name: m for name, m in alive.items() if name in prune_plan.dynamic})
+        round_losses = fit(
+            model, data.x_train, data.y_train, settings.finetune_epochs, batch_size, settings.lr,
+            seed + k, masks=static, desc=f"prune round {k}/{settings.rounds}",
+        )
+        losses.extend(round_losses)
+        rounds.append({"round": k, "sparsity": mask_sparsity(alive), "target": target, "final_loss": round_losses[-1] if round_losses else None})
+    squash_forward_masks(model)
+    apply_masks(model, alive)
+    return PruneResult(masks=alive, rounds=rounds, losses=losses)
