@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from neurodeploy.lavacompat import slayer
 from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, read_netx, write_netx
 from neurodeploy.reference import fixtures_dir
 
@@ -52,3 +54,45 @@ def dense_network(path: Path, seed: int = 0, delays: bool = False) -> Network:
     ]
     write_netx(path, layers)
     return read_netx(path)
+
+
+# the neuron of models/digits_mlp.yaml: vThMant 80, iDecay 1024, vDecay 123
+SLAYER_NEURON = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03,
+                 "tau_grad": 0.03, "scale_grad": 3.0, "requires_grad": False}
+
+
+class SlayerConvNet(torch.nn.Module):
+    """lava-dl blocks for a 1x8x8 image: Conv(1->4, k3, stride s, pad 1), Conv(4->8, k3,
+    stride 2, pad 1), Flatten, Dense(8*H*W -> 10), as the project's conv model builds them.
+
+    Like it, ``layer_spikes`` takes x [B, 64, T] flattened in (C, H, W) order, reshapes
+    it to [B, 1, 8, 8, T] and returns the spikes of every neuron block (Flatten skipped).
+    """
+
+    input_shape = (1, 8, 8)
+
+    def __init__(self, seed: int = 0, first_stride: int = 1, weight_scale: tuple[float, ...] = (3, 2, 2)) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        p = SLAYER_NEURON
+        side = (8 + 2 - 3) // first_stride + 1
+        side = (side + 2 - 3) // 2 + 1
+        self.blocks = torch.nn.ModuleList([
+            slayer.block.cuba.Conv(p, 1, 4, 3, stride=first_stride, padding=1, weight_scale=weight_scale[0]),
+            slayer.block.cuba.Conv(p, 4, 8, 3, stride=2, padding=1, weight_scale=weight_scale[1]),
+            slayer.block.cuba.Flatten(),
+            slayer.block.cuba.Dense(p, 8 * side * side, 10, weight_scale=weight_scale[2]),
+        ])
+
+    def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x [B, 64, T] (C, H, W order) -> [B, C, H, W, T] per conv block, [B, 10, T] for the dense one."""
+        x = x.reshape(x.shape[0], *self.input_shape, x.shape[-1])
+        spikes = []
+        for block in self.blocks:
+            x = block(x)
+            if hasattr(block, "synapse"):
+                spikes.append(x)
+        return spikes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_spikes(x)[-1]

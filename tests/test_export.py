@@ -7,13 +7,13 @@ from neurodeploy.network.netx import CubaNeuron, DenseLayer, NetxError, read_net
 from neurodeploy.export.quantize import export_model, network_to_layers
 from neurodeploy.lavacompat import netx
 from neurodeploy.recipe import ModelSettings
-from neurodeploy.train.model import SpikingMLP
+from neurodeploy.train.model import build_model
 
 
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    m = SpikingMLP([12, 9, 5], ModelSettings())
+    m = build_model(12, 5, ModelSettings(hidden=(9,)))
     with torch.no_grad():
         m.blocks[0].synapse.weight[:, :3] = 0  # a pruned block of columns
         m(torch.zeros(1, 12, 2))  # lava-dl's export needs the neuron shape a forward sets

@@ -38,7 +38,7 @@ def compare_stage(out_dir: Path) -> Path:
         inputs, labels, count = sim["inputs"], sim["labels"], int(sim["lava_samples"])
         for name in MODELS:
             model, _, masks = load_checkpoint(out_dir / f"{name}.pt")
-            network = read_netx(out_dir / f"{name}.net")
+            network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
             result[name] = {
                 **_golden_figures(sim, name, network, inputs, labels, steps),
                 **_sparsity([layer.weight for layer in network.layers], masks, model.weight_names()),

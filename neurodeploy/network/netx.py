@@ -11,10 +11,14 @@ A NetX file holds groups ``layer/0``, ``layer/1``, ... in order, each with a
   A dense layer that follows a ``flatten`` reads its input flattened in
   (C, H, W) order.
 - ``conv``: ``shape`` [C, H, W] of its output, ``weight`` [out, in/groups,
-  kH, kW] (lava-dl writes a trailing singleton axis), ``stride``,
-  ``padding``, ``dilation`` (each 2 values in (H, W) order, or a scalar),
-  ``groups``, optional ``bias`` [out], ``neuron``.
-- ``flatten``: nothing but the type; it is folded into the next dense layer.
+  kH, kW] (as lava-dl 0.6 writes it; a trailing singleton axis is read
+  too), ``stride``, ``padding``, ``dilation`` (each 2 values in (H, W)
+  order, or a scalar), ``groups``, optional ``bias`` [out], ``neuron``.
+  Nothing stores the input shape of a conv layer 0: netx needs it as
+  ``input_shape`` (Lava order), this reader infers it or takes it
+  (``conv_input_shape``).
+- ``flatten``: ``shape`` [n, 1, 1] (n = C*H*W, as lava-dl writes it; netx
+  reads only the type); it is folded into the next dense layer.
 
 A ``neuron`` group holds ``type`` (``CUBA``; ``LOIHI`` reads the same),
 ``iDecay``, ``vDecay``, ``vThMant``, ``refDelay`` and optionally
@@ -85,6 +89,24 @@ class CubaNeuron:
 # netx's neuron for a dense layer without a neuron group: a non-leaky
 # integrator with threshold 1 << 17 (``hdf5.Network.create_dense``).
 DEFAULT_DENSE_NEURON = CubaNeuron(v_th_mant=1 << 17, i_decay=0, v_decay=DECAY_MAX)
+
+
+def chw_to_lava(x: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Neurons of a (C, H, W) layer from (C, H, W) order to Lava's (W, H, C) order.
+
+    x: [N, C*H*W, ...] with neuron ``c*H*W + h*W + w`` on axis 1 (a row-major
+    image, SLAYER's [N, C, H, W, ...] flattened). shape: (C, H, W), NetX
+    order. Returns a new array [N, W*H*C, ...] with that neuron at
+    ``w*H*C + h*C + c``, the order golden and Lava arrays use; the inverse
+    of ``x[:, whc_to_chw((W, H, C))]``.
+    """
+    channels, height, width = shape
+    if x.ndim < 2 or x.shape[1] != channels * height * width:
+        raise ValueError(f"array of shape {x.shape} does not hold {channels}x{height}x{width} neurons on axis 1")
+    rest = tuple(range(4, x.ndim + 2))
+    return np.ascontiguousarray(
+        x.reshape(x.shape[0], channels, height, width, *x.shape[2:]).transpose(0, 3, 2, 1, *rest)
+    ).reshape(x.shape)
 
 
 def whc_to_chw(lava_shape: tuple[int, int, int]) -> np.ndarray:
@@ -210,19 +232,79 @@ class ConvLayer:
 Layer = Union[InputLayer, DenseLayer, ConvLayer]
 
 
+def _check_conv_input(layer: ConvLayer, shape: tuple[int, int, int]) -> None:
+    """Raise ``NetxError`` unless ``layer`` maps an input of NetX ``shape`` (C, H, W) to its own."""
+    channels, height, width = shape
+    expected = layer.weight.shape[1] * layer.groups
+    if channels != expected:
+        raise NetxError(f"key 'weight' expects {expected} input channels, its input has {channels}")
+    if layer.output_hw((height, width)) != tuple(layer.shape[1:]):
+        raise NetxError(
+            f"key 'shape' {list(layer.shape)} differs from the convolution's output "
+            f"{list(layer.output_hw((height, width)))} for input {list(shape)}"
+        )
+
+
+def conv_input_shape(layer: ConvLayer, given: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """NetX shape (C, H, W) of what feeds ``layer``, a network's first layer.
+
+    NetX files do not store it. ``given`` is checked against the layer; when
+    None, it is inferred where unambiguous: with stride 1 in both axes,
+    ``H_in = H_out - 2 p + d (k - 1)`` (likewise W). A larger stride maps
+    several input sizes to one output size, so ``given`` is then required.
+    """
+    if given is None:
+        if layer.stride != (1, 1):
+            raise NetxError(
+                f"conv layer with stride {list(layer.stride)}: its input shape cannot be inferred "
+                "(several input sizes give the same output); give the input shape [C, H, W] "
+                "(read_netx(..., input_shape=), --input-shape C,H,W)"
+            )
+        kernel = layer.weight.shape[2:]
+        height, width = (
+            size - 2 * p + d * (k - 1)
+            for size, p, d, k in zip(layer.shape[1:], layer.padding, layer.dilation, kernel)
+        )
+        if min(height, width) < 1:
+            raise NetxError(f"no input gives conv output {list(layer.shape)} with padding {list(layer.padding)}")
+        given = (layer.weight.shape[1] * layer.groups, height, width)
+    given = tuple(int(s) for s in given)
+    if len(given) != 3 or min(given) < 1:
+        raise NetxError(f"input shape {list(given)} must be [C, H, W], three positive integers")
+    _check_conv_input(layer, given)
+    return given
+
+
 @dataclass(frozen=True)
 class Network:
     """A NetX network: its layers in order and the file it came from.
 
-    input_shape: the Lava shape of what feeds layer 0 through ``a_in`` (an
-    input layer's own shape; a dense layer's ``in``). groups: how many
-    ``layer/i`` groups of the file the layers were read from (flatten groups
-    included), the ``num_layers`` netx needs to build the same network.
+    groups: how many ``layer/i`` groups of the file the layers were read
+    from (flatten groups included), the ``num_layers`` netx needs to build
+    the same network. conv_input: NetX shape (C, H, W) of what feeds a conv
+    layer 0 (None otherwise); the file does not store it, netx needs it
+    (``hdf5.Network(input_shape=)`` in Lava order). When None for a conv
+    layer 0 it is inferred if unambiguous (``conv_input_shape``), else
+    ``NetxError``.
     """
 
     layers: tuple[Layer, ...]
     path: Path | None = field(default=None, compare=False)
     groups: int = field(default=0, compare=False)
+    conv_input: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise NetxError(f"{self.path or 'network'}: a network needs at least one layer")
+        if not isinstance(self.layers[0], ConvLayer):
+            if self.conv_input is not None:
+                raise NetxError(f"{self.path or 'network'}: conv_input is only for a network whose layer 0 is conv")
+            return
+        try:
+            shape = conv_input_shape(self.layers[0], self.conv_input)
+        except NetxError as err:
+            raise NetxError(f"{self.path or 'network'}: layer/0: {err}") from err
+        object.__setattr__(self, "conv_input", shape)
 
     @property
     def starts_with_input(self) -> bool:
@@ -230,9 +312,30 @@ class Network:
         return isinstance(self.layers[0], InputLayer)
 
     @property
+    def starts_with_conv(self) -> bool:
+        """Whether layer 0 is a conv layer (netx then needs ``input_shape``)."""
+        return isinstance(self.layers[0], ConvLayer)
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
+        """Lava shape of what feeds layer 0 through ``a_in``: an input layer's own
+        (W, H, C), a conv layer's input (W, H, C), a dense layer's (in,)."""
         first = self.layers[0]
-        return first.lava_shape if not isinstance(first, DenseLayer) else (first.weight.shape[1],)
+        if isinstance(first, DenseLayer):
+            return (first.weight.shape[1],)
+        if isinstance(first, ConvLayer):
+            return tuple(reversed(self.conv_input))
+        return first.lava_shape
+
+    def to_lava_order(self, x: np.ndarray) -> np.ndarray:
+        """Input spikes [N, n_in, S] from the trained model's order to layer 0's Lava order.
+
+        An image input (a conv or input layer 0) goes from (C, H, W) order to
+        (W, H, C) (``chw_to_lava``); a dense layer 0 reads its input as it
+        is, so ``x`` comes back unchanged.
+        """
+        shape = self.input_shape
+        return chw_to_lava(x, tuple(reversed(shape))) if len(shape) == 3 else x
 
     @property
     def kinds(self) -> list[str]:
@@ -255,7 +358,9 @@ def write_netx(path: str | Path, layers: list[Layer] | tuple[Layer, ...]) -> Non
         index = 0
         for layer in layers:
             if isinstance(layer, DenseLayer) and layer.flatten_input:
-                group.create_group(str(index)).create_dataset("type", (1,), "S10", [b"flatten"])
+                flatten = group.create_group(str(index))
+                flatten.create_dataset("type", (1,), "S10", [b"flatten"])
+                flatten.create_dataset("shape", data=np.array([layer.weight.shape[1], 1, 1]))
                 index += 1
             _WRITERS[type(layer)](group.create_group(str(index)), layer)
             index += 1
@@ -308,13 +413,20 @@ def _write_conv(handle: h5py.Group, layer: ConvLayer) -> None:
 _WRITERS = {InputLayer: _write_input, DenseLayer: _write_dense, ConvLayer: _write_conv}
 
 
-def read_netx(path: str | Path, num_layers: int | None = None) -> Network:
+def read_netx(
+    path: str | Path, num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None
+) -> Network:
     """Read a NetX file into records.
 
     num_layers: read only the first ``num_layers`` groups of the file (as
     ``netx.hdf5.Network(num_layers=...)`` does), for files that end in a
-    layer type this reader does not handle. Raises ``NetxError`` naming the
-    file, layer and key for anything missing, malformed or unsupported.
+    layer type this reader does not handle. input_shape: NetX shape
+    (C, H, W) of the network's input. The file does not store it for a conv
+    layer 0; it is then inferred when the layer's stride is 1 and required
+    otherwise (``conv_input_shape``). For an input layer 0 it must equal the
+    layer's shape, for a dense layer 0 hold its input count (which reads it
+    flat, as given). Raises ``NetxError`` naming the file, layer and key for
+    anything missing, malformed or unsupported.
     """
     path = Path(path)
     try:
@@ -343,6 +455,8 @@ def read_netx(path: str | Path, num_layers: int | None = None) -> Network:
                 continue
             try:
                 layer = reader.read(kind, flatten_next, previous_shape)
+                if not layers:
+                    _check_first_input(layer, input_shape)
             except NetxError as err:
                 raise NetxError(f"{path}: layer/{index}: {err}") from err
             if kind == "input" and layers:
@@ -352,7 +466,21 @@ def read_netx(path: str | Path, num_layers: int | None = None) -> Network:
             layers.append(layer)
         if not layers:
             raise NetxError(f"{path}: no neuron layers among the first {len(names)} groups")
-        return Network(tuple(layers), path, len(names))
+        conv_input = tuple(input_shape) if input_shape is not None and isinstance(layers[0], ConvLayer) else None
+        return Network(tuple(layers), path, len(names), conv_input)
+
+
+def _check_first_input(layer: Layer, shape: tuple[int, int, int] | None) -> None:
+    """Check the input shape (C, H, W) given for layer 0 (or, for a conv layer 0
+    without one, that it can be inferred)."""
+    if isinstance(layer, ConvLayer):
+        conv_input_shape(layer, shape)
+    elif shape is None:
+        return
+    elif isinstance(layer, InputLayer) and tuple(shape) != tuple(layer.shape):
+        raise NetxError(f"input shape {list(shape)} differs from the input layer's key 'shape' {list(layer.shape)}")
+    elif isinstance(layer, DenseLayer) and int(np.prod(shape)) != layer.weight.shape[1]:
+        raise NetxError(f"input shape {list(shape)} does not hold the {layer.weight.shape[1]} inputs of key 'weight'")
 
 
 class _LayerReader:
@@ -471,11 +599,9 @@ class _LayerReader:
             groups=self.integer("groups") if "groups" in self.handle else 1,
             bias=self.integers("bias").reshape(-1) if "bias" in self.handle else None,
         )
-        if previous is None or len(previous) != 3:
+        if previous is None:
+            return layer  # layer 0: its input shape is checked by read_netx
+        if len(previous) != 3:
             raise NetxError("a conv layer needs a (C, H, W) layer before it (an input or conv layer)")
-        in_w, in_h, in_c = previous
-        if in_c != weight.shape[1] * layer.groups:
-            raise NetxError(f"key 'weight' expects {weight.shape[1] * layer.groups} input channels, the layer before has {in_c}")
-        if layer.output_hw((in_h, in_w)) != shape[1:]:
-            raise NetxError(f"key 'shape' {list(shape)} differs from the convolution's output {layer.output_hw((in_h, in_w))}")
+        _check_conv_input(layer, tuple(reversed(previous)))
         return layer

@@ -215,12 +215,13 @@ class GoldenModel:
     ) -> GoldenRun:
         """Run B rows of S steps.
 
-        spikes: [B, n_in, S] 0/1 into layer 0 (a dense layer's synapse, or
-        an input layer's ``a_in``), or None for none. bias: input-layer bias
-        mantissas, int [B, n_in] (constant) or [B, n_in, S] (per step), or
-        None. steps: S when ``spikes`` is None. reset_interval: T of a
-        stream of samples (netx's reset interval); None: S, one sample per
-        row. Rows run ``batch_size`` at a time.
+        spikes: [B, n_in, S] 0/1 into layer 0 (a dense or conv layer's
+        synapse, or an input layer's ``a_in``), neurons in Lava order (an
+        image as (W, H, C): ``Network.to_lava_order``), or None for none.
+        bias: input-layer bias mantissas, int [B, n_in] (constant) or
+        [B, n_in, S] (per step), or None. steps: S when ``spikes`` is None.
+        reset_interval: T of a stream of samples (netx's reset interval);
+        None: S, one sample per row. Rows run ``batch_size`` at a time.
         """
         if spikes is None and bias is None:
             raise ValueError("give input spikes, an input-layer bias, or both")

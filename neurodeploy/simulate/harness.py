@@ -76,8 +76,9 @@ def run_lava(
     """Run ``stimulus`` through ``network``'s file in Lava ``fixed_pt`` as one stream.
 
     netx builds the same layers from the file (its first ``network.groups``
-    groups). The stream has N*T + drain columns (``Stimulus.stream_spikes``,
-    ``timing.drain``);
+    groups; a conv layer 0 gets ``network.input_shape``, which the file does
+    not store). The stream has N*T + drain columns (``Stimulus.stream_spikes``,
+    ``timing.drain``), neurons in Lava order (``Network.to_lava_order``);
     spikes go to ``net.inp``, or to an input layer's ``a_in``; an input
     layer's bias is sample k's in its window and zero after the last.
     layers: indices to record (default all). sparse: Lava ``Sparse``
@@ -95,6 +96,7 @@ def run_lava(
         reset_interval=steps,
         reset_offset=reset_offset(network.starts_with_input),
         sparse_fc_layer=sparse,
+        input_shape=network.input_shape if network.starts_with_conv else None,
     )
     in_layer = net.layers[0]
     if spikes is not None:

@@ -29,8 +29,9 @@ SPARSE_SYNAPSES = {"dense": False, "pruned": True}
 def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
     """Run both networks on every side; save ``simulation.npz``.
 
-    Saved arrays: ``inputs`` [N, in, T] and ``labels`` [N] (the whole test
-    set), ``lava_samples`` (how many of them went through Lava); per model
+    Saved arrays: ``inputs`` [N, in, T] (the whole test set, each sample
+    flattened in Lava's (W, H, C) order, as the golden model and Lava take
+    it) and ``labels`` [N], ``lava_samples`` (how many of them went through Lava); per model
     ``{model}/slayer/{l}`` and ``{model}/golden/{l}`` [N, n_l, T + L],
     ``{model}/golden_stream/{l}`` and ``{model}/lava/{l}`` [n_l, M*T + L]
     for the M Lava samples, ``{model}/golden_seconds`` (whole test set),
@@ -40,12 +41,14 @@ def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     steps = recipe.data.steps
     count = min(recipe.simulate.samples, len(data.x_test))
-    test = Stimulus(data.x_test.astype(np.uint8), None, steps)
-    samples = Stimulus(test.spikes[:count], None, steps)
-    arrays: dict[str, np.ndarray] = {"inputs": test.spikes, "labels": data.y_test, "lava_samples": np.array(count)}
+    x = data.x_test.astype(np.uint8)
+    arrays: dict[str, np.ndarray] = {"labels": data.y_test, "lava_samples": np.array(count)}
     for name in MODELS:
         model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
-        network = read_netx(out_dir / f"{name}.net")
+        network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
+        test = Stimulus(network.to_lava_order(x), None, steps)
+        samples = Stimulus(test.spikes[:count], None, steps)
+        arrays["inputs"] = test.spikes
         golden = GoldenModel(network)
         start = time.perf_counter()
         whole = golden.run_samples(test)
@@ -54,7 +57,7 @@ def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
         lava = run_lava(network, samples, sparse=SPARSE_SYNAPSES[name])
         arrays[f"{name}/lava_seconds"] = np.array(lava.seconds)
         arrays[f"{name}/sparse"] = np.array(SPARSE_SYNAPSES[name])
-        slayer = torch_layer_spikes(model, test.spikes, golden.drain_steps)
+        slayer = torch_layer_spikes(model, x, golden.drain_steps)
         for layer in range(len(network.layers)):
             arrays[f"{name}/slayer/{layer}"] = slayer[layer]
             arrays[f"{name}/golden/{layer}"] = whole.spikes[layer]

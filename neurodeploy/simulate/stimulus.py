@@ -15,8 +15,10 @@ import numpy as np
 class Stimulus:
     """N samples of T steps.
 
-    spikes: uint8 [N, n_in, T] or None. bias: int64 [N, n_in] input-layer
-    bias mantissas (Lava flat order) or None. At least one is given.
+    spikes: uint8 [N, n_in, T] or None, neurons in Lava order (an image as
+    (W, H, C); ``Network.to_lava_order`` converts a model's (C, H, W)
+    input). bias: int64 [N, n_in] input-layer bias mantissas (Lava flat
+    order) or None. At least one is given.
     """
 
     spikes: np.ndarray | None
