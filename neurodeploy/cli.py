@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 if TYPE_CHECKING:
     from neurodeploy.network.netx import Network
@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         _out_argument(stage)
     _add_verify(sub)
     _add_compare(sub)
+    _add_analyze(sub)
+    _add_sweep(sub)
     return parser
 
 
@@ -95,7 +97,19 @@ def _input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of --random-rate (default 0)")
     parser.add_argument("--num-layers", type=int, metavar="K",
                         help="use only the first K layer groups of each file, as netx's num_layers")
+    parser.add_argument("--input-shape", type=_chw, metavar="C,H,W",
+                        help="input image shape of a network whose layer 0 is conv (NetX files do not "
+                        "store it; inferred when that layer's stride is 1); input neurons are then in "
+                        "Lava's (W, H, C) order")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+
+
+def _chw(text: str) -> tuple[int, int, int]:
+    """``C,H,W`` as three positive integers (argparse type of ``--input-shape``)."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected C,H,W (three positive integers), got {text!r}")
+    return tuple(int(p) for p in parts)
 
 
 def _add_verify(sub) -> None:
@@ -127,6 +141,56 @@ def _add_compare(sub) -> None:
     _input_arguments(compare, recipe=True)
 
 
+def _add_analyze(sub) -> None:
+    analyze = sub.add_parser(
+        "analyze", help="the paper's crisis-probability bound against measured spike flips, per layer",
+        description="For the perturbation pruning (dense weights against the same weights times the "
+        "pruned masks, no retraining) or quantization (float against 8-bit weights) causes in DIR's "
+        "network: per layer, the membrane potential density at the threshold, the crisis probability "
+        "and the Theorem 3.5 bound, against the measured rate of spike flips. Writes "
+        "DIR/analysis_<perturbation>.json, .csv and .png; see docs/analysis.md.",
+    )
+    _out_argument(analyze)
+    analyze.add_argument("--perturbation", choices=("prune", "quantize"), default="prune",
+                         help="what perturbs the weights (default prune)")
+    analyze.add_argument("--samples", type=int, metavar="N",
+                         help="use the first N training and test samples (default all)")
+
+
+def _comma_list(kind: type) -> Callable[[str], list]:
+    """argparse type: ``a,b,c`` as a list of ``kind``."""
+    def parse(text: str) -> list:
+        try:
+            values = [kind(part) for part in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
+        return values
+    return parse
+
+
+def _add_sweep(sub) -> None:
+    sweep = sub.add_parser(
+        "sweep", help="prune by every criterion to every sparsity with every seed, in parallel",
+        description="For each seed, train RECIPE's dense network; for each criterion, sparsity and seed, "
+        "prune it as RECIPE's prune section says (rounds, rewinding, scope, excluded layers) with that "
+        "criterion and final sparsity, export it and measure the exported network in the golden model "
+        "on the whole test set: accuracy, synaptic operations and spikes per sample. Writes "
+        "DIR/sweep.csv and DIR/sweep.json (every row, and mean and standard deviation over seeds) and "
+        "DIR/accuracy_vs_sparsity.png, DIR/accuracy_vs_synops.png. Run again to resume: finished "
+        "points whose settings are unchanged are not redone.",
+    )
+    _recipe_argument(sweep)
+    sweep.add_argument("--criteria", type=_comma_list(str), default=["magnitude", "sf", "random"],
+                       metavar="C,...", help="criteria (magnitude, sf, random; default all three)")
+    sweep.add_argument("--sparsity", type=_comma_list(float), default=[0.5, 0.8, 0.9, 0.95, 0.98],
+                       metavar="S,...", help="final sparsities of the pruned layers, in (0, 1) "
+                       "(default 0.5,0.8,0.9,0.95,0.98)")
+    sweep.add_argument("--seeds", type=int, default=3, metavar="N",
+                       help="seeds recipe.seed .. recipe.seed + N - 1 (default 3)")
+    sweep.add_argument("--workers", type=int, metavar="W", help="parallel processes (default: one per CPU)")
+    _out_argument(sweep)
+
+
 def _recipe_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "recipe", nargs="?", type=Path, default=None, metavar="RECIPE",
@@ -149,6 +213,8 @@ def dispatch(args: argparse.Namespace) -> int:
     from neurodeploy.recipe import load_recipe
 
     out: Path = args.out
+    if args.command == "sweep":
+        return _sweep(args, load_recipe(args.recipe))
     if args.command == "run":
         recipe = load_recipe(args.recipe)
         report = pipeline.run(recipe, out)
@@ -163,6 +229,11 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if not out.is_dir():
         raise UsageError(f"neurodeploy {args.command}: run folder {out} does not exist")
+    if args.command == "analyze":
+        from neurodeploy.analyze import analyze_run, summary_lines
+
+        print("\n".join(summary_lines(analyze_run(out, args.perturbation, args.samples))))
+        return 0
     if args.command == "compare" and any(
         getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate", "recipe")
     ):
@@ -229,7 +300,7 @@ def _verify(args: argparse.Namespace) -> int:
     from neurodeploy.compare.verify import verify
     from neurodeploy.network.netx import read_netx
 
-    network = read_netx(args.net, args.num_layers)
+    network = read_netx(args.net, args.num_layers, args.input_shape)
     result = verify(network, _stimulus(args, network), sparse=args.sparse, layers=args.layers)
     _write_json(args.json, result)
     print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
@@ -263,7 +334,7 @@ def _compare_networks(args: argparse.Namespace) -> None:
         raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
     if args.out is not None:
         raise UsageError("neurodeploy compare: --out is for the compare stage, not for A.net B.net")
-    a, b = (read_netx(path, args.num_layers) for path in args.nets)
+    a, b = (read_netx(path, args.num_layers, args.input_shape) for path in args.nets)
     labels = None
     if args.recipe is not None:
         from neurodeploy.data.dataset import load_dataset
@@ -273,7 +344,7 @@ def _compare_networks(args: argparse.Namespace) -> None:
         recipe = load_recipe(args.recipe)
         data = load_dataset(recipe.data, recipe.seed)
         count = args.samples or len(data.x_test)
-        stimulus, labels = Stimulus(data.x_test[:count], None, recipe.data.steps), data.y_test[:count]
+        stimulus, labels = Stimulus(a.to_lava_order(data.x_test[:count]), None, recipe.data.steps), data.y_test[:count]
     elif any(getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate")):
         stimulus = _stimulus(args, a)
     else:
@@ -294,6 +365,23 @@ def _compare_networks(args: argparse.Namespace) -> None:
         print(f"accuracy A {result['accuracy_a']:.4f}, B {result['accuracy_b']:.4f}")
     if result["synops_ratio"] is not None:
         print(f"synops ratio B / A: {result['synops_ratio']:.4f}")
+
+
+def _sweep(args: argparse.Namespace, recipe) -> int:
+    import json
+
+    from neurodeploy.sweep.run import sweep
+
+    if args.seeds < 1 or (args.workers is not None and args.workers < 1):
+        raise UsageError("neurodeploy sweep: --seeds and --workers must be at least 1")
+    path = sweep(recipe, args.criteria, args.sparsity, range(recipe.seed, recipe.seed + args.seeds),
+                 args.out, args.workers, progress=print)
+    for entry in json.loads(path.read_text())["summary"]:
+        print(f"{entry['criterion']:>9} {entry['sparsity']:<5g} accuracy {entry['accuracy_mean']:.4f} "
+              f"+- {entry['accuracy_std']:.4f}  synops/sample {entry['synops_per_sample_mean']:.0f}  "
+              f"spikes/sample {entry['spikes_per_sample_mean']:.0f}  ({entry['seeds']} seeds)")
+    print(f"table: {path.with_suffix('.csv')}, {path}")
+    return 0
 
 
 def _print_summary(report_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Sweeps: every criterion x sparsity x seed, pruned, exported and measured, in parallel."""

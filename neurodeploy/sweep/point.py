@@ -1,0 +1,97 @@
+"""One sweep point: the seed's dense network pruned by one criterion to one sparsity.
+
+A point's network is exported to NetX and measured there, in the golden
+model (bit-exact with Lava ``fixed_pt``) on the whole test set: accuracy
+over the first T steps, synaptic operations and spikes per sample (each
+sample alone, for T + drain steps, every layer).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.compare.networks import run_batch
+from neurodeploy.data.dataset import SpikeDataset, load_dataset
+from neurodeploy.export.quantize import export_model
+from neurodeploy.network.netx import read_netx
+from neurodeploy.prune.stage import prune_checkpoint
+from neurodeploy.recipe import Recipe
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.train.checkpoint import load_checkpoint, save_checkpoint
+from neurodeploy.train.model import SpikingNet, classify
+from neurodeploy.train.trainer import train_dense
+
+
+@dataclass(frozen=True)
+class Point:
+    """A criterion, a target sparsity and a seed; sparsity 0 is the dense network."""
+
+    criterion: str
+    sparsity: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """File-name stem, e.g. ``sf-0.9-s1``; ``dense-s1`` for the dense network."""
+        return f"dense-s{self.seed}" if self.sparsity == 0 else f"{self.criterion}-{self.sparsity:g}-s{self.seed}"
+
+
+def point_recipe(recipe: Recipe, point: Point) -> Recipe:
+    """The recipe of ``point``: the sweep's recipe with its seed, criterion and sparsity."""
+    prune = dataclasses.replace(recipe.prune, criterion=point.criterion, sparsity=point.sparsity)
+    return dataclasses.replace(recipe, seed=point.seed, prune=prune)
+
+
+def dense_recipe(recipe: Recipe, seed: int) -> Recipe:
+    """What the seed's dense network depends on: the recipe with that seed, pruning settings
+    reduced to the rewind epoch (criteria and sparsities share the network)."""
+    prune = dataclasses.replace(type(recipe.prune)(), rewind_epoch=recipe.prune.rewind_epoch)
+    return dataclasses.replace(recipe, seed=seed, prune=prune)
+
+
+def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> dict[str, Any]:
+    """Export ``model`` to ``path`` and measure that file in the golden model on the test set."""
+    export_model(model, path)
+    network = read_netx(path, input_shape=model.input_shape)
+    stimulus = Stimulus(network.to_lava_order(data.x_test.astype(np.uint8)), None, steps)
+    run, synops, _ = run_batch(network, stimulus)
+    weights = [layer.weight for layer in network.layers]
+    return {
+        "accuracy": float((classify(run.spikes[-1], steps) == data.y_test).mean()),
+        "synops_per_sample": float(synops.sum(axis=1).mean()),
+        "spikes_per_sample": float(sum(s.sum(axis=(1, 2)).mean() for s in run.spikes)),
+        "sparsity_all_layers": float(sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)),
+        "test_samples": int(len(data.y_test)),
+    }
+
+
+def train_seed(recipe: Recipe, seed: int, path: Path) -> None:
+    """Train the seed's dense network and save it (with its rewind point) at ``path``."""
+    dense = dense_recipe(recipe, seed)
+    data = load_dataset(dense.data, seed)
+    model, losses, extra = train_dense(dense, data)
+    save_checkpoint(path, model, dense, masks=None, losses=losses, extra=extra)
+
+
+def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) -> dict[str, Any]:
+    """Prune the seed's dense network as ``point`` says (or not, at sparsity 0) and measure it.
+
+    Returns the point's row: criterion, target sparsity, seed, the sparsity
+    reached in the pruned layers, and ``measure``'s figures.
+    """
+    settings = point_recipe(recipe, point)
+    data = load_dataset(settings.data, point.seed)
+    if point.sparsity == 0:
+        model, _, _ = load_checkpoint(dense_path)
+        reached = 0.0
+    else:
+        model, result = prune_checkpoint(dense_path, data, settings)
+        masks = result.masks.values()
+        reached = sum(int((~m).sum()) for m in masks) / sum(m.numel() for m in masks)
+    row = {"criterion": point.criterion, "sparsity": point.sparsity, "seed": point.seed, "sparsity_reached": reached}
+    row.update(measure(model, net_path, data, settings.data.steps))
+    return row
