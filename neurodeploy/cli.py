@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_analyze(sub)
     _add_sweep(sub)
+    _add_supermask(sub)
     return parser
 
 
@@ -191,6 +192,23 @@ def _add_sweep(sub) -> None:
     _out_argument(sweep)
 
 
+def _add_supermask(sub) -> None:
+    supermask = sub.add_parser(
+        "supermask", help="edge-popup: untrained subnetworks of a random network, accuracy against k",
+        description="For every kept fraction k and seed: RECIPE's network with signed-constant random "
+        "weights that never train, and a score per weight trained as the recipe's supermask section "
+        "says; the top k of the scores of every layer are kept in the forward pass, with straight-through "
+        "score gradients (Eq. 11). The mask is then written into the weights, the network evaluated, "
+        "saved and exported. Writes DIR/supermask.csv, DIR/supermask.json and DIR/supermask/.",
+    )
+    _recipe_argument(supermask)
+    supermask.add_argument("--k", type=_comma_list(float), default=[0.1, 0.3, 0.5, 0.7, 0.9], metavar="K,...",
+                           help="fractions of weights kept per layer, in (0, 1] (default 0.1,0.3,0.5,0.7,0.9)")
+    supermask.add_argument("--seeds", type=int, default=1, metavar="N",
+                           help="seeds recipe.seed .. recipe.seed + N - 1 (default 1)")
+    _out_argument(supermask)
+
+
 def _recipe_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "recipe", nargs="?", type=Path, default=None, metavar="RECIPE",
@@ -215,6 +233,8 @@ def dispatch(args: argparse.Namespace) -> int:
     out: Path = args.out
     if args.command == "sweep":
         return _sweep(args, load_recipe(args.recipe))
+    if args.command == "supermask":
+        return _supermask(args, load_recipe(args.recipe))
     if args.command == "run":
         recipe = load_recipe(args.recipe)
         report = pipeline.run(recipe, out)
@@ -380,6 +400,29 @@ def _sweep(args: argparse.Namespace, recipe) -> int:
         print(f"{entry['criterion']:>9} {entry['sparsity']:<5g} accuracy {entry['accuracy_mean']:.4f} "
               f"+- {entry['accuracy_std']:.4f}  synops/sample {entry['synops_per_sample_mean']:.0f}  "
               f"spikes/sample {entry['spikes_per_sample_mean']:.0f}  ({entry['seeds']} seeds)")
+    print(f"table: {path.with_suffix('.csv')}, {path}")
+    return 0
+
+
+def _supermask(args: argparse.Namespace, recipe) -> int:
+    import json
+
+    from neurodeploy.prune.supermask import supermask_search
+
+    if args.seeds < 1:
+        raise UsageError("neurodeploy supermask: --seeds must be at least 1")
+    bad = [k for k in args.k if not 0.0 < k <= 1.0]
+    if bad:
+        raise UsageError(f"neurodeploy supermask: --k {bad[0]} is outside (0, 1]")
+    settings = recipe.supermask
+    path = supermask_search(
+        recipe, args.k, args.out, seeds=range(recipe.seed, recipe.seed + args.seeds), epochs=settings.epochs,
+        batch_size=settings.batch_size, lr=settings.lr, optimizer=settings.optimizer, momentum=settings.momentum,
+        weight_decay=settings.weight_decay, weight_scale=settings.weight_scale,
+    )
+    for row in json.loads(path.read_text())["rows"]:
+        print(f"k {row['k']:<4g} seed {row['seed']}: test accuracy {row['test_accuracy']:.4f} "
+              f"(exported, golden model {row['golden_test_accuracy']:.4f}), train {row['train_accuracy']:.4f}")
     print(f"table: {path.with_suffix('.csv')}, {path}")
     return 0
 

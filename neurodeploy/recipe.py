@@ -141,6 +141,24 @@ class PruneSettings:
 
 
 @dataclass(frozen=True)
+class SupermaskSettings:
+    """Edge-popup supermask search (``neurodeploy supermask``): how the scores train.
+
+    The weights stay at their signed-constant random initialization (scaled
+    by ``weight_scale``); only the scores learn, with ``optimizer`` (``adam``
+    or the paper's ``sgd`` with ``momentum``), ``lr``, ``weight_decay``.
+    """
+
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 0.002
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    weight_scale: float = 1.0
+
+
+@dataclass(frozen=True)
 class SimulateSettings:
     """How many test samples Lava runs (PyTorch runs the same ones)."""
 
@@ -157,6 +175,7 @@ class Recipe:
     model: ModelSettings = field(default_factory=ModelSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     prune: PruneSettings = field(default_factory=PruneSettings)
+    supermask: SupermaskSettings = field(default_factory=SupermaskSettings)
     simulate: SimulateSettings = field(default_factory=SimulateSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,6 +193,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.encoding": ("rate", "latency"),
     "prune.criterion": ("magnitude", "random", "sf"),
     "prune.scope": ("global", "layerwise"),
+    "supermask.optimizer": ("adam", "sgd"),
 }
 
 # (low, high, low inclusive, high inclusive) for every bounded numeric key.
@@ -204,6 +224,12 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "prune.finetune_epochs": (0, 100_000, True, True),
     "prune.lr": (0.0, 10.0, False, True),
     "simulate.samples": (1, 1_000_000, True, True),
+    "supermask.epochs": (0, 100_000, True, True),
+    "supermask.batch_size": (1, 1_000_000, True, True),
+    "supermask.lr": (0.0, 10.0, False, True),
+    "supermask.momentum": (0.0, 1.0, True, False),
+    "supermask.weight_decay": (0.0, 1.0, True, True),
+    "supermask.weight_scale": (0.0, 1e6, False, True),
 }
 
 
@@ -272,7 +298,11 @@ def _scalar(key: str, value: Any, kind: type) -> Any:
 
 def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     """Validate a nested dict and return the ``Recipe`` it describes."""
-    return _convert(Recipe, raw, "")
+    recipe = _convert(Recipe, raw, "")
+    rewind = recipe.prune.rewind_epoch
+    if rewind is not None and rewind > recipe.train.epochs:
+        raise RecipeError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {recipe.train.epochs})")
+    return recipe
 
 
 def load_recipe(path: str | Path | None = None) -> Recipe:

@@ -22,6 +22,11 @@ def test_default_recipe_loads_and_has_a_stable_digest():
         ({"model": {"hidden": 12}}, "model.hidden must be a list of integers"),
         ({"data": {"encoding": "poisson"}}, "data.encoding = 'poisson' is not one of: rate, latency"),
         ({"train": {"lr": "fast"}}, "train.lr must be float"),
+        ({"prune": {"criterion": "l1"}}, "prune.criterion = 'l1' is not one of: magnitude, random, sf"),
+        ({"prune": {"rounds": 0}}, r"prune.rounds = 0 is outside \[1"),
+        ({"train": {"epochs": 3}, "prune": {"rewind_epoch": 4}}, "prune.rewind_epoch = 4 is after the last epoch"),
+        ({"model": {"conv": [{"channels": 4, "stride": 0}]}}, r"model.conv.stride = 0 is outside \[1"),
+        ({"model": {"conv": [{"filters": 4}]}}, "unknown key model.conv.filters"),
     ],
 )
 def test_bad_values_name_the_key(raw, message):

@@ -95,8 +95,6 @@ def train_dense(recipe: Recipe, data: SpikeDataset) -> tuple[SpikingNet, list[fl
     epochs (Algorithm 1's rewind point).
     """
     t, rewind = recipe.train, recipe.prune.rewind_epoch
-    if rewind is not None and rewind > t.epochs:
-        raise ValueError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {t.epochs})")
     torch.manual_seed(recipe.seed)
     model = build_model(data.input_shape, data.num_classes, recipe.model)
     extra: dict[str, Any] = {}
