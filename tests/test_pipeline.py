@@ -105,3 +105,26 @@ def test_compare_command_on_the_test_set_matches_the_report(run_dir, tmp_path):
     assert result["accuracy_a"] == report["dense"]["accuracy"]
     assert result["accuracy_b"] == report["pruned"]["accuracy"]
     assert result["synops_ratio"] == pytest.approx(report["synops_ratio"])
+
+
+TINY_CONV = Path(__file__).parent / "recipes" / "tiny_conv.yaml"
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_conv_recipe_runs_bit_exactly_in_lava(tmp_path):
+    out = tmp_path / "conv"
+    assert main(["run", str(TINY_CONV), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [type(layer).__name__ for layer in read_netx(out / "pruned.net", input_shape=(1, 8, 8)).layers] == [
+        "ConvLayer", "DenseLayer"]
+    golden, lava = report["golden"], report["lava"]
+    assert golden["dense_exact_fraction"] == 1.0 == golden["pruned_exact_fraction"]
+    assert golden["pruned_mismatches_per_layer"] == [0, 0]
+    assert lava["dense_exact_fraction"] == 1.0 == lava["pruned_exact_fraction"]
+    assert lava["pruned_mismatches_per_layer"] == [0, 0] and lava["synops_equal_golden"]
+    assert report["pruned"]["sparsity"] >= 0.6
+    rounds = torch.load(out / "pruned.pt", weights_only=False)["extra"]["rounds"]
+    assert [round(r["target"], 4) for r in rounds] == [round(1 - 0.4 ** 0.5, 4), 0.6]
+    with np.load(out / "simulation.npz") as sim:
+        assert all(layer.sum() > 0 for layer in load_layers(sim, "pruned", "lava")), "every layer should spike"

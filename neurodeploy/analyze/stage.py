@@ -45,7 +45,8 @@ def analyze(out_dir: Path, perturbation: str, samples: int | None = None) -> dic
         raise AnalysisError(f"--samples must be at least 1, got {samples}")
     pair = perturbed_pair(out_dir, perturbation)
     data = load_dataset(pair.recipe.data, pair.recipe.seed)
-    x_fit, x_test = _subset(data.x_train, samples), _subset(data.x_test, samples)
+    image = pair.reference.image
+    x_fit, x_test = image(_subset(data.x_train, samples)), image(_subset(data.x_test, samples))
     ref_blocks, pert_blocks = pair.reference.blocks, pair.perturbed.blocks
     fit_inputs, test_inputs = block_inputs(ref_blocks, x_fit), block_inputs(ref_blocks, x_test)
     end_ref, end_pert = block_outputs(ref_blocks, x_test), block_outputs(pert_blocks, x_test)

@@ -5,7 +5,7 @@ step: a dense or conv synapse delivers at column c + 1 what it received at
 column c (at c + 1 + d with an axonal delay d); an input layer takes its
 ``a_in`` and its bias in the same column. Layer l of a network therefore
 first sees input column 0 at column ``arrival(l)``: l + 1 when the network
-starts with a synapse (a dense layer), l when it starts with an input layer.
+starts with a synapse (a dense or conv layer), l when it starts with an input layer.
 
 A stream of N samples of T steps puts sample k's input (spikes, or an input
 layer's bias) in columns [kT, kT + T), followed by ``drain`` =
@@ -29,11 +29,12 @@ steps T .. T + arrival(l) - 1). Columns after a layer's last reset belong
 to sample N, which does not exist (its input is silent). With axonal
 delays, spikes cross window borders, and only a stream run compares.
 
-SLAYER: every block delays its output by one step, the input block too. For
-a network that starts with a dense layer (every network this project
-exports) SLAYER's step t of layer l is the golden model's column t of a
-run of that sample alone: no shift. Measured exact on lava-nc 0.10.0 /
-lava-dl 0.6.0 (tests/test_golden.py, tests/test_pipeline.py).
+SLAYER: every block delays its output by one step, the input block too; a
+Flatten block adds no step. For a network that starts with a dense or conv
+layer (every network this project exports) SLAYER's step t of layer l is
+the golden model's column t of a run of that sample alone: no shift.
+Measured exact on lava-nc 0.10.0 / lava-dl 0.6.0 (tests/test_golden.py,
+tests/test_conv_export.py, tests/test_pipeline.py).
 """
 from __future__ import annotations
 
