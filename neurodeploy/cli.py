@@ -18,7 +18,7 @@ operations. Every stage reads and writes files in one run folder (--out)."""
 
 STAGE_HELP = {
     "train": ("train the recipe's dense SLAYER network", "writes DIR/dense.pt"),
-    "prune": ("prune DIR/dense.pt by global magnitude and fine-tune", "writes DIR/pruned.pt"),
+    "prune": ("prune DIR/dense.pt as the recipe says (criterion, scope, rounds, rewinding)", "writes DIR/pruned.pt"),
     "export": ("quantize both networks and write NetX HDF5", "writes DIR/dense.net and DIR/pruned.net"),
     "simulate": (
         "run both networks in PyTorch and in Lava fixed_pt on test samples",

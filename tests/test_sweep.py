@@ -2,6 +2,10 @@
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +81,26 @@ def test_sweep_writes_table_and_plots_and_resumes(tmp_path, capsys):
     assert load_recipe(changed).prune.finetune_epochs == 2
     assert main(["sweep", str(changed), *args[2:]]) == 0
     assert "1 of 5 points already done, 4 to run" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_without_redoing_finished_points(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["sweep", str(TINY), "--criteria", "magnitude,sf", "--sparsity", "0.5,0.9",
+            "--seeds", "1", "--workers", "1", "--out", str(out)]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", *args], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(list((out / "points").glob("*.json"))) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole process group: the sweep and its workers
+    process.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
+    assert 2 <= len(finished) < 5
+    assert not (out / "sweep.json").exists()
+    assert main(args) == 0
+    assert f"{len(finished)} of 5 points already done, {5 - len(finished)} to run" in capsys.readouterr().out
+    assert {name: (out / "points" / name).stat().st_mtime_ns for name in finished} == finished
+    assert len(json.loads((out / "sweep.json").read_text())["rows"]) == 5

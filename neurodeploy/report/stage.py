@@ -71,6 +71,13 @@ def summary(report: dict[str, Any]) -> str:
     width = max(len(r[0]) for r in rows)
     lines = [f"{a:<{width}}  {b:>10}  {c:>10}" for a, b, c in rows]
     lines.append(f"synaptic ops ratio (pruned / dense): {report['synops_ratio']:.4f}")
+    prune = report["recipe"]["prune"]
+    rewind = prune["rewind_epoch"]
+    lines.append(
+        f"pruning: {prune['criterion']} criterion, {prune['scope']} scope, {prune['rounds']} round(s), "
+        + (f"rewound to epoch {rewind} each round" if rewind is not None else "fine-tuned from the trained weights")
+        + (f", layers {prune['exclude']} left dense" if prune["exclude"] else "")
+    )
     lines.append(
         f"golden model: {golden['test_samples']} test samples, {golden['compared']}; mismatches per layer "
         f"dense {golden['dense_mismatches_per_layer']}, pruned {golden['pruned_mismatches_per_layer']}"
