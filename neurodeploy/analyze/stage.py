@@ -56,7 +56,7 @@ def analyze(out_dir: Path, perturbation: str, samples: int | None = None) -> dic
             continue
         fit = layer_traces(ref, pert, fit_inputs[index])
         test = layer_traces(ref, pert, test_inputs[index])
-        row = {"layer": index, **layer_record(neuron_constants(ref.neuron), fit, test)}
+        row = {"layer": len(layers), **layer_record(neuron_constants(ref.neuron), fit, test)}
         row["end_to_end_flip_rate"] = flip_rates(end_ref[index], end_pert[index]).flip_rate
         layers.append({key: _finite(value) for key, value in row.items()})
     return {
