@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 
-from neurodeploy.lavacompat import slayer
 from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, read_netx, write_netx
+from neurodeploy.recipe import ConvSettings, ModelSettings
 from neurodeploy.reference import fixtures_dir
+from neurodeploy.train.model import SpikingNet, build_model
 
 FIXTURES = fixtures_dir()
 
@@ -61,38 +63,39 @@ SLAYER_NEURON = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03
                  "tau_grad": 0.03, "scale_grad": 3.0, "requires_grad": False}
 
 
-class SlayerConvNet(torch.nn.Module):
-    """lava-dl blocks for a 1x8x8 image: Conv(1->4, k3, stride s, pad 1), Conv(4->8, k3,
-    stride 2, pad 1), Flatten, Dense(8*H*W -> 10), as the project's conv model builds them.
+def slayer_conv_net(seed: int = 0, first_stride: int = 1, weight_scale: tuple[float, ...] = (3, 2, 2)) -> SpikingNet:
+    """The project's model for a 1x8x8 image: Conv(1->4, k3, stride s, pad 1), Conv(4->8, k3,
+    stride 2, pad 1), Flatten, Dense(8*H*W -> 10), with the neuron of models/digits_mlp.yaml
+    and each layer's initial weights scaled by ``weight_scale`` so that every layer spikes."""
+    torch.manual_seed(seed)
+    settings = ModelSettings(
+        conv=(ConvSettings(channels=4, kernel=3, stride=first_stride, padding=1),
+              ConvSettings(channels=8, kernel=3, stride=2, padding=1)),
+        hidden=(),
+    )
+    model = build_model((1, 8, 8), 10, settings)
+    with torch.no_grad():
+        for block, scale in zip(model.neuron_blocks, weight_scale):
+            block.synapse.weight.mul_(scale)
+    return model
 
-    Like it, ``layer_spikes`` takes x [B, 64, T] flattened in (C, H, W) order, reshapes
-    it to [B, 1, 8, 8, T] and returns the spikes of every neuron block (Flatten skipped).
-    """
 
-    input_shape = (1, 8, 8)
-
-    def __init__(self, seed: int = 0, first_stride: int = 1, weight_scale: tuple[float, ...] = (3, 2, 2)) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        p = SLAYER_NEURON
-        side = (8 + 2 - 3) // first_stride + 1
-        side = (side + 2 - 3) // 2 + 1
-        self.blocks = torch.nn.ModuleList([
-            slayer.block.cuba.Conv(p, 1, 4, 3, stride=first_stride, padding=1, weight_scale=weight_scale[0]),
-            slayer.block.cuba.Conv(p, 4, 8, 3, stride=2, padding=1, weight_scale=weight_scale[1]),
-            slayer.block.cuba.Flatten(),
-            slayer.block.cuba.Dense(p, 8 * side * side, 10, weight_scale=weight_scale[2]),
-        ])
-
-    def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """x [B, 64, T] (C, H, W order) -> [B, C, H, W, T] per conv block, [B, 10, T] for the dense one."""
-        x = x.reshape(x.shape[0], *self.input_shape, x.shape[-1])
-        spikes = []
-        for block in self.blocks:
-            x = block(x)
-            if hasattr(block, "synapse"):
-                spikes.append(x)
-        return spikes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer_spikes(x)[-1]
+def assert_same_file_as_lava_dl(model: torch.nn.Module, ours: Path, theirs: Path) -> list[bytes]:
+    """Write ``theirs`` with lava-dl's own ``export_hdf5`` of every block of ``model`` and
+    check that ``ours`` holds the same groups, keys and values; returns the layer types."""
+    with h5py.File(theirs, "w") as handle:
+        group = handle.create_group("layer")
+        for i, block in enumerate(model.blocks):
+            block.export_hdf5(group.create_group(str(i)))
+    with h5py.File(ours) as a_file, h5py.File(theirs) as b_file:
+        assert sorted(a_file["layer"]) == sorted(b_file["layer"]) == [str(i) for i in range(len(model.blocks))]
+        for i in range(len(model.blocks)):
+            a, b = a_file[f"layer/{i}"], b_file[f"layer/{i}"]
+            keys, other = set(), set()
+            a.visit(keys.add)
+            b.visit(other.add)
+            assert keys == other, i
+            for key in keys:
+                if isinstance(a[key], h5py.Dataset):
+                    np.testing.assert_array_equal(np.asarray(a[key][()]), np.asarray(b[key][()]), err_msg=f"{i}/{key}")
+        return [a_file[f"layer/{i}/type"][0] for i in range(len(model.blocks))]

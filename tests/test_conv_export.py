@@ -2,13 +2,12 @@
 neuron order, and SLAYER = golden = Lava fixed_pt, every spike of every layer at every step."""
 import types
 
-import h5py
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from netx_builders import SLAYER_NEURON, SlayerConvNet, conv_network, dense_network
+from netx_builders import SLAYER_NEURON, assert_same_file_as_lava_dl, conv_network, dense_network, slayer_conv_net
 from neurodeploy.cli import main
 from neurodeploy.compare.equivalence import compare_recordings
 from neurodeploy.compare.synops import network_synops
@@ -26,7 +25,7 @@ STEPS = 16
 
 
 def built(first_stride=1, seed=0):
-    model = SlayerConvNet(seed=seed, first_stride=first_stride)
+    model = slayer_conv_net(seed=seed, first_stride=first_stride)
     with torch.no_grad():
         model(torch.zeros(1, 64, 2))  # lava-dl sets the neuron shapes on the first forward pass
     return model
@@ -54,23 +53,8 @@ def test_file_matches_lava_dl_own_export_conv_and_flatten(tmp_path):
     with torch.no_grad():
         model.blocks[1].synapse.weight[:, :2] = 0  # pruned input channels
     export_model(model, tmp_path / "ours.net")
-    with h5py.File(tmp_path / "theirs.net", "w") as f:
-        group = f.create_group("layer")
-        for i, block in enumerate(model.blocks):
-            block.export_hdf5(group.create_group(str(i)))
-    with h5py.File(tmp_path / "ours.net") as ours, h5py.File(tmp_path / "theirs.net") as theirs:
-        assert sorted(ours["layer"]) == sorted(theirs["layer"]) == ["0", "1", "2", "3"]
-        types_written = [ours[f"layer/{i}/type"][0] for i in range(4)]
-        assert types_written == [b"conv", b"conv", b"flatten", b"dense"]
-        for i in range(4):
-            a, b = ours[f"layer/{i}"], theirs[f"layer/{i}"]
-            keys, other = set(), set()
-            a.visit(keys.add)
-            b.visit(other.add)
-            assert keys == other, i
-            for key in keys:
-                if isinstance(a[key], h5py.Dataset):
-                    np.testing.assert_array_equal(np.asarray(a[key][()]), np.asarray(b[key][()]), err_msg=f"{i}/{key}")
+    types_written = assert_same_file_as_lava_dl(model, tmp_path / "ours.net", tmp_path / "theirs.net")
+    assert types_written == [b"conv", b"conv", b"flatten", b"dense"]
 
 
 def test_conv_records_are_the_quantized_integers_and_synapse_geometry():
@@ -88,7 +72,7 @@ def test_conv_records_are_the_quantized_integers_and_synapse_geometry():
 
 
 def test_conv_shape_from_input_shape_without_a_forward_pass():
-    fresh = types.SimpleNamespace(blocks=SlayerConvNet(first_stride=2).blocks)
+    fresh = types.SimpleNamespace(blocks=slayer_conv_net(first_stride=2).blocks)
     assert fresh.blocks[0].neuron.shape is None
     with pytest.raises(ValueError, match=r"blocks.0 \(Conv\): output shape unknown"):
         network_to_layers(fresh)

@@ -8,6 +8,7 @@ from neurodeploy.export.quantize import export_model, network_to_layers
 from neurodeploy.lavacompat import netx
 from neurodeploy.recipe import ModelSettings
 from neurodeploy.train.model import build_model
+from netx_builders import assert_same_file_as_lava_dl
 
 
 @pytest.fixture
@@ -41,21 +42,7 @@ def test_round_trip_through_our_reader(model, tmp_path):
 
 def test_file_matches_lava_dl_own_export(model, tmp_path):
     export_model(model, tmp_path / "ours.net")
-    with h5py.File(tmp_path / "theirs.net", "w") as f:
-        group = f.create_group("layer")
-        for i, block in enumerate(model.blocks):
-            block.export_hdf5(group.create_group(str(i)))
-    with h5py.File(tmp_path / "ours.net") as ours, h5py.File(tmp_path / "theirs.net") as theirs:
-        for i in range(len(model.blocks)):
-            a, b = ours[f"layer/{i}"], theirs[f"layer/{i}"]
-            keys = set()
-            a.visit(keys.add)
-            other = set()
-            b.visit(other.add)
-            assert keys == other
-            for key in keys:
-                if isinstance(a[key], h5py.Dataset):
-                    np.testing.assert_array_equal(np.asarray(a[key][()]), np.asarray(b[key][()]), err_msg=key)
+    assert assert_same_file_as_lava_dl(model, tmp_path / "ours.net", tmp_path / "theirs.net") == [b"dense", b"dense"]
 
 
 @pytest.mark.lava
