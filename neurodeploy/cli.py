@@ -28,7 +28,7 @@ STAGE_HELP = {
         "spike equivalence, accuracy and synaptic operations of both networks",
         "writes DIR/comparison.json",
     ),
-    "report": ("write the report and print its summary", "writes DIR/report.json"),
+    "report": ("write the report and print its summary", "writes DIR/report.json and DIR/report.html"),
 }
 
 
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
             f"the one DIR/dense.pt was trained with) and {writes}.",
         )
         _out_argument(stage)
+        if name == "report":
+            stage.add_argument("--sweep", type=Path, metavar="SWEEP_DIR",
+                               help="a sweep folder (neurodeploy sweep --out) whose accuracy curves "
+                               "the HTML report shows")
     _add_verify(sub)
     _add_compare(sub)
     _add_analyze(sub)
@@ -267,7 +271,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command in stages:
         pipeline.timed(out, args.command, lambda: stages[args.command](out))
     else:
-        _print_summary(pipeline.report_stage(out))
+        if args.sweep is not None and not (args.sweep / "sweep.json").is_file():
+            raise UsageError(f"neurodeploy report: {args.sweep / 'sweep.json'} does not exist (run neurodeploy sweep)")
+        _print_summary(pipeline.report_stage(out, args.sweep))
     return 0
 
 
@@ -433,7 +439,7 @@ def _print_summary(report_path: Path) -> None:
     from neurodeploy.report.stage import summary
 
     print(summary(json.loads(report_path.read_text())))
-    print(f"report: {report_path}")
+    print(f"report: {report_path} and {report_path.with_suffix('.html')}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

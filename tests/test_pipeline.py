@@ -128,3 +128,34 @@ def test_conv_recipe_runs_bit_exactly_in_lava(tmp_path):
     assert [round(r["target"], 4) for r in rounds] == [round(1 - 0.4 ** 0.5, 4), 0.6]
     with np.load(out / "simulation.npz") as sim:
         assert all(layer.sum() > 0 for layer in load_layers(sim, "pruned", "lava")), "every layer should spike"
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_html_report_is_self_contained_and_states_the_figures(run_dir, tmp_path):
+    import base64
+    import re
+
+    page = (run_dir / "report.html").read_text()
+    report = json.loads((run_dir / "report.json").read_text())
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page), "the report must not load anything"
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 2 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    for side in ("dense", "pruned"):
+        assert f"{report[side]['accuracy']:.4f}" in page
+        assert f"{report[side]['synops_per_sample']:.0f}" in page
+    assert f"{report['synops_ratio']:.4f}" in page
+
+
+def test_raster_marks_and_counts_mismatches():
+    from neurodeploy.report.figures import raster_figure
+
+    lava = {side: [np.eye(4, 6, dtype=np.uint8)] for side in ("dense", "pruned")}
+    golden = {"dense": [lava["dense"][0].copy()], "pruned": [lava["pruned"][0].copy()]}
+    golden["pruned"][0][2, 5] = 1  # one spike only the golden model has
+    figure = raster_figure(lava, golden, sample=0)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["dense, layer 0: 4 spikes, 0 mismatches", "pruned, layer 0: 4 spikes, 1 mismatches"]
+    crosses = figure.axes[1].collections[1].get_offsets()
+    assert crosses.tolist() == [[5.0, 2.0]]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from neurodeploy.fileio import atomic_path
+from neurodeploy.report.html import write_html
 
 
 def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
@@ -92,8 +93,9 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def report_stage(out_dir: Path) -> Path:
-    """Write ``report.json`` from ``comparison.json``, the recipe and ``seconds.json``."""
+def report_stage(out_dir: Path, sweep_dir: Path | None = None) -> Path:
+    """Write ``report.json`` from ``comparison.json``, the recipe and ``seconds.json``,
+    and ``report.html`` from it (with ``sweep_dir``'s curves when given); returns the JSON's path."""
     comparison = json.loads((out_dir / "comparison.json").read_text())
     seconds_path = out_dir / "seconds.json"
     seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
@@ -102,4 +104,5 @@ def report_stage(out_dir: Path) -> Path:
     path = out_dir / "report.json"
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(report, indent=2))
+    write_html(out_dir, sweep_dir)
     return path

@@ -1,0 +1,132 @@
+"""``DIR/report.html``: the run's report as one self-contained page.
+
+Everything is inside the file: the styles, and the figures as PNG data
+URIs; it opens offline in any browser. Sections: the summary table (dense
+against pruned), spike rasters of one sample with Lava-versus-golden
+mismatches marked, per-layer spikes and synaptic operations, and the
+accuracy-against-sparsity curves of a sweep when one is given.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from neurodeploy.fileio import atomic_path
+from neurodeploy.report.figures import SIDES, layer_bars_figure, raster_figure
+from neurodeploy.simulate.stage import load_layers
+from neurodeploy.simulate.timing import arrival, split_stream
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { padding: 0.3em 0.9em; border-bottom: 1px solid #e3e3e3; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.ok { color: #1a7f37; font-weight: 600; } .bad { color: #cf222e; font-weight: 600; }
+img { max-width: 100%; } p.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def _png(figure: plt.Figure) -> str:
+    """The figure as an ``<img>`` with a PNG data URI; closes the figure."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def _fraction(value: float) -> str:
+    css = "ok" if value == 1.0 else "bad"
+    return f'<span class="{css}">{value:.4f}</span>'
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, dense, pruned) rows of the summary table, as HTML cell contents."""
+    d, p, golden, lava = report["dense"], report["pruned"], report["golden"], report["lava"]
+    return [
+        ("accuracy (exported network, test set)", f"{d['accuracy']:.4f}", f"{p['accuracy']:.4f}"),
+        ("sparsity of the pruned layers", f"{d['sparsity']:.4f}", f"{p['sparsity']:.4f}"),
+        ("sparsity of all layers", f"{d['sparsity_all_layers']:.4f}", f"{p['sparsity_all_layers']:.4f}"),
+        ("golden = SLAYER, fraction of test samples exact",
+         _fraction(golden["dense_exact_fraction"]), _fraction(golden["pruned_exact_fraction"])),
+        ("Lava = golden, fraction of Lava samples exact",
+         _fraction(lava["dense_exact_fraction"]), _fraction(lava["pruned_exact_fraction"])),
+        ("synaptic operations per sample", f"{d['synops_per_sample']:.0f}", f"{p['synops_per_sample']:.0f}"),
+        ("spikes per sample", f"{sum(d['spikes_per_layer']):.1f}", f"{sum(p['spikes_per_layer']):.1f}"),
+        ("Lava accuracy (Lava samples)", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
+    ]
+
+
+def _table(rows: list[tuple[str, str, str]]) -> str:
+    body = "".join(f"<tr><td>{html.escape(a)}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
+    return f"<table><tr><th></th><th>dense</th><th>pruned</th></tr>{body}</table>"
+
+
+def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]], int]:
+    """Lava's and the golden model's spikes of every layer over one Lava sample's window.
+
+    Returns (lava, golden, steps): side -> list of uint8 [n_l, T + drain]
+    arrays (the columns that belong to ``sample``, ``timing.split_stream``).
+    Our exported networks start with a synapse, so layer l first sees a
+    sample at step l + 1.
+    """
+    recipe = json.loads((out_dir / "recipe.json").read_text())
+    steps = recipe["data"]["steps"]
+    lava, golden = {}, {}
+    with np.load(out_dir / "simulation.npz") as sim:
+        count = int(sim["lava_samples"])
+        for side in SIDES:
+            streams = {"lava": load_layers(sim, side, "lava"), "golden": load_layers(sim, side, "golden_stream")}
+            extra = len(streams["lava"])
+            for name, target in (("lava", lava), ("golden", golden)):
+                target[side] = [
+                    split_stream(stream, arrival(layer, False), count, steps, extra)[sample]
+                    for layer, stream in enumerate(streams[name])
+                ]
+    return lava, golden, steps
+
+
+def write_html(out_dir: Path, sweep_dir: Path | None = None) -> Path:
+    """Write ``out_dir/report.html`` from the run's ``report.json`` and ``simulation.npz``
+    (and ``sweep_dir/sweep.json`` when given); returns its path."""
+    report = json.loads((out_dir / "report.json").read_text())
+    lava, golden, _ = sample_windows(out_dir)
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>neurodeploy report: {html.escape(report['recipe']['name'])}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>neurodeploy report: {html.escape(report['recipe']['name'])}</h1>",
+        f"<p class='note'>Run folder {html.escape(str(out_dir))}. Accuracy, synaptic operations and spikes "
+        f"come from the exported NetX files in the golden model (bit-exact with Lava fixed_pt) on all "
+        f"{report['golden']['test_samples']} test samples; Lava ran {report['lava']['samples']} of them.</p>",
+        "<h2>Summary</h2>",
+        _table(summary_rows(report)),
+        f"<p>Synaptic operations, pruned / dense: <b>{report['synops_ratio']:.4f}</b>.</p>",
+        "<h2>Spikes of one sample (Lava), mismatches against the golden model marked</h2>",
+        _png(raster_figure(lava, golden, sample=0)),
+        "<h2>Per layer</h2>",
+        "<p class='note'>Synaptic operations of layer l are those of the synapses into it.</p>",
+        _png(layer_bars_figure(report)),
+    ]
+    if sweep_dir is not None:
+        from neurodeploy.sweep.plots import accuracy_figure
+
+        rows = json.loads((sweep_dir / "sweep.json").read_text())["rows"]
+        parts += [
+            f"<h2>Sweep: {html.escape(str(sweep_dir))}</h2>",
+            _png(accuracy_figure(rows, "sparsity")),
+            _png(accuracy_figure(rows, "synops")),
+        ]
+    parts.append("</body></html>")
+    path = out_dir / "report.html"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(parts), encoding="utf-8")
+    return path
