@@ -414,7 +414,8 @@ _WRITERS = {InputLayer: _write_input, DenseLayer: _write_dense, ConvLayer: _writ
 
 
 def read_netx(
-    path: str | Path, num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None
+    path: str | Path, num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None,
+    warnings: list[str] | None = None,
 ) -> Network:
     """Read a NetX file into records.
 
@@ -427,6 +428,11 @@ def read_netx(
     layer's shape, for a dense layer 0 hold its input count (which reads it
     flat, as given). Raises ``NetxError`` naming the file, layer and key for
     anything missing, malformed or unsupported.
+
+    warnings: when a list, read tolerantly (for ``inspect``): weights outside
+    [WEIGHT_MIN, WEIGHT_MAX] are clipped into it, as netx clips them, instead
+    of raising, and a line saying so is appended; so is one for an input
+    layer's ``weight`` or ``bias`` keys, which netx ignores.
     """
     path = Path(path)
     try:
@@ -448,7 +454,7 @@ def read_netx(
         flatten_next = False
         previous_shape: tuple[int, ...] | None = None
         for index, name in enumerate(names):
-            reader = _LayerReader(path, index, group[name])
+            reader = _LayerReader(path, index, group[name], warnings)
             kind = reader.kind()
             if kind == "flatten":
                 flatten_next = True
@@ -486,8 +492,21 @@ def _check_first_input(layer: Layer, shape: tuple[int, int, int] | None) -> None
 class _LayerReader:
     """Reads one ``layer/i`` group; error messages name the key."""
 
-    def __init__(self, path: Path, index: int, handle: h5py.Group) -> None:
-        self.path, self.index, self.handle = path, index, handle
+    def __init__(self, path: Path, index: int, handle: h5py.Group, warnings: list[str] | None = None) -> None:
+        self.path, self.index, self.handle, self.warnings = path, index, handle, warnings
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(f"{self.path}: layer/{self.index}: {message}")
+
+    def weight(self) -> np.ndarray:
+        """Key 'weight'; when reading tolerantly, clipped into the NetX range (with a warning)."""
+        weight = self.integers("weight")
+        outside = int(np.count_nonzero((weight < WEIGHT_MIN) | (weight > WEIGHT_MAX)))
+        if self.warnings is None or not outside:
+            return weight
+        self.warn(f"{outside} weight(s) outside [{WEIGHT_MIN}, {WEIGHT_MAX}] (range [{weight.min()}, "
+                  f"{weight.max()}]): netx clips them; read as clipped")
+        return np.clip(weight, WEIGHT_MIN, WEIGHT_MAX)
 
     def raw(self, key: str) -> np.ndarray:
         if key not in self.handle:
@@ -554,13 +573,17 @@ class _LayerReader:
 
     def read(self, kind: str, flatten_input: bool, previous: tuple[int, ...] | None) -> Layer:
         if kind == "input":
+            ignored = [key for key in ("weight", "bias") if key in self.handle]
+            if self.warnings is not None and ignored:
+                self.warn(f"input layer has key(s) {', '.join(repr(k) for k in ignored)}, which netx ignores "
+                          "(it drives an input layer through its neurons' bias or a_in)")
             return InputLayer(shape=tuple(int(s) for s in self.integers("shape").reshape(-1)), neuron=self.neuron())
         if kind == "dense":
             return self.dense(flatten_input, previous)
         return self.conv(previous)
 
     def dense(self, flatten_input: bool, previous: tuple[int, ...] | None) -> DenseLayer:
-        weight = self.integers("weight")
+        weight = self.weight()
         if weight.ndim == 1 and "shape" in self.handle:
             weight = weight.reshape(int(np.prod(self.integers("shape"))), -1)
         neuron = self.neuron() if "neuron" in self.handle else DEFAULT_DENSE_NEURON
@@ -586,7 +609,7 @@ class _LayerReader:
         raise NetxError(f"key 'delay' of shape {delay.shape} does not fit weight {shape}")
 
     def conv(self, previous: tuple[int, ...] | None) -> ConvLayer:
-        weight = self.integers("weight")
+        weight = self.weight()
         if weight.ndim == 5 and weight.shape[4] == 1:
             weight = weight[..., 0]
         shape = tuple(int(s) for s in self.integers("shape").reshape(-1))

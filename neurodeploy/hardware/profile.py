@@ -1,0 +1,139 @@
+"""Chip profiles: the figures of a neuromorphic chip, each with its source.
+
+A profile is a YAML file in ``hardware/`` (see ``hardware/loihi1.yaml``)::
+
+    name: loihi1
+    title: ...
+    sources: {key: citation, ...}
+    figures:
+      cores_per_chip: {value: 128, unit: ..., source: key}
+      ...
+
+Every figure of ``FIGURES`` must be present with a positive ``value`` and a
+``source`` that is a key of ``sources``; ``estimate: true`` marks a figure
+that is not published as such and then needs a ``reason``; ``note`` and
+``unit`` are free text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+HARDWARE_DIR = Path(__file__).resolve().parents[2] / "hardware"
+
+# figure name -> what it means (the unit the estimator assumes)
+FIGURES = {
+    "cores_per_chip": "neuromorphic cores per chip",
+    "neurons_per_core": "neurons (compartments) per core",
+    "synaptic_memory_bits_per_core": "synaptic memory per core, bits",
+    "weight_bits": "largest weight mantissa, bits",
+    "fan_in_per_core": "distinct presynaptic neurons (input axons) per core",
+    "fan_out_per_core": "output axons per core (one per neuron and destination core)",
+    "energy_synaptic_op": "energy per synaptic operation, pJ",
+    "energy_neuron_update_active": "energy per active neuron update, pJ",
+    "energy_neuron_update_inactive": "energy per inactive neuron update, pJ",
+    "energy_spike_sent": "energy per spike sent, pJ",
+}
+INTEGER_FIGURES = ("cores_per_chip", "neurons_per_core", "synaptic_memory_bits_per_core", "weight_bits",
+                   "fan_in_per_core", "fan_out_per_core")
+FIGURE_KEYS = {"value", "unit", "source", "estimate", "reason", "note"}
+
+
+class ProfileError(ValueError):
+    """A chip profile that cannot be used; names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number of a profile: its value, the key of its source, whether it is an estimate."""
+
+    value: float
+    source: str
+    estimate: bool = False
+    reason: str | None = None
+    unit: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ChipProfile:
+    """A chip's figures (``FIGURES``) by name, and the citations they refer to."""
+
+    name: str
+    title: str
+    sources: dict[str, str]
+    figures: dict[str, Figure]
+    path: Path | None = None
+
+    def value(self, name: str) -> float:
+        """The value of figure ``name`` (int for the counts of ``INTEGER_FIGURES``)."""
+        return self.figures[name].value
+
+    @property
+    def estimates(self) -> list[str]:
+        """Names of the figures marked as estimates."""
+        return [name for name, figure in self.figures.items() if figure.estimate]
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles in ``hardware/`` (file stems), sorted."""
+    return sorted(path.stem for path in HARDWARE_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> ChipProfile:
+    """Read and validate a profile: a name in ``hardware/`` (``loihi1``) or a YAML path."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = HARDWARE_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise ProfileError(f"no chip profile '{name_or_path}' (available: {', '.join(available_profiles())})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ProfileError(f"{path}: cannot read the profile ({err})") from err
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: a profile is a mapping with name, title, sources, figures")
+    for key in ("name", "title", "sources", "figures"):
+        if key not in raw:
+            raise ProfileError(f"{path}: missing key '{key}'")
+    sources, figures = raw["sources"], raw["figures"]
+    if not isinstance(sources, dict) or not isinstance(figures, dict):
+        raise ProfileError(f"{path}: 'sources' and 'figures' must be mappings")
+    unknown = set(figures) - set(FIGURES)
+    if unknown:
+        raise ProfileError(f"{path}: unknown figure '{sorted(unknown)[0]}' (known: {', '.join(FIGURES)})")
+    parsed = {}
+    for name in FIGURES:
+        if name not in figures:
+            raise ProfileError(f"{path}: missing figure '{name}' ({FIGURES[name]})")
+        parsed[name] = _figure(path, name, figures[name], sources)
+    return ChipProfile(str(raw["name"]), str(raw["title"]), {str(k): str(v) for k, v in sources.items()},
+                       parsed, path)
+
+
+def _figure(path: Path, name: str, raw: object, sources: dict) -> Figure:
+    where = f"{path}: figures/{name}"
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: expected a mapping with value and source")
+    unknown = set(raw) - FIGURE_KEYS
+    if unknown:
+        raise ProfileError(f"{where}: unknown key '{sorted(unknown)[0]}' (allowed: {', '.join(sorted(FIGURE_KEYS))})")
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ProfileError(f"{where}: 'value' must be a positive number, got {value!r}")
+    if name in INTEGER_FIGURES and value != int(value):
+        raise ProfileError(f"{where}: 'value' must be an integer, got {value!r}")
+    source = raw.get("source")
+    if source not in sources:
+        raise ProfileError(f"{where}: 'source' {source!r} is not a key of 'sources'")
+    estimate = raw.get("estimate", False)
+    if not isinstance(estimate, bool):
+        raise ProfileError(f"{where}: 'estimate' must be true or false")
+    if estimate and not raw.get("reason"):
+        raise ProfileError(f"{where}: an estimate needs a 'reason'")
+    return Figure(
+        value=int(value) if name in INTEGER_FIGURES else float(value), source=str(source), estimate=estimate,
+        reason=raw.get("reason"), unit=raw.get("unit"), note=raw.get("note"),
+    )
