@@ -66,11 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
             f"the one DIR/dense.pt was trained with) and {writes}.",
         )
         _out_argument(stage)
+        if name == "export":
+            from neurodeploy.export.formats import CONVERTERS
+
+            stage.add_argument("--format", choices=("netx", *CONVERTERS), default="netx",
+                               help="also convert both NetX files to this format: DIR/dense.F and "
+                               "DIR/pruned.F (default netx: the NetX files only)")
         if name == "report":
             stage.add_argument("--sweep", type=Path, metavar="SWEEP_DIR",
                                help="a sweep folder (neurodeploy sweep --out) whose accuracy curves "
                                "the HTML report shows")
     _add_verify(sub)
+    _add_inspect(sub)
     _add_compare(sub)
     _add_analyze(sub)
     _add_sweep(sub)
@@ -130,6 +137,34 @@ def _add_verify(sub) -> None:
     verify.add_argument("--sparse", action="store_true", help="Lava Sparse synapses for dense layers")
     verify.add_argument("--layers", choices=("all", "out"), default="all",
                         help="layers Lava records and compares (default all)")
+
+
+def _add_inspect(sub) -> None:
+    inspect = sub.add_parser(
+        "inspect", help="layers, neuron parameters, weights, sparsity, chip cores and warnings of a NetX network",
+        description="Print a NetX network's layers and shapes, neuron parameters decoded to SLAYER floats "
+        "(threshold = vThMant/64, decays = iDecay/4096, vDecay/4096), weight range, bits and sparsity per "
+        "layer, synaptic memory and the cores each chip profile in hardware/ needs, and warnings: weights "
+        "netx would clip, keys netx ignores, all-zero layers or neurons, thresholds no input can reach. "
+        "See docs/hardware.md.",
+    )
+    inspect.add_argument("net", type=Path, metavar="NET.net", help="NetX HDF5 network")
+    inspect.add_argument("--input-shape", type=_chw, metavar="C,H,W",
+                         help="input image shape of a network whose layer 0 is conv with stride > 1")
+    inspect.add_argument("--num-layers", type=int, metavar="K", help="use only the first K layer groups")
+    inspect.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    """Run ``inspect``; print its summary; 0 (warnings do not fail it)."""
+    from neurodeploy.network.inspect import inspect_network, summary_lines
+
+    if args.num_layers is not None and args.num_layers < 1:
+        raise UsageError(f"neurodeploy inspect: --num-layers must be at least 1, got {args.num_layers}")
+    result = inspect_network(args.net, args.input_shape, args.num_layers)
+    _write_json(args.json, result)
+    print("\n".join(summary_lines(result)))
+    return 0
 
 
 def _add_compare(sub) -> None:
@@ -228,6 +263,8 @@ def dispatch(args: argparse.Namespace) -> int:
     """Run the command ``args`` names; returns the exit code."""
     if args.command == "verify":
         return _verify(args)
+    if args.command == "inspect":
+        return _inspect(args)
     if args.command == "compare" and args.nets:
         _compare_networks(args)
         return 0
@@ -270,6 +307,11 @@ def dispatch(args: argparse.Namespace) -> int:
     }
     if args.command in stages:
         pipeline.timed(out, args.command, lambda: stages[args.command](out))
+        if args.command == "export" and args.format != "netx":
+            from neurodeploy.export.formats import convert_stage
+
+            for path in convert_stage(out, args.format):
+                print(f"wrote {path}")
     else:
         if args.sweep is not None and not (args.sweep / "sweep.json").is_file():
             raise UsageError(f"neurodeploy report: {args.sweep / 'sweep.json'} does not exist (run neurodeploy sweep)")

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from neurodeploy.analyze import AnalysisError
+from neurodeploy.data.events import DatasetError
+from neurodeploy.export.onnx_graph import OnnxExportError
+from neurodeploy.hardware.profile import ProfileError
 from neurodeploy.network.netx import NetxError
 from neurodeploy.recipe import RecipeError
 from neurodeploy.simulate.inputs import InputError
@@ -9,5 +12,6 @@ from neurodeploy.sweep.run import SweepError
 from neurodeploy.train.checkpoint import CheckpointError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    RecipeError, NetxError, AnalysisError, InputError, CheckpointError, SweepError, FileNotFoundError,
+    RecipeError, NetxError, AnalysisError, DatasetError, InputError, CheckpointError, SweepError,
+    OnnxExportError, ProfileError, FileNotFoundError,
 )

@@ -28,10 +28,20 @@ class RecipeError(ValueError):
 class DataSettings:
     """Dataset, split and spike encoding.
 
+    dataset: ``digits`` (scikit-learn's, always available), or the event
+        datasets ``nmnist`` and ``shd`` read by tonic from ``path``
+        (``neurodeploy.data.events``).
     steps: T, the number of time steps each sample is encoded over.
-    max_rate: for ``rate`` encoding, the spike probability per step of a
-        pixel at full intensity (a pixel of intensity x in [0, 1] spikes with
+    test_fraction, split_seed, encoding, max_rate: digits only. max_rate:
+        for ``rate`` encoding, the spike probability per step of a pixel at
+        full intensity (a pixel of intensity x in [0, 1] spikes with
         probability ``x * max_rate`` at every step).
+    path: event datasets: the folder tonic keeps the dataset in (its
+        ``save_to``; ``~`` expands).
+    step_us: event datasets: microseconds per time step.
+    train_samples, test_samples: event datasets: use at most this many
+        samples of each set, a random subset drawn with ``split_seed`` (0:
+        all of them).
     """
 
     dataset: str = "digits"
@@ -40,6 +50,10 @@ class DataSettings:
     encoding: str = "rate"
     steps: int = 16
     max_rate: float = 1.0
+    path: str = ""
+    step_us: int = 1000
+    train_samples: int = 0
+    test_samples: int = 0
 
 
 @dataclass(frozen=True)
@@ -189,7 +203,7 @@ class Recipe:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "data.dataset": ("digits",),
+    "data.dataset": ("digits", "nmnist", "shd"),
     "data.encoding": ("rate", "latency"),
     "prune.criterion": ("magnitude", "random", "sf"),
     "prune.scope": ("global", "layerwise"),
@@ -201,6 +215,9 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "data.test_fraction": (0.0, 1.0, False, False),
     "data.steps": (1, 100_000, True, True),
     "data.max_rate": (0.0, 1.0, False, True),
+    "data.step_us": (1, 10_000_000, True, True),
+    "data.train_samples": (0, 100_000_000, True, True),
+    "data.test_samples": (0, 100_000_000, True, True),
     "model.hidden": (1, 1_000_000, True, True),
     "prune.exclude": (-1_000, 1_000, True, True),
     "prune.magnitude_layers": (-1_000, 1_000, True, True),
@@ -299,6 +316,8 @@ def _scalar(key: str, value: Any, kind: type) -> Any:
 def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     """Validate a nested dict and return the ``Recipe`` it describes."""
     recipe = _convert(Recipe, raw, "")
+    if recipe.data.dataset != "digits" and not recipe.data.path:
+        raise RecipeError(f"data.path is required for data.dataset = {recipe.data.dataset!r} (the folder tonic keeps it in)")
     rewind = recipe.prune.rewind_epoch
     if rewind is not None and rewind > recipe.train.epochs:
         raise RecipeError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {recipe.train.epochs})")

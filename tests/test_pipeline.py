@@ -159,3 +159,25 @@ def test_raster_marks_and_counts_mismatches():
     assert titles == ["dense, layer 0: 4 spikes, 0 mismatches", "pruned, layer 0: 4 spikes, 1 mismatches"]
     crosses = figure.axes[1].collections[1].get_offsets()
     assert crosses.tolist() == [[5.0, 2.0]]
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_export_formats_carry_the_netx_network(run_dir):
+    import nir
+
+    from neurodeploy.export.onnx_run import run_onnx
+
+    assert main(["export", "--out", str(run_dir), "--format", "onnx"]) == 0
+    assert main(["export", "--out", str(run_dir), "--format", "nir"]) == 0
+    with np.load(run_dir / "simulation.npz") as sim:
+        inputs = sim["inputs"][:20]
+        golden = load_layers(sim, "pruned", "golden")
+    drain = golden[0].shape[-1] - inputs.shape[-1]
+    padded = np.concatenate([inputs, np.zeros((*inputs.shape[:2], drain), dtype=inputs.dtype)], axis=-1)
+    onnx_spikes = run_onnx(run_dir / "pruned.onnx", padded)
+    for ours, theirs in zip(onnx_spikes, golden):
+        assert np.array_equal(ours, theirs[:20])
+    graph = nir.read(run_dir / "pruned.nir")
+    weight = read_netx(run_dir / "pruned.net").layers[0].weight
+    np.testing.assert_allclose(graph.nodes["layer0_linear"].weight, weight / 64)

@@ -17,6 +17,9 @@ import numpy as np
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.fileio import atomic_path
+from neurodeploy.hardware.energy import energy_per_inference
+from neurodeploy.hardware.profile import available_profiles, load_profile
+from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.network.netx import Network, read_netx
 from neurodeploy.simulate.stage import MODELS, load_layers
 from neurodeploy.simulate.stimulus import Stimulus
@@ -77,7 +80,30 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
             "exact_fraction": float(np.logical_not(np.any([d.any(axis=(1, 2)) for d in differs], axis=0)).mean()),
         },
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
+        "hardware": hardware_figures(network, synops, golden),
     }
+
+
+def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray]) -> dict[str, Any]:
+    """Per chip profile in ``hardware/``: the cores and chips the network needs, its
+    synaptic memory, and the energy of one inference from the measured synaptic
+    operations [N, L] and spikes (``neurodeploy.hardware``; docs/hardware.md)."""
+    figures = {}
+    for name in available_profiles():
+        profile = load_profile(name)
+        resources = estimate_resources(network, profile)
+        energy = energy_per_inference(profile, network, synops, spikes)
+        figures[name] = {
+            "cores": resources.cores,
+            "chips": resources.chips,
+            "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
+            "energy_uj": energy.energy_pj * 1e-6,
+            "energy_uj_all_updates_inactive": energy.energy_pj_min * 1e-6,
+            "neuron_updates": energy.neuron_updates,
+            "spikes_sent": energy.spikes_sent,
+            "estimates": sorted(profile.estimates),
+        }
+    return figures
 
 
 def _sparsity(weights: list[np.ndarray], masks, names: list[str]) -> dict[str, Any]:

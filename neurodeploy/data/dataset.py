@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurodeploy.data import events
 from neurodeploy.data.digits import IMAGE_SHAPE, NUM_CLASSES, NUM_INPUTS, load_digits_split
 from neurodeploy.data.encoding import encode
 from neurodeploy.recipe import DataSettings
@@ -30,7 +31,23 @@ class SpikeDataset:
 
 
 def load_dataset(settings: DataSettings, seed: int) -> SpikeDataset:
-    """Split and encode; train and test use different encoder seeds."""
+    """The recipe's dataset as spikes.
+
+    digits: split, then encoded with ``seed`` (train) and ``seed + 1``
+    (test). nmnist, shd: tonic reads the files, ``events.load_events`` bins
+    them (``seed`` plays no part).
+    """
+    if settings.dataset in events.DATASETS:
+        sets = [
+            events.load_events(settings.dataset, settings.path, train, settings.steps, settings.step_us,
+                               limit, settings.split_seed)
+            for train, limit in ((True, settings.train_samples), (False, settings.test_samples))
+        ]
+        shape = events.INPUT_SHAPE[settings.dataset]
+        return SpikeDataset(
+            x_train=sets[0][0], y_train=sets[0][1], x_test=sets[1][0], y_test=sets[1][1],
+            num_inputs=int(np.prod(shape)), num_classes=events.NUM_CLASSES[settings.dataset], input_shape=shape,
+        )
     split = load_digits_split(settings.test_fraction, settings.split_seed)
     kind, steps, rate = settings.encoding, settings.steps, settings.max_rate
     return SpikeDataset(

@@ -49,9 +49,10 @@ def _fraction(value: float) -> str:
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(label, dense, pruned) rows of the summary table, as HTML cell contents."""
+    """(label, dense, pruned) rows of the summary table, as HTML cell contents; energy
+    (every neuron update charged as active), cores and memory per chip profile."""
     d, p, golden, lava = report["dense"], report["pruned"], report["golden"], report["lava"]
-    return [
+    rows = [
         ("accuracy (exported network, test set)", f"{d['accuracy']:.4f}", f"{p['accuracy']:.4f}"),
         ("sparsity of the pruned layers", f"{d['sparsity']:.4f}", f"{p['sparsity']:.4f}"),
         ("sparsity of all layers", f"{d['sparsity_all_layers']:.4f}", f"{p['sparsity_all_layers']:.4f}"),
@@ -63,6 +64,15 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("spikes per sample", f"{sum(d['spikes_per_layer']):.1f}", f"{sum(p['spikes_per_layer']):.1f}"),
         ("Lava accuracy (Lava samples)", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
     ]
+    for chip in d["hardware"]:
+        hd, hp = d["hardware"][chip], p["hardware"][chip]
+        mark = " (estimated)" if any(n.startswith("energy") for n in hd["estimates"]) else ""
+        rows += [
+            (f"{chip}: energy per inference, µJ{mark}", f"{hd['energy_uj']:.3f}", f"{hp['energy_uj']:.3f}"),
+            (f"{chip}: cores (chips)", f"{hd['cores']} ({hd['chips']})", f"{hp['cores']} ({hp['chips']})"),
+            (f"{chip}: synaptic memory, KiB", f"{hd['synaptic_memory_kib']:.1f}", f"{hp['synaptic_memory_kib']:.1f}"),
+        ]
+    return rows
 
 
 def _table(rows: list[tuple[str, str, str]]) -> str:
@@ -110,6 +120,9 @@ def write_html(out_dir: Path, sweep_dir: Path | None = None) -> Path:
         "<h2>Summary</h2>",
         _table(summary_rows(report)),
         f"<p>Synaptic operations, pruned / dense: <b>{report['synops_ratio']:.4f}</b>.</p>",
+        "<p class='note'>Energy and cores: neurodeploy.hardware's model with the profiles in hardware/ "
+        "(every figure there names its source; see docs/hardware.md), from the synaptic operations, "
+        "spikes and neuron updates measured on the test set.</p>",
         "<h2>Spikes of one sample (Lava), mismatches against the golden model marked</h2>",
         _png(raster_figure(lava, golden, sample=0)),
         "<h2>Per layer</h2>",

@@ -69,6 +69,11 @@ def summary(report: dict[str, Any]) -> str:
         ("Lava accuracy", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
         ("Lava = golden, samples", f"{lava['dense_exact_fraction']:.4f}", f"{lava['pruned_exact_fraction']:.4f}"),
     ]
+    for chip, dense_hw in d["hardware"].items():
+        pruned_hw = p["hardware"][chip]
+        unit = "uJ, estimated" if any(n.startswith("energy") for n in dense_hw["estimates"]) else "uJ"
+        rows.append((f"{chip} energy per inference ({unit})", f"{dense_hw['energy_uj']:.3f}", f"{pruned_hw['energy_uj']:.3f}"))
+        rows.append((f"{chip} cores", f"{dense_hw['cores']}", f"{pruned_hw['cores']}"))
     width = max(len(r[0]) for r in rows)
     lines = [f"{a:<{width}}  {b:>10}  {c:>10}" for a, b, c in rows]
     lines.append(f"synaptic ops ratio (pruned / dense): {report['synops_ratio']:.4f}")

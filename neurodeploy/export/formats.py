@@ -1,0 +1,42 @@
+"""Other formats of the exported networks: ONNX and NIR, made from the NetX files.
+
+``neurodeploy export --format F`` writes ``dense.net`` and ``pruned.net``
+as always, then converts each file to ``DIR/{dense,pruned}.{F}``, so every
+format carries exactly the network written to NetX.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from neurodeploy.network.netx import Network, read_netx
+from neurodeploy.train.checkpoint import load_checkpoint
+
+
+def _nir(network: Network, path: Path) -> Path:
+    from neurodeploy.export.nir_graph import export_nir
+
+    return export_nir(network, path)
+
+
+def _onnx(network: Network, path: Path) -> Path:
+    from neurodeploy.export.onnx_graph import export_onnx
+
+    return export_onnx(network, path)
+
+
+CONVERTERS: dict[str, tuple[str, Callable[[Network, Path], Path]]] = {
+    "onnx": (".onnx", _onnx),
+    "nir": (".nir", _nir),
+}
+
+
+def convert_stage(out_dir: Path, fmt: str) -> list[Path]:
+    """Convert ``DIR/dense.net`` and ``DIR/pruned.net`` to format ``fmt``; returns the paths."""
+    suffix, convert = CONVERTERS[fmt]
+    paths = []
+    for name in ("dense", "pruned"):
+        model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
+        network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
+        paths.append(convert(network, out_dir / f"{name}{suffix}"))
+    return paths
