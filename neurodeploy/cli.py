@@ -50,10 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="all stages, train to report",
         description="Run every stage on RECIPE into DIR and print a summary. "
-        "Writes DIR/report.json.",
+        "Writes DIR/report.json and DIR/report.html. Resumes: a stage already finished in DIR "
+        "with the same settings (DIR/stages.json) is not run again.",
     )
     _recipe_argument(run)
     _out_argument(run)
+    run.add_argument("--restart", action="store_true", help="run every stage, even those already done")
     train = sub.add_parser("train", help=STAGE_HELP["train"][0],
                            description=f"{STAGE_HELP['train'][0]}; {STAGE_HELP['train'][1]}.")
     _recipe_argument(train)
@@ -278,7 +280,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return _supermask(args, load_recipe(args.recipe))
     if args.command == "run":
         recipe = load_recipe(args.recipe)
-        report = pipeline.run(recipe, out)
+        report = pipeline.run(recipe, out, restart=args.restart, progress=print)
         _print_summary(report)
         return 0
     if args.command == "compare" and args.out is None:
@@ -286,6 +288,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "train":
         recipe = load_recipe(args.recipe)
         pipeline.write_recipe(out, recipe)
+        pipeline.forget(out, "train")
         pipeline.timed(out, "train", lambda: pipeline.train_stage(recipe, out))
         return 0
     if not out.is_dir():
@@ -306,6 +309,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "compare": pipeline.compare_stage,
     }
     if args.command in stages:
+        pipeline.forget(out, args.command)
         pipeline.timed(out, args.command, lambda: stages[args.command](out))
         if args.command == "export" and args.format != "netx":
             from neurodeploy.export.formats import convert_stage
@@ -315,6 +319,7 @@ def dispatch(args: argparse.Namespace) -> int:
     else:
         if args.sweep is not None and not (args.sweep / "sweep.json").is_file():
             raise UsageError(f"neurodeploy report: {args.sweep / 'sweep.json'} does not exist (run neurodeploy sweep)")
+        pipeline.forget(out, "report")
         _print_summary(pipeline.report_stage(out, args.sweep))
     return 0
 

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,29 @@ def test_stage_on_missing_folder_or_artifact(tmp_path, capsys):
     assert main(["export", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "dense.pt: no such checkpoint" in err and "\n" not in err
+
+
+OXFORD = str(Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "oxford" / "network.net")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sweep", "--seeds", "0", "--out", "X"], "neurodeploy sweep: --seeds and --workers must be at least 1"),
+        (["sweep", "--sparsity", "0.5,1.2", "--out", "X"], "--sparsity: 1.2 is outside (0, 1)"),
+        (["sweep", "--criteria", "sf,l1", "--out", "X"], "--criteria: 'l1' is not one of: magnitude, random, sf"),
+        (["sweep", "--sparsity", "0.5,half", "--out", "X"], "expected a comma-separated list of float, got '0.5,half'"),
+        (["supermask", "--k", "0", "--out", "X"], "neurodeploy supermask: --k 0.0 is outside (0, 1]"),
+        (["verify", "NET", "--random-rate", "1.5", "--steps", "4"], "--random-rate: must be in [0, 1], got 1.5"),
+        (["verify", "NET", "--random-rate", "0.1", "--steps", "-4"], "--steps must be at least 1, got -4"),
+        (["compare", "NET", "NET", "--random-rate", "0.1", "--steps", "4", "--samples", "0"],
+         "--samples must be at least 1, got 0"),
+        (["inspect", "NET", "--num-layers", "0"], "--num-layers must be at least 1, got 0"),
+    ],
+)
+def test_bad_options_name_the_option_and_its_range(args, message, tmp_path, capsys):
+    args = [OXFORD if a == "NET" else str(tmp_path / "x") if a == "X" else a for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "x").exists(), "nothing is written for a bad option"
