@@ -49,6 +49,7 @@ WEIGHT_MIN = -256
 WEIGHT_MAX = 254
 DECAY_MAX = 4096
 MAX_DELAY = 62
+INT_LIMIT = 2**31 - 1  # no integer key of a NetX file may exceed it (Lava holds them in int32)
 NEURON_KEYS = ("type", "iDecay", "vDecay", "vThMant", "refDelay")
 SUPPORTED_TYPES = ("input", "dense", "conv", "flatten")
 
@@ -285,13 +286,16 @@ class Network:
     layer 0 (None otherwise); the file does not store it, netx needs it
     (``hdf5.Network(input_shape=)`` in Lava order). When None for a conv
     layer 0 it is inferred if unambiguous (``conv_input_shape``), else
-    ``NetxError``.
+    ``NetxError``. group_indices: the ``layer/i`` group each layer was read
+    from (the index error messages and warnings name; empty when the layers
+    were not read from a file).
     """
 
     layers: tuple[Layer, ...]
     path: Path | None = field(default=None, compare=False)
     groups: int = field(default=0, compare=False)
     conv_input: tuple[int, int, int] | None = None
+    group_indices: tuple[int, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -426,54 +430,105 @@ def read_netx(
     layer 0; it is then inferred when the layer's stride is 1 and required
     otherwise (``conv_input_shape``). For an input layer 0 it must equal the
     layer's shape, for a dense layer 0 hold its input count (which reads it
-    flat, as given). Raises ``NetxError`` naming the file, layer and key for
-    anything missing, malformed or unsupported.
+    flat, as given).
+
+    Raises ``NetxError`` naming the file, the layer and the key for anything
+    missing, malformed or unsupported: a file that is not HDF5 or is
+    truncated or damaged, a missing group or key, a group where a dataset
+    belongs (or the reverse), text where numbers belong, NaN, infinite,
+    fractional or huge (beyond +-2^31) values, wrong shapes, an unknown layer
+    or neuron type, weights outside [WEIGHT_MIN, WEIGHT_MAX] (netx would clip
+    them) and an all-zero dense weight matrix (netx cannot load it: it takes
+    log2 of infinity). Neurons whose weight row is all zero are legitimate
+    (pruning makes them) and not an error: ``zero_row_warnings`` lists them.
 
     warnings: when a list, read tolerantly (for ``inspect``): weights outside
     [WEIGHT_MIN, WEIGHT_MAX] are clipped into it, as netx clips them, instead
     of raising, and a line saying so is appended; so is one for an input
-    layer's ``weight`` or ``bias`` keys, which netx ignores.
+    layer's ``weight`` or ``bias`` keys, which netx ignores. An all-zero
+    dense weight matrix is then read too (the caller reports it).
     """
     path = Path(path)
     try:
         handle = h5py.File(path, "r")
     except OSError as err:
         raise NetxError(f"{path}: not a readable HDF5 file ({err})") from err
-    with handle:
-        if "layer" not in handle:
-            raise NetxError(f"{path}: missing group 'layer'")
-        group = handle["layer"]
-        names = sorted(group, key=lambda n: int(n) if n.isdigit() else -1)
-        if names != [str(i) for i in range(len(names))] or not names:
-            raise NetxError(f"{path}: layers must be named 0..N-1, found {list(group)}")
-        if num_layers is not None:
-            if num_layers < 1:
-                raise NetxError(f"{path}: num_layers = {num_layers} must be at least 1")
-            names = names[:num_layers]
-        layers: list[Layer] = []
-        flatten_next = False
-        previous_shape: tuple[int, ...] | None = None
-        for index, name in enumerate(names):
+    try:
+        with handle:
+            return _read_layers(path, handle, num_layers, input_shape, warnings)
+    except _HDF5_ERRORS as err:
+        # damage below the keys the layer readers name (the group structure itself)
+        raise NetxError(f"{path}: damaged HDF5 file ({type(err).__name__}: {err})") from err
+
+
+# What h5py raises for a file that opens but is damaged inside (bad object
+# headers, heaps or links); NetxError is a ValueError and passes through.
+_HDF5_ERRORS = (OSError, RuntimeError, KeyError)
+
+
+def _read_layers(
+    path: Path, handle: h5py.File, num_layers: int | None, input_shape: tuple[int, int, int] | None,
+    warnings: list[str] | None,
+) -> Network:
+    if "layer" not in handle:
+        raise NetxError(f"{path}: missing group 'layer'")
+    group = handle["layer"]
+    if not isinstance(group, h5py.Group):
+        raise NetxError(f"{path}: 'layer' must be a group, found a dataset")
+    names = sorted(group, key=lambda n: int(n) if n.isdigit() else -1)
+    if names != [str(i) for i in range(len(names))] or not names:
+        raise NetxError(f"{path}: layers must be named 0..N-1, found {list(group)}")
+    if num_layers is not None:
+        if num_layers < 1:
+            raise NetxError(f"{path}: num_layers = {num_layers} must be at least 1")
+        names = names[:num_layers]
+    layers: list[Layer] = []
+    indices: list[int] = []
+    flatten_next = False
+    previous_shape: tuple[int, ...] | None = None
+    for index, name in enumerate(names):
+        try:
+            if not isinstance(group[name], h5py.Group):
+                raise NetxError("must be a group, found a dataset")
             reader = _LayerReader(path, index, group[name], warnings)
             kind = reader.kind()
             if kind == "flatten":
                 flatten_next = True
                 continue
-            try:
-                layer = reader.read(kind, flatten_next, previous_shape)
-                if not layers:
-                    _check_first_input(layer, input_shape)
-            except NetxError as err:
-                raise NetxError(f"{path}: layer/{index}: {err}") from err
+            layer = reader.read(kind, flatten_next, previous_shape)
+            if not layers:
+                _check_first_input(layer, input_shape)
             if kind == "input" and layers:
-                raise NetxError(f"{path}: layer/{index}: an input layer must be the first layer")
-            flatten_next = False
-            previous_shape = layer.lava_shape
-            layers.append(layer)
-        if not layers:
-            raise NetxError(f"{path}: no neuron layers among the first {len(names)} groups")
-        conv_input = tuple(input_shape) if input_shape is not None and isinstance(layers[0], ConvLayer) else None
-        return Network(tuple(layers), path, len(names), conv_input)
+                raise NetxError("an input layer must be the first layer")
+        except NetxError as err:
+            raise NetxError(f"{path}: layer/{index}: {err}") from err
+        except _HDF5_ERRORS as err:
+            raise NetxError(f"{path}: layer/{index}: damaged HDF5 data ({type(err).__name__}: {err})") from err
+        flatten_next = False
+        previous_shape = layer.lava_shape
+        layers.append(layer)
+        indices.append(index)
+    if not layers:
+        raise NetxError(f"{path}: no neuron layers among the first {len(names)} groups")
+    conv_input = tuple(input_shape) if input_shape is not None and isinstance(layers[0], ConvLayer) else None
+    return Network(tuple(layers), path, len(names), conv_input, tuple(indices))
+
+
+def zero_row_warnings(network: Network) -> list[str]:
+    """One line per layer with neurons whose weights are all zero (a dense row, a conv
+    output channel's kernel): they get no synaptic input, only their bias. Pruning
+    makes such neurons on purpose, so this is a warning, never an error.
+    Names the file and the ``layer/i`` group."""
+    lines = []
+    for index, layer in zip(network.group_indices or range(len(network.layers)), network.layers):
+        if isinstance(layer, InputLayer) or (isinstance(layer, DenseLayer) and not np.any(layer.weight)):
+            continue  # an all-zero dense matrix is read_netx's error (or inspect's warning)
+        empty = ~np.any(layer.weight.reshape(layer.weight.shape[0], -1), axis=1)
+        if empty.any():
+            what = "neurons" if isinstance(layer, DenseLayer) else "output channels"
+            lines.append(f"{network.path}: layer/{index}: {int(empty.sum())} of {empty.size} {what} have an "
+                         "all-zero weight row: they get no synaptic input (pruning can do this)")
+    return lines
 
 
 def _check_first_input(layer: Layer, shape: tuple[int, int, int] | None) -> None:
@@ -508,21 +563,56 @@ class _LayerReader:
                   f"{weight.max()}]): netx clips them; read as clipped")
         return np.clip(weight, WEIGHT_MIN, WEIGHT_MAX)
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` (a path below this layer, e.g. ``neuron/vThMant``) exists;
+        a path through a dataset (``neuron`` stored as a dataset) does not."""
+        parent, _, leaf = key.rpartition("/")
+        if parent and not self.has(parent):
+            return False
+        try:
+            node = self.handle[parent] if parent else self.handle
+            if not isinstance(node, h5py.Group):
+                raise NetxError(f"key '{parent}' must be a group, found a dataset")
+            return leaf in node
+        except _HDF5_ERRORS as err:
+            raise NetxError(f"key '{key}' cannot be read, the file is damaged ({err})") from err
+
     def raw(self, key: str) -> np.ndarray:
-        if key not in self.handle:
+        if not self.has(key):
             raise NetxError(f"missing key '{key}'")
-        return np.asarray(self.handle[key][()])
+        try:
+            node = self.handle[key]
+            value = np.asarray(node[()]) if isinstance(node, h5py.Dataset) else None
+        except _HDF5_ERRORS as err:
+            raise NetxError(f"key '{key}' cannot be read, the file is damaged ({err})") from err
+        if value is None:
+            raise NetxError(f"key '{key}' must be a dataset, found a group")
+        return value
 
     def text(self, key: str) -> str:
-        value = self.raw(key).reshape(-1)[0]
-        return value.decode() if isinstance(value, bytes) else str(value)
+        value = self.raw(key).reshape(-1)
+        if value.size != 1:
+            raise NetxError(f"key '{key}' must hold one string, got shape {self.raw(key).shape}")
+        value = value[0]
+        return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
     def integers(self, key: str) -> np.ndarray:
+        """Key ``key`` as int64; NetxError unless every value is a finite integer within +-2^31."""
         value = self.raw(key)
         if not np.issubdtype(value.dtype, np.number) or np.issubdtype(value.dtype, np.complexfloating):
             raise NetxError(f"key '{key}' must be numeric, got dtype {value.dtype}")
-        if not np.all(np.isfinite(value)) or not np.all(value == np.round(value)):
-            raise NetxError(f"key '{key}' holds non-integer values")
+        finite = np.isfinite(value)
+        if not finite.all():
+            bad = value[~finite].reshape(-1)[0]
+            raise NetxError(f"key '{key}' holds {int((~finite).sum())} NaN or infinite value(s) (e.g. {bad})")
+        huge = np.abs(value.astype(np.float64)) > INT_LIMIT
+        if huge.any():
+            raise NetxError(f"key '{key}' holds {int(huge.sum())} value(s) beyond +-2^31 "
+                            f"(e.g. {value[huge].reshape(-1)[0]})")
+        fractional = value != np.round(value)
+        if fractional.any():
+            raise NetxError(f"key '{key}' holds {int(fractional.sum())} non-integer value(s) "
+                            f"(e.g. {value[fractional].reshape(-1)[0]}); NetX stores integers")
         return value.astype(np.int64)
 
     def integer(self, key: str) -> int:
@@ -531,8 +621,25 @@ class _LayerReader:
             raise NetxError(f"key '{key}' must be a single number, got shape {value.shape}")
         return int(value.reshape(-1)[0])
 
+    def flag(self, key: str) -> bool:
+        """A boolean key (stored as bool or as 0/1)."""
+        value = self.raw(key)
+        if value.dtype != np.bool_:
+            return bool(self.integer(key))
+        if value.size != 1:
+            raise NetxError(f"key '{key}' must be a single boolean, got shape {value.shape}")
+        return bool(value.reshape(-1)[0])
+
+    def positive_shape(self, key: str, lengths: tuple[int, ...]) -> tuple[int, ...]:
+        """Key ``key`` as a shape: ``lengths`` says how many values it may hold, each at least 1."""
+        shape = tuple(int(s) for s in self.integers(key).reshape(-1))
+        if len(shape) not in lengths or min(shape) < 1:
+            allowed = " or ".join(str(n) for n in lengths)
+            raise NetxError(f"key '{key}' must hold {allowed} positive integers, got {list(shape)}")
+        return shape
+
     def pair(self, key: str, default: int) -> tuple[int, int]:
-        if key not in self.handle:
+        if not self.has(key):
             return (default, default)
         value = self.integers(key).reshape(-1)
         if value.size == 1:
@@ -542,27 +649,26 @@ class _LayerReader:
         return (int(value[0]), int(value[1]))
 
     def kind(self) -> str:
-        try:
-            kind = self.text("type")
-        except NetxError as err:
-            raise NetxError(f"{self.path}: layer/{self.index}: {err}") from err
+        kind = self.text("type")
         if kind not in SUPPORTED_TYPES:
             raise NetxError(
-                f"{self.path}: layer/{self.index}: layer type '{kind}' is not supported "
+                f"layer type '{kind}' is not supported "
                 f"(supported: {', '.join(SUPPORTED_TYPES)}); "
                 "--num-layers can stop before it"
             )
         return kind
 
     def neuron(self) -> CubaNeuron:
-        if "neuron" not in self.handle:
+        if not self.has("neuron"):
             raise NetxError("missing group 'neuron'")
+        if not isinstance(self.handle["neuron"], h5py.Group):
+            raise NetxError("key 'neuron' must be a group, found a dataset")
         neuron_type = self.text("neuron/type")
         if neuron_type not in ("CUBA", "LOIHI"):
             raise NetxError(f"key 'neuron/type' is '{neuron_type}'; only CUBA (LOIHI) neurons are supported")
-        if "neuron/messageBits" in self.handle and self.integer("neuron/messageBits") > 0:
+        if self.has("neuron/messageBits") and self.integer("neuron/messageBits") > 0:
             raise NetxError("key 'neuron/messageBits' > 0: graded spikes are not supported")
-        graded = "neuron/gradedSpike" in self.handle and bool(self.raw("neuron/gradedSpike"))
+        graded = self.has("neuron/gradedSpike") and self.flag("neuron/gradedSpike")
         return CubaNeuron(
             v_th_mant=self.integer("neuron/vThMant"),
             i_decay=self.integer("neuron/iDecay"),
@@ -573,26 +679,35 @@ class _LayerReader:
 
     def read(self, kind: str, flatten_input: bool, previous: tuple[int, ...] | None) -> Layer:
         if kind == "input":
-            ignored = [key for key in ("weight", "bias") if key in self.handle]
+            ignored = [key for key in ("weight", "bias") if self.has(key)]
             if self.warnings is not None and ignored:
                 self.warn(f"input layer has key(s) {', '.join(repr(k) for k in ignored)}, which netx ignores "
                           "(it drives an input layer through its neurons' bias or a_in)")
-            return InputLayer(shape=tuple(int(s) for s in self.integers("shape").reshape(-1)), neuron=self.neuron())
+            return InputLayer(shape=self.positive_shape("shape", (1, 3)), neuron=self.neuron())
         if kind == "dense":
             return self.dense(flatten_input, previous)
         return self.conv(previous)
 
     def dense(self, flatten_input: bool, previous: tuple[int, ...] | None) -> DenseLayer:
         weight = self.weight()
-        if weight.ndim == 1 and "shape" in self.handle:
-            weight = weight.reshape(int(np.prod(self.integers("shape"))), -1)
-        neuron = self.neuron() if "neuron" in self.handle else DEFAULT_DENSE_NEURON
-        bias = self.integers("bias").reshape(-1) if "bias" in self.handle else None
-        delay = self.delay(weight.shape) if "delay" in self.handle else None
+        if weight.ndim == 1 and self.has("shape"):
+            out_features = int(np.prod(self.positive_shape("shape", (1,))))
+            if weight.size % out_features:
+                raise NetxError(f"key 'weight' holds {weight.size} values, not a multiple of key 'shape' "
+                                f"{out_features}")
+            weight = weight.reshape(out_features, -1)
+        if weight.ndim != 2:
+            raise NetxError(f"key 'weight' of a dense layer must be 2-D [out, in], got shape {weight.shape}")
+        neuron = self.neuron() if self.has("neuron") else DEFAULT_DENSE_NEURON
+        bias = self.integers("bias").reshape(-1) if self.has("bias") else None
+        delay = self.delay(weight.shape) if self.has("delay") else None
         layer = DenseLayer(weight=weight, neuron=neuron, bias=bias, delay=delay,
                            flatten_input=flatten_input and previous is not None and len(previous) == 3)
         if previous is not None and int(np.prod(previous)) != weight.shape[1]:
             raise NetxError(f"key 'weight' has {weight.shape[1]} inputs, the layer before has {int(np.prod(previous))} neurons")
+        if not np.any(weight) and self.warnings is None:
+            raise NetxError(f"key 'weight' {list(weight.shape)} is all zero: netx cannot load an all-zero "
+                            "dense weight matrix (it takes log2 of infinity)")
         return layer
 
     def delay(self, shape: tuple[int, int]) -> np.ndarray:
@@ -612,15 +727,16 @@ class _LayerReader:
         weight = self.weight()
         if weight.ndim == 5 and weight.shape[4] == 1:
             weight = weight[..., 0]
-        shape = tuple(int(s) for s in self.integers("shape").reshape(-1))
-        if len(shape) != 3:
-            raise NetxError(f"key 'shape' must be [C, H, W], got {list(shape)}")
+        if weight.ndim != 4:
+            raise NetxError(f"key 'weight' of a conv layer must be 4-D [out, in/groups, kH, kW], "
+                            f"got shape {weight.shape}")
+        shape = self.positive_shape("shape", (3,))
         layer = ConvLayer(
             weight=weight, neuron=self.neuron(), shape=shape,
             stride=self.pair("stride", 1), padding=self.pair("padding", 0),
             dilation=self.pair("dilation", 1),
-            groups=self.integer("groups") if "groups" in self.handle else 1,
-            bias=self.integers("bias").reshape(-1) if "bias" in self.handle else None,
+            groups=self.integer("groups") if self.has("groups") else 1,
+            bias=self.integers("bias").reshape(-1) if self.has("bias") else None,
         )
         if previous is None:
             return layer  # layer 0: its input shape is checked by read_netx
