@@ -130,7 +130,9 @@ def _add_verify(sub) -> None:
     verify = sub.add_parser(
         "verify", help="check a NetX network's golden model against Lava fixed_pt",
         description="Run the golden model and Lava fixed_pt on the same input stream and compare "
-        "every spike of every layer at every step. Exit 0 when equivalent, 1 when not, 2 for bad input.\n\n"
+        "every spike of every layer at every step. Exit 0 when equivalent, 1 when not, 2 for bad input "
+        "(a malformed file: one line naming the file, layer and key). Layers with all-zero weight rows "
+        "(neurons pruning left without input) get a warning line on stderr.\n\n"
         + INPUT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -160,9 +162,11 @@ def _add_inspect(sub) -> None:
 def _inspect(args: argparse.Namespace) -> int:
     """Run ``inspect``; print its summary; 0 (warnings do not fail it)."""
     from neurodeploy.network.inspect import inspect_network, summary_lines
+    from neurodeploy.network.probe import probe_hdf5
 
     if args.num_layers is not None and args.num_layers < 1:
         raise UsageError(f"neurodeploy inspect: --num-layers must be at least 1, got {args.num_layers}")
+    probe_hdf5(args.net)
     result = inspect_network(args.net, args.input_shape, args.num_layers)
     _write_json(args.json, result)
     print("\n".join(summary_lines(result)))
@@ -174,7 +178,7 @@ def _add_compare(sub) -> None:
         "compare", help="compare two NetX networks, or run the compare stage of a run folder",
         description="With A.net B.net: run both in the golden model on the same input set and report "
         "output spike and class agreement, spikes and synaptic operations per layer, and the synops "
-        "ratio B / A. With --out DIR: the pipeline's compare stage (spike equivalence, accuracy and "
+        "ratio B / A (layers with all-zero weight rows get a warning line on stderr). With --out DIR: the pipeline's compare stage (spike equivalence, accuracy and "
         "synaptic operations of DIR's networks; writes DIR/comparison.json).\n\n" + INPUT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -368,12 +372,23 @@ def _write_json(path: Path | None, result: dict) -> None:
             tmp.write_text(json.dumps(result, indent=2))
 
 
+def _warn_zero_rows(network: Network) -> None:
+    """Print a warning line on stderr for each layer with all-zero weight rows (not an error)."""
+    from neurodeploy.network.netx import zero_row_warnings
+
+    for line in zero_row_warnings(network):
+        print(f"neurodeploy: warning: {line}", file=sys.stderr)
+
+
 def _verify(args: argparse.Namespace) -> int:
     """Run ``verify``; print the per-layer table; 0 when equivalent, else 1."""
     from neurodeploy.compare.verify import verify
     from neurodeploy.network.netx import read_netx
+    from neurodeploy.network.probe import probe_hdf5
 
+    probe_hdf5(args.net)
     network = read_netx(args.net, args.num_layers, args.input_shape)
+    _warn_zero_rows(network)
     result = verify(network, _stimulus(args, network), sparse=args.sparse, layers=args.layers)
     _write_json(args.json, result)
     print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
@@ -402,12 +417,17 @@ def _compare_networks(args: argparse.Namespace) -> None:
     """Run ``compare A.net B.net`` and print its summary."""
     from neurodeploy.compare.networks import compare_networks
     from neurodeploy.network.netx import read_netx
+    from neurodeploy.network.probe import probe_hdf5
 
     if len(args.nets) != 2:
         raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
     if args.out is not None:
         raise UsageError("neurodeploy compare: --out is for the compare stage, not for A.net B.net")
+    for path in args.nets:
+        probe_hdf5(path)
     a, b = (read_netx(path, args.num_layers, args.input_shape) for path in args.nets)
+    _warn_zero_rows(a)
+    _warn_zero_rows(b)
     labels = None
     if args.recipe is not None:
         from neurodeploy.data.dataset import load_dataset
@@ -490,7 +510,7 @@ def _print_summary(report_path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 1 not equivalent, 2 bad input)."""
+    """Entry point; returns the exit code (0 ok, 1 not equivalent, 2 bad input, 130 Ctrl-C)."""
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
@@ -506,6 +526,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as err:
         print(f"neurodeploy: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("neurodeploy: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import numpy as np
 
 from neurodeploy.lavacompat import Loihi2SimCfg, RunSteps, SourceRingBuffer, netx
 from neurodeploy.network.netx import Network
+from neurodeploy.simulate.lava_runtime import started
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.recorder.process import SpikeRecorder, unpack
 from neurodeploy.simulate.timing import drain, reset_offset
@@ -112,23 +113,19 @@ def run_lava(
         recorders[index] = recorder
     stops = [] if probe is None else [probe[2], probe[2] + 1]
     state: dict[int, tuple[int, int]] = {}
-    config = Loihi2SimCfg(select_tag="fixed_pt")
-    try:
-        for first, stop, segment_bias in _schedule(length, steps, stimulus.bias, stops):
-            if segment_bias is not None:
-                var = in_layer.neuron.bias_mant
-                value = segment_bias.reshape(var.shape)
-                if first == 0:
-                    var.init = value
-                else:
-                    var.set(value)
-            net.run(condition=RunSteps(num_steps=stop - first), run_cfg=config)
+    schedule = _schedule(length, steps, stimulus.bias, stops)
+    bias = in_layer.neuron.bias_mant
+    if schedule[0][2] is not None:
+        bias.init = schedule[0][2].reshape(bias.shape)
+    with started(net, Loihi2SimCfg(select_tag="fixed_pt")):
+        for first, stop, segment_bias in schedule:
+            if segment_bias is not None and first > 0:
+                bias.set(segment_bias.reshape(bias.shape))
+            net.run(condition=RunSteps(num_steps=stop - first))
             if probe is not None and stop in (probe[2], probe[2] + 1):
                 neuron = net.layers[probe[0]].neuron
                 state[stop] = (int(neuron.u.get().reshape(-1)[probe[1]]), int(neuron.v.get().reshape(-1)[probe[1]]))
         recorded = {i: unpack(r.words.get(), length) for i, r in recorders.items()}
-    finally:
-        net.stop()
     found = None
     if probe is not None:
         layer, neuron, column = probe
