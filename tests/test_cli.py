@@ -89,3 +89,16 @@ def test_bad_options_name_the_option_and_its_range(args, message, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not (tmp_path / "x").exists(), "nothing is written for a bad option"
+
+
+@pytest.mark.parametrize(
+    "command, option",
+    [("verify", "--random-rate"), ("inspect", "--input-shape"), ("analyze", "--perturbation"),
+     ("sweep", "--criteria"), ("supermask", "--k"), ("export", "--format"), ("report", "--sweep")],
+)
+def test_help_of_the_other_commands_names_their_options(command, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    assert option in capsys.readouterr().out
+    assert command in build_parser().format_help()
