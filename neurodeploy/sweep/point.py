@@ -46,13 +46,6 @@ def point_recipe(recipe: Recipe, point: Point) -> Recipe:
     return dataclasses.replace(recipe, seed=point.seed, prune=prune)
 
 
-def dense_recipe(recipe: Recipe, seed: int) -> Recipe:
-    """What the seed's dense network depends on: the recipe with that seed, pruning settings
-    reduced to the rewind epoch (criteria and sparsities share the network)."""
-    prune = dataclasses.replace(type(recipe.prune)(), rewind_epoch=recipe.prune.rewind_epoch)
-    return dataclasses.replace(recipe, seed=seed, prune=prune)
-
-
 def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> dict[str, Any]:
     """Export ``model`` to ``path`` and measure that file in the golden model on the test set."""
     export_model(model, path)
@@ -71,7 +64,7 @@ def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> di
 
 def train_seed(recipe: Recipe, seed: int, path: Path) -> None:
     """Train the seed's dense network and save it (with its rewind point) at ``path``."""
-    dense = dense_recipe(recipe, seed)
+    dense = dataclasses.replace(recipe, seed=seed)
     data = load_dataset(dense.data, seed)
     model, losses, extra = train_dense(dense, data)
     save_checkpoint(path, model, dense, masks=None, losses=losses, extra=extra)

@@ -15,6 +15,7 @@ whose settings changed is run again.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from neurodeploy.fileio import atomic_path
+from neurodeploy.pipeline import stage_digests
 from neurodeploy.recipe import CHOICES, Recipe
 from neurodeploy.sweep.plots import write_plots
-from neurodeploy.sweep.point import Point, dense_recipe, point_recipe, run_point, train_seed
+from neurodeploy.sweep.point import Point, point_recipe, run_point, train_seed
 from neurodeploy.sweep.table import write_table
 
 
@@ -47,9 +49,17 @@ def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence
     return dense + [Point(c, s, seed) for c in criteria for s in sparsities for seed in seeds]
 
 
+def dense_digest(recipe: Recipe, seed: int) -> str:
+    """What the seed's dense network depends on: the run pipeline's train-stage digest
+    (seed, data, model, train, rewind epoch) with that seed."""
+    return stage_digests(dataclasses.replace(recipe, seed=seed))["train"]
+
+
 def _digest(recipe: Recipe, point: Point) -> str:
-    settings = dense_recipe(recipe, point.seed) if point.sparsity == 0 else point_recipe(recipe, point)
-    return settings.digest()
+    """A point's settings digest: the dense network's, or the prune stage's of its recipe."""
+    if point.sparsity == 0:
+        return dense_digest(recipe, point.seed)
+    return stage_digests(point_recipe(recipe, point))["prune"]
 
 
 def _finished(path: Path, digest: str) -> dict[str, Any] | None:
@@ -107,7 +117,7 @@ def sweep(
         trainings = {}
         for seed in seeds:
             path = out_dir / "dense" / f"seed{seed}.pt"
-            digest = dense_recipe(recipe, seed).digest()
+            digest = dense_digest(recipe, seed)
             saved = path.with_suffix(".digest")
             if path.exists() and saved.exists() and saved.read_text() == digest:
                 continue
