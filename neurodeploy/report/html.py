@@ -80,10 +80,10 @@ def _table(rows: list[tuple[str, str, str]]) -> str:
     return f"<table><tr><th></th><th>dense</th><th>pruned</th></tr>{body}</table>"
 
 
-def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]], int]:
+def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
     """Lava's and the golden model's spikes of every layer over one Lava sample's window.
 
-    Returns (lava, golden, steps): side -> list of uint8 [n_l, T + drain]
+    Returns (lava, golden): side -> list of uint8 [n_l, T + drain]
     arrays (the columns that belong to ``sample``, ``timing.split_stream``).
     Our exported networks start with a synapse, so layer l first sees a
     sample at step l + 1.
@@ -101,14 +101,14 @@ def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.nd
                     split_stream(stream, arrival(layer, False), count, steps, extra)[sample]
                     for layer, stream in enumerate(streams[name])
                 ]
-    return lava, golden, steps
+    return lava, golden
 
 
 def write_html(out_dir: Path, sweep_dir: Path | None = None) -> Path:
     """Write ``out_dir/report.html`` from the run's ``report.json`` and ``simulation.npz``
     (and ``sweep_dir/sweep.json`` when given); returns its path."""
     report = json.loads((out_dir / "report.json").read_text())
-    lava, golden, _ = sample_windows(out_dir)
+    lava, golden = sample_windows(out_dir)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>neurodeploy report: {html.escape(report['recipe']['name'])}</title>",
