@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
+from neurodeploy.fileio import check_output
+
 if TYPE_CHECKING:
+    from neurodeploy.limits import Limits
     from neurodeploy.network.netx import Network
     from neurodeploy.simulate.stimulus import Stimulus
 
@@ -15,22 +18,6 @@ Deploy spiking neural networks to Loihi-class chips: train a SLAYER SNN,
 prune it, quantize and export it to NetX HDF5, run the dense and the pruned
 network in Lava's fixed-point simulator, and compare spikes and synaptic
 operations. Every stage reads and writes files in one run folder (--out)."""
-
-STAGE_HELP = {
-    "train": ("train the recipe's dense SLAYER network", "writes DIR/dense.pt"),
-    "prune": ("prune DIR/dense.pt as the recipe says (criterion, scope, rounds, rewinding)", "writes DIR/pruned.pt"),
-    "export": ("quantize both networks and write NetX HDF5", "writes DIR/dense.net and DIR/pruned.net"),
-    "simulate": (
-        "run both networks in PyTorch and in Lava fixed_pt on test samples",
-        "writes DIR/simulation.npz",
-    ),
-    "compare": (
-        "spike equivalence, accuracy and synaptic operations of both networks",
-        "writes DIR/comparison.json",
-    ),
-    "report": ("write the report and print its summary", "writes DIR/report.json and DIR/report.html"),
-}
-
 
 class UsageError(Exception):
     """A bad argument or input file: reported as one line, exit code 2."""
@@ -47,35 +34,39 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    from neurodeploy.pipeline import BY_NAME
+
     run = sub.add_parser(
         "run", help="all stages, train to report",
         description="Run every stage on RECIPE into DIR and print a summary. "
-        "Writes DIR/report.json and DIR/report.html. Resumes: a stage already finished in DIR "
-        "with the same settings (DIR/stages.json) is not run again.",
+        "Writes DIR/report.json and DIR/report.html. Resumes: a stage is skipped when DIR/stages.json "
+        "records it with the same recipe settings and the files it read and wrote are unchanged "
+        "(content digests); a changed setting or file reruns the stages that depend on it. "
+        "The recipe is checked (layer geometry, pruning, memory and Lava processes) before anything runs.",
     )
     _recipe_argument(run)
     _out_argument(run)
-    run.add_argument("--restart", action="store_true", help="run every stage, even those already done")
-    train = sub.add_parser("train", help=STAGE_HELP["train"][0],
-                           description=f"{STAGE_HELP['train'][0]}; {STAGE_HELP['train'][1]}.")
-    _recipe_argument(train)
-    _out_argument(train)
-    for name in ("prune", "export", "simulate", "report"):
-        short, writes = STAGE_HELP[name]
-        stage = sub.add_parser(
-            name, help=short,
-            description=f"{short}; reads the earlier stages' files in DIR (the recipe is "
-            f"the one DIR/dense.pt was trained with) and {writes}.",
-        )
-        _out_argument(stage)
+    run.add_argument("--restart", action="store_true", help="run every stage, even those up to date")
+    _limit_arguments(run, lava=True)
+    for name in ("train", "prune", "export", "simulate", "report"):
+        stage = BY_NAME[name]
+        writes = " and ".join(f"DIR/{output}" for output in stage.outputs)
+        reads = ("makes RECIPE the folder's recipe (DIR/recipe.json)" if name == "train" else
+                 "reads DIR/recipe.json and the earlier stages' files, which must be up to date with it,")
+        stage_parser = sub.add_parser(name, help=stage.summary, description=f"{stage.summary}; {reads} and writes {writes}.")
+        if name == "train":
+            _recipe_argument(stage_parser)
+        _out_argument(stage_parser)
+        if name in ("train", "simulate"):
+            _limit_arguments(stage_parser, lava=name == "simulate")
         if name == "export":
             from neurodeploy.export.formats import CONVERTERS
 
-            stage.add_argument("--format", choices=("netx", *CONVERTERS), default="netx",
+            stage_parser.add_argument("--format", choices=("netx", *CONVERTERS), default="netx",
                                help="also convert both NetX files to this format: DIR/dense.F and "
                                "DIR/pruned.F (default netx: the NetX files only)")
         if name == "report":
-            stage.add_argument("--sweep", type=Path, metavar="SWEEP_DIR",
+            stage_parser.add_argument("--sweep", type=Path, metavar="SWEEP_DIR",
                                help="a sweep folder (neurodeploy sweep --out) whose accuracy curves "
                                "the HTML report shows")
     _add_verify(sub)
@@ -95,6 +86,14 @@ neurons, T]; --events FILE.npy, rows of (x, channel, t in ms) binned into
 fed through its input layer's bias; --random-rate R, Bernoulli spikes."""
 
 
+EXIT_HELP = """\
+exit codes: 0 equivalent, and every compared layer spiked; 3 equivalent, but
+some layer had no spike on either side, so nothing was compared there (the
+JSON's silent_layers names them); 1 not equivalent; 2 bad input (one line
+naming the file, layer and key, or the option); 130 Ctrl-C, 143 SIGTERM,
+129 SIGHUP."""
+
+
 def _input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
     """The input options of ``verify`` (one required) and ``compare`` (optional, or ``--recipe``)."""
     group = parser.add_mutually_exclusive_group(required=not recipe)
@@ -108,7 +107,7 @@ def _input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
     parser.add_argument("--steps", type=int, metavar="T",
                         help="steps per sample (needed for --bias and --random-rate; cuts --spikes; sets --events' length)")
     parser.add_argument("--samples", type=int, metavar="N", help="use the first N samples (random: make N; default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --random-rate (default 0)")
+    parser.add_argument("--seed", type=int, help="seed of --random-rate (default 0)")
     parser.add_argument("--num-layers", type=int, metavar="K",
                         help="use only the first K layer groups of each file, as netx's num_layers")
     parser.add_argument("--input-shape", type=_chw, metavar="C,H,W",
@@ -116,6 +115,7 @@ def _input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
                         "store it; inferred when that layer's stride is 1); input neurons are then in "
                         "Lava's (W, H, C) order")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+    _limit_arguments(parser, lava=not recipe)
 
 
 def _chw(text: str) -> tuple[int, int, int]:
@@ -130,10 +130,8 @@ def _add_verify(sub) -> None:
     verify = sub.add_parser(
         "verify", help="check a NetX network's golden model against Lava fixed_pt",
         description="Run the golden model and Lava fixed_pt on the same input stream and compare "
-        "every spike of every layer at every step. Exit 0 when equivalent, 1 when not, 2 for bad input "
-        "(a malformed file: one line naming the file, layer and key). Layers with all-zero weight rows "
-        "(neurons pruning left without input) get a warning line on stderr.\n\n"
-        + INPUT_HELP,
+        "every spike of every layer at every step. Layers with all-zero weight rows (neurons pruning "
+        "left without input) get a warning line on stderr.\n\n" + EXIT_HELP + "\n\n" + INPUT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("net", type=Path, metavar="NET.net", help="NetX HDF5 network")
@@ -166,8 +164,13 @@ def _inspect(args: argparse.Namespace) -> int:
 
     if args.num_layers is not None and args.num_layers < 1:
         raise UsageError(f"neurodeploy inspect: --num-layers must be at least 1, got {args.num_layers}")
+    if args.json is not None:
+        check_output(args.json)
     probe_hdf5(args.net)
     result = inspect_network(args.net, args.input_shape, args.num_layers)
+    if args.input_shape is not None and result["layers"][0]["type"] != "conv":
+        raise UsageError(f"{args.net}: --input-shape is only for a network whose layer 0 is conv "
+                         f"(layer 0 here is {result['layers'][0]['type']}, whose input the file gives)")
     _write_json(args.json, result)
     print("\n".join(summary_lines(result)))
     return 0
@@ -265,6 +268,39 @@ def _out_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
 
 
+def _positive(kind: type) -> Callable[[str], float]:
+    """argparse type: a positive ``kind``."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        if not value > 0 or value != value:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    return parse
+
+
+def _limit_arguments(parser: argparse.ArgumentParser, lava: bool) -> None:
+    """``--max-memory`` (and ``--max-lava-processes``): the limits checked before work starts."""
+    parser.add_argument("--max-memory", type=_positive(float), metavar="GIB",
+                        help="refuse work whose arrays would need more memory than this, in GiB "
+                        "(default: half of this machine's memory)")
+    if lava:
+        parser.add_argument("--max-lava-processes", type=_positive(int), metavar="N",
+                            help="refuse a Lava run that would fork more OS processes than this (default 128)")
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    from neurodeploy.limits import GIB, Limits
+
+    memory = getattr(args, "max_memory", None)
+    processes = getattr(args, "max_lava_processes", None)
+    defaults = Limits()
+    return Limits(memory=int(memory * GIB) if memory else defaults.memory,
+                  lava_processes=processes or defaults.lava_processes)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run the command ``args`` names; returns the exit code."""
     if args.command == "verify":
@@ -284,16 +320,13 @@ def dispatch(args: argparse.Namespace) -> int:
         return _supermask(args, load_recipe(args.recipe))
     if args.command == "run":
         recipe = load_recipe(args.recipe)
-        report = pipeline.run(recipe, out, restart=args.restart, progress=print)
+        report = pipeline.run(recipe, out, restart=args.restart, progress=print, limits=_limits(args))
         _print_summary(report)
         return 0
     if args.command == "compare" and args.out is None:
         raise UsageError("neurodeploy compare: give two networks (A.net B.net) or --out DIR")
     if args.command == "train":
-        recipe = load_recipe(args.recipe)
-        pipeline.write_recipe(out, recipe)
-        pipeline.forget(out, "train")
-        pipeline.timed(out, "train", lambda: pipeline.train_stage(recipe, out))
+        pipeline.run_stage("train", out, load_recipe(args.recipe), _limits(args))
         return 0
     if not out.is_dir():
         raise UsageError(f"neurodeploy {args.command}: run folder {out} does not exist")
@@ -302,59 +335,80 @@ def dispatch(args: argparse.Namespace) -> int:
 
         print("\n".join(summary_lines(analyze_run(out, args.perturbation, args.samples))))
         return 0
-    if args.command == "compare" and any(
-        getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate", "recipe")
-    ):
-        raise UsageError("neurodeploy compare --out DIR: input options apply to A.net B.net only")
-    stages = {
-        "prune": pipeline.prune_stage,
-        "export": pipeline.export_stage,
-        "simulate": pipeline.simulate_stage,
-        "compare": pipeline.compare_stage,
-    }
-    if args.command in stages:
-        pipeline.forget(out, args.command)
-        pipeline.timed(out, args.command, lambda: stages[args.command](out))
-        if args.command == "export" and args.format != "netx":
-            from neurodeploy.export.formats import convert_stage
+    if args.command == "compare":
+        given = [f"--{name.replace('_', '-')}" for name in COMPARE_NETWORK_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"neurodeploy compare --out DIR: {', '.join(given)} apply to A.net B.net only")
+    sweep_dir = getattr(args, "sweep", None)
+    if sweep_dir is not None and not (sweep_dir / "sweep.json").is_file():
+        raise UsageError(f"neurodeploy report: {sweep_dir / 'sweep.json'} does not exist (run neurodeploy sweep)")
+    path = pipeline.run_stage(args.command, out, limits=_limits(args), sweep_dir=sweep_dir)
+    if args.command == "export" and args.format != "netx":
+        from neurodeploy.export.formats import convert_stage
+        from neurodeploy.lock import folder_lock
 
-            for path in convert_stage(out, args.format):
-                print(f"wrote {path}")
-    else:
-        if args.sweep is not None and not (args.sweep / "sweep.json").is_file():
-            raise UsageError(f"neurodeploy report: {args.sweep / 'sweep.json'} does not exist (run neurodeploy sweep)")
-        pipeline.forget(out, "report")
-        _print_summary(pipeline.report_stage(out, args.sweep))
+        with folder_lock(out):
+            for converted in convert_stage(out, args.format):
+                print(f"wrote {converted}")
+    if args.command == "report":
+        _print_summary(path)
     return 0
 
 
-def _stimulus(args: argparse.Namespace, network: Network) -> Stimulus:
+# The options of ``compare A.net B.net`` that the compare stage (``--out DIR``) does not take.
+COMPARE_NETWORK_OPTIONS = ("spikes", "events", "bias", "random_rate", "recipe", "steps", "samples",
+                           "num_layers", "input_shape", "json", "max_memory")
+
+
+def _check_input_options(args: argparse.Namespace) -> None:
+    """The counts are positive, and no option is given that the chosen input ignores."""
+    for name in ("steps", "samples", "num_layers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"neurodeploy {args.command}: --{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.seed is not None and args.random_rate is None:
+        raise UsageError(f"neurodeploy {args.command}: --seed applies to --random-rate only")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"neurodeploy {args.command}: --seed must be at least 0, got {args.seed}")
+    if getattr(args, "recipe", None) is not None and args.steps is not None:
+        raise UsageError(f"neurodeploy {args.command}: --steps does not apply to --recipe "
+                         "(its samples have the recipe's data.steps)")
+    if args.events is not None and args.samples is not None and args.samples != 1:
+        raise UsageError(f"neurodeploy {args.command}: --events holds one sample; --samples {args.samples} does not apply")
+    if args.json is not None:
+        check_output(args.json)
+
+
+def _check_network_options(args: argparse.Namespace, network: Network) -> None:
+    """``--input-shape`` is for a conv layer 0 only (elsewhere the file says the input)."""
+    if args.input_shape is not None and not network.starts_with_conv:
+        raise UsageError(f"{network.path}: --input-shape is only for a network whose layer 0 is conv "
+                         f"(layer 0 here is {network.kinds[0]}, whose input the file gives)")
+
+
+def _stimulus(args: argparse.Namespace, network: Network, limits: Limits) -> Stimulus:
     """The input the options ask for, as a ``Stimulus`` for ``network``."""
     import numpy as np
 
     from neurodeploy.simulate import inputs
     from neurodeploy.simulate.stimulus import Stimulus
 
-    for name in ("steps", "samples", "num_layers"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"neurodeploy {args.command}: --{name.replace('_', '-')} must be at least 1, got {value}")
     size = int(np.prod(network.input_shape))
     if args.bias is not None:
         if not network.starts_with_input:
             raise UsageError(f"{network.path}: --bias needs a network whose layer 0 is an input layer")
         if args.steps is None:
             raise UsageError(f"neurodeploy {args.command}: --bias needs --steps")
-        bias = inputs.load_bias(args.bias, network.input_shape)[: args.samples]
+        bias = inputs.load_bias(args.bias, network.input_shape, limits)[: args.samples]
         return Stimulus(spikes=None, bias=bias, steps=args.steps)
     if args.random_rate is not None:
         if args.steps is None:
             raise UsageError(f"neurodeploy {args.command}: --random-rate needs --steps")
-        spikes = inputs.random_spikes(args.samples or 1, size, args.steps, args.random_rate, args.seed)
+        spikes = inputs.random_spikes(args.samples or 1, size, args.steps, args.random_rate, args.seed or 0, limits)
     elif args.events is not None:
-        spikes = inputs.load_events(args.events, size, args.steps)
+        spikes = inputs.load_events(args.events, size, args.steps, limits)
     else:
-        spikes = inputs.load_spikes(args.spikes, size)[: args.samples]
+        spikes = inputs.load_spikes(args.spikes, size, limits)[: args.samples]
         if args.steps is not None:
             if args.steps > spikes.shape[-1]:
                 raise UsageError(f"{args.spikes}: --steps {args.steps} exceeds the file's {spikes.shape[-1]} steps")
@@ -363,13 +417,10 @@ def _stimulus(args: argparse.Namespace, network: Network) -> Stimulus:
 
 
 def _write_json(path: Path | None, result: dict) -> None:
-    import json
-
-    from neurodeploy.fileio import atomic_path
+    from neurodeploy.fileio import write_json
 
     if path is not None:
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
+        write_json(path, result)
 
 
 def _warn_zero_rows(network: Network) -> None:
@@ -386,10 +437,13 @@ def _verify(args: argparse.Namespace) -> int:
     from neurodeploy.network.netx import read_netx
     from neurodeploy.network.probe import probe_hdf5
 
+    _check_input_options(args)
+    limits = _limits(args)
     probe_hdf5(args.net)
     network = read_netx(args.net, args.num_layers, args.input_shape)
+    _check_network_options(args, network)
     _warn_zero_rows(network)
-    result = verify(network, _stimulus(args, network), sparse=args.sparse, layers=args.layers)
+    result = verify(network, _stimulus(args, network, limits), sparse=args.sparse, layers=args.layers, limits=limits)
     _write_json(args.json, result)
     print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
           f"{result['columns']} columns, {'Sparse' if args.sparse else 'Dense'} synapses")
@@ -404,6 +458,10 @@ def _verify(args: argparse.Namespace) -> int:
     first = result["first_divergence"]
     if first is None:
         print(f"EQUIVALENT: {result['compared_entries']} spike entries compared, none differ")
+        if result["silent_layers"]:
+            print(f"but layer(s) {', '.join(map(str, result['silent_layers']))} had no spike on either side: "
+                  "nothing was compared there (exit code 3)")
+            return 3
         return 0
     print(f"NOT EQUIVALENT: first divergence at layer {first['layer']} neuron {first['neuron']} "
           f"{tuple(first['neuron_index'])} column {first['column']} (sample {first['sample']} step {first['step']}): "
@@ -415,7 +473,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _compare_networks(args: argparse.Namespace) -> None:
     """Run ``compare A.net B.net`` and print its summary."""
-    from neurodeploy.compare.networks import compare_networks
+    from neurodeploy.compare.networks import NetworkMismatchError, compare_networks
     from neurodeploy.network.netx import read_netx
     from neurodeploy.network.probe import probe_hdf5
 
@@ -423,28 +481,35 @@ def _compare_networks(args: argparse.Namespace) -> None:
         raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
     if args.out is not None:
         raise UsageError("neurodeploy compare: --out is for the compare stage, not for A.net B.net")
+    _check_input_options(args)
+    limits = _limits(args)
     for path in args.nets:
         probe_hdf5(path)
     a, b = (read_netx(path, args.num_layers, args.input_shape) for path in args.nets)
+    _check_network_options(args, a)
     _warn_zero_rows(a)
     _warn_zero_rows(b)
     labels = None
     if args.recipe is not None:
-        from neurodeploy.data.dataset import load_dataset
+        from neurodeploy.data.dataset import dataset_bytes, load_dataset
         from neurodeploy.recipe import load_recipe
         from neurodeploy.simulate.stimulus import Stimulus
 
         recipe = load_recipe(args.recipe)
+        limits.check_memory(dataset_bytes(recipe.data), f"{args.recipe}'s dataset")
         data = load_dataset(recipe.data, recipe.seed)
+        if args.samples is not None and args.samples > len(data.x_test):
+            raise UsageError(f"neurodeploy compare: --samples {args.samples} exceeds the "
+                             f"{len(data.x_test)} test samples of {args.recipe}")
         count = args.samples or len(data.x_test)
         stimulus, labels = Stimulus(a.to_lava_order(data.x_test[:count]), None, recipe.data.steps), data.y_test[:count]
     elif any(getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate")):
-        stimulus = _stimulus(args, a)
+        stimulus = _stimulus(args, a, limits)
     else:
         raise UsageError("neurodeploy compare: give an input set (--spikes, --events, --bias, --random-rate or --recipe)")
     try:
-        result = compare_networks(a, b, stimulus, labels)
-    except ValueError as err:
+        result = compare_networks(a, b, stimulus, labels, limits)
+    except NetworkMismatchError as err:
         raise UsageError(f"neurodeploy compare: {err}") from err
     _write_json(args.json, result)
     print(f"{result['samples']} sample(s) x {result['steps']} steps; A = {args.nets[0]}, B = {args.nets[1]}")
@@ -458,6 +523,8 @@ def _compare_networks(args: argparse.Namespace) -> None:
         print(f"accuracy A {result['accuracy_a']:.4f}, B {result['accuracy_b']:.4f}")
     if result["synops_ratio"] is not None:
         print(f"synops ratio B / A: {result['synops_ratio']:.4f}")
+    for line in result["caveats"]:
+        print(f"caveat: {line}")
 
 
 def _sweep(args: argparse.Namespace, recipe) -> int:
@@ -510,25 +577,40 @@ def _print_summary(report_path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 1 not equivalent, 2 bad input, 130 Ctrl-C)."""
+    """Entry point; returns the exit code (``EXIT_HELP``: 0 ok, 1 not equivalent, 2 bad
+    input, 3 equivalent with silent layers, 128 + N for signal N: 130 Ctrl-C, 143 SIGTERM).
+
+    Child processes die with this one (``processes.die_with_parent``), and SIGTERM and
+    SIGHUP stop it as Ctrl-C does, running the same cleanup."""
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
         print(err, file=sys.stderr)
         return 2
-    from neurodeploy.errors import USER_ERRORS
+    import signal
 
+    from neurodeploy.errors import USER_ERRORS, describe
+    from neurodeploy.processes import die_with_parent, exit_code, terminate_like_interrupt
+
+    die_with_parent()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    terminate_like_interrupt()
     try:
         return dispatch(args)
     except UsageError as err:
         print(err, file=sys.stderr)
         return 2
     except USER_ERRORS as err:
-        print(f"neurodeploy: error: {err}", file=sys.stderr)
+        print(f"neurodeploy: error: {describe(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("neurodeploy: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        print(f"neurodeploy: {'interrupted' if exit_code(interrupt) == 130 else f'stopped by {interrupt}'}",
+              file=sys.stderr)
+        return exit_code(interrupt)
+    finally:
+        for signum, handler in handlers.items():
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,87 @@
-"""Atomic writes: a file appears complete under its name, or not at all."""
+"""Files in and out: atomic writes, checked paths, content digests, run files read safely.
+
+Writes: a file appears complete under its name, or not at all
+(``atomic_path``), with the permissions the user's umask gives, and never
+through a symlink, onto a device, a FIFO or a directory (``check_output``).
+
+Reads: a path a user names must be a regular file (``check_input``): a FIFO
+would block forever, a device could be endless. ``read_json`` and
+``open_npz`` turn a damaged run file into one line that names it.
+"""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import stat
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+import numpy as np
+
+
+REDO = "run the stage that writes it again (neurodeploy run, or the stage's own command)"
+
+
+class PathError(ValueError):
+    """A path that cannot be read or written as asked; the message names it."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_output(path: str | Path) -> Path:
+    """``path`` as a file to write: refused (``PathError``) when it is a symlink, a
+    directory, a device, a FIFO or a socket, or when its folder is a file."""
+    path = Path(path)
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        info = None
+    except OSError as err:
+        raise PathError(f"{path}: cannot write here ({err.strerror})") from err
+    if info is not None:
+        if stat.S_ISLNK(info.st_mode):
+            raise PathError(f"{path}: is a symlink; neurodeploy does not write through links (give the target itself)")
+        if not stat.S_ISREG(info.st_mode):
+            raise PathError(f"{path}: is {_kind(info.st_mode)}, not a file to write")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise PathError(f"{parent}: is a file, not a folder to write {path.name} in")
+    return path
+
+
+def check_input(path: str | Path, what: str = "file") -> Path:
+    """``path`` as a file to read: it must exist and be a regular file (after links)."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError as err:
+        raise PathError(f"{path}: no such {what}") from err
+    except OSError as err:
+        raise PathError(f"{path}: cannot read ({err.strerror})") from err
+    if not stat.S_ISREG(info.st_mode):
+        raise PathError(f"{path}: is {_kind(info.st_mode)}; a {what} must be a regular file")
+    return path
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -14,14 +90,64 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     On an exception the temporary file is removed and ``path`` is untouched,
     so an interrupted write never leaves a half-written file under its name.
+    The file gets mode 0666 less the umask, as ``open`` would give it.
+    ``path`` is checked first (``check_output``).
     """
-    path = Path(path)
+    path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json(path: str | Path, value: Any) -> Path:
+    """Write ``value`` as indented JSON, atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def file_digest(path: str | Path) -> str:
+    """Hex SHA-256 of the file's bytes."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def read_json(path: str | Path, remedy: str = "") -> Any:
+    """The JSON value in ``path``; ``PathError`` naming the file when it is missing,
+    not a regular file, not UTF-8 or not JSON. ``remedy`` ends the message."""
+    path = check_input(path, "JSON file")
+    hint = f"; {remedy}" if remedy else ""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise PathError(f"{path}: not a UTF-8 text file{hint}") from err
+    except json.JSONDecodeError as err:
+        raise PathError(f"{path}: damaged JSON ({err.msg} at line {err.lineno}){hint}") from err
+
+
+@contextlib.contextmanager
+def open_npz(path: str | Path, remedy: str = "") -> Iterator[np.lib.npyio.NpzFile]:
+    """``np.load`` of an .npz file (never unpickling), with every array checked readable:
+    a truncated or damaged file is a ``PathError`` naming it."""
+    path = check_input(path, ".npz file")
+    hint = f"; {remedy}" if remedy else ""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        bad = archive.zip.testzip()
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise PathError(f"{path}: damaged .npz file ({' '.join(str(err).split())}){hint}") from err
+    if bad is not None:
+        archive.close()
+        raise PathError(f"{path}: damaged .npz file (member {bad} fails its checksum){hint}")
+    with archive:
+        yield archive

@@ -16,8 +16,13 @@ from typing import Any, Mapping
 
 import yaml
 
+from neurodeploy.fileio import PathError, check_input
+
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_RECIPE = MODELS_DIR / "digits_mlp.yaml"
+# Layers a recipe may build (conv + hidden + output): a sanity limit far above
+# any network here; each layer costs Lava three processes (limits.py).
+MAX_LAYERS = 64
 
 
 class RecipeError(ValueError):
@@ -212,6 +217,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 # (low, high, low inclusive, high inclusive) for every bounded numeric key.
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "seed": (0, 2**32 - 1, True, True),
     "data.test_fraction": (0.0, 1.0, False, False),
     "data.steps": (1, 100_000, True, True),
     "data.max_rate": (0.0, 1.0, False, True),
@@ -257,7 +263,10 @@ def _check_range(key: str, value: float) -> None:
     ok_low = value >= low if low_in else value > low
     ok_high = value <= high if high_in else value < high
     if not (ok_low and ok_high):
-        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+        def number(v: float) -> str:
+            return str(int(v)) if float(v).is_integer() and abs(v) >= 1e6 else f"{v:g}"
+
+        interval = f"{'[' if low_in else '('}{number(low)}, {number(high)}{']' if high_in else ')'}"
         raise RecipeError(f"{key} = {value!r} is outside {interval}")
 
 
@@ -316,6 +325,9 @@ def _scalar(key: str, value: Any, kind: type) -> Any:
 def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     """Validate a nested dict and return the ``Recipe`` it describes."""
     recipe = _convert(Recipe, raw, "")
+    layers = len(recipe.model.conv) + len(recipe.model.hidden) + 1
+    if layers > MAX_LAYERS:
+        raise RecipeError(f"model: {layers} layers (conv, hidden and output) exceed the limit of {MAX_LAYERS}")
     if recipe.data.dataset != "digits" and not recipe.data.path:
         raise RecipeError(f"data.path is required for data.dataset = {recipe.data.dataset!r} (the folder tonic keeps it in)")
     rewind = recipe.prune.rewind_epoch
@@ -324,20 +336,48 @@ def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     return recipe
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping holding one key twice (YAML
+    itself lets the last one win silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_recipe(path: str | Path | None = None) -> Recipe:
     """Read and validate a recipe YAML (``models/digits_mlp.yaml`` when None).
 
-    Raises ``RecipeError`` with the file name for a missing, unreadable or
-    invalid file.
+    Raises ``RecipeError`` with the file name for a missing or unreadable
+    file, one that is not a regular file (a FIFO would block), not UTF-8,
+    not YAML, empty, holds a key twice, or is invalid.
     """
     path = Path(path) if path is not None else DEFAULT_RECIPE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        check_input(path, "recipe")
+        text = path.read_bytes().decode("utf-8")
+    except PathError as err:
+        raise RecipeError(str(err)) from err
     except OSError as err:
         raise RecipeError(f"{path}: cannot read recipe: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: not valid YAML: {err}".splitlines()[0]) from err
+    except UnicodeDecodeError as err:
+        raise RecipeError(f"{path}: not a UTF-8 text file (byte {err.start} is not UTF-8)") from err
     try:
-        return recipe_from_dict(raw if raw is not None else {})
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise RecipeError(f"{path}: not valid YAML: {problem}{where}") from err
+    if raw is None:
+        raise RecipeError(f"{path}: the recipe is empty; give at least one key (every key has a default: "
+                          f"see {DEFAULT_RECIPE.name})")
+    try:
+        return recipe_from_dict(raw)
     except RecipeError as err:
         raise RecipeError(f"{path}: {err}") from err

@@ -18,7 +18,7 @@ from neurodeploy.analyze.flips import (
 from neurodeploy.analyze.measure import neuron_constants, neuron_traces
 from neurodeploy.analyze.record import layer_record
 from neurodeploy.lavacompat import slayer
-from neurodeploy.train.checkpoint import CheckpointError
+from neurodeploy.pipeline import StageError
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
 
@@ -205,18 +205,12 @@ def test_traces_spike_as_the_block_does():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from neurodeploy.data.dataset import load_dataset
-    from neurodeploy.pipeline import write_recipe
-    from neurodeploy.prune.stage import prune_stage
+    from neurodeploy.pipeline import run_stage
     from neurodeploy.recipe import load_recipe
-    from neurodeploy.train.trainer import train_stage
 
     out = tmp_path_factory.mktemp("analyze_run")
-    recipe = load_recipe(TINY)
-    write_recipe(out, recipe)
-    data = load_dataset(recipe.data, recipe.seed)
-    train_stage(recipe, out, data)
-    prune_stage(out, data)
+    run_stage("train", out, load_recipe(TINY))
+    run_stage("prune", out)
     return out
 
 
@@ -253,6 +247,10 @@ def test_analyze_run_rejects_bad_input(tiny_run, tmp_path):
         analyze_run(tiny_run, "noise")
     with pytest.raises(AnalysisError, match="at least 1"):
         analyze_run(tiny_run, "prune", samples=0)
-    (tmp_path / "dense.pt").write_bytes((tiny_run / "dense.pt").read_bytes())
-    with pytest.raises(CheckpointError, match="pruned.pt"):
+    for name in ("dense.pt", "recipe.json", "stages.json"):
+        (tmp_path / name).write_bytes((tiny_run / name).read_bytes())
+    records = json.loads((tmp_path / "stages.json").read_text())
+    del records["stages"]["prune"]
+    (tmp_path / "stages.json").write_text(json.dumps(records))
+    with pytest.raises(StageError, match="the prune stage is not up to date"):
         analyze_run(tmp_path, "prune")

@@ -153,7 +153,7 @@ def test_spikes_text_file_raises_naming_the_file(tmp_path):
 
 
 def test_spikes_missing_file_raises_naming_the_file(tmp_path):
-    with pytest.raises(InputError, match="missing.npy: cannot read"):
+    with pytest.raises(InputError, match="missing.npy: no such .npy file"):
         load_spikes(tmp_path / "missing.npy", 2)
 
 
@@ -163,7 +163,7 @@ def test_spikes_npz_and_truncated_npy_raise_naming_the_file(tmp_path):
         load_spikes(tmp_path / "arrays.npz", 2)
     path = save(tmp_path, "cut.npy", np.zeros((2, 30)))
     path.write_bytes(path.read_bytes()[:150])
-    with pytest.raises(InputError, match=r"cut\.npy: corrupt \.npy file"):
+    with pytest.raises(InputError, match=r"cut\.npy: truncated: its header says shape \(2, 30\)"):
         load_spikes(path, 2)
 
 

@@ -92,4 +92,4 @@ def test_cli_prints_and_writes_json(tmp_path: Path, capsys) -> None:
     assert "loihi1:" in printed and "warning:" in printed
     assert json.loads(out.read_text())["layers"][1]["type"] == "conv"
     assert main(["inspect", str(tmp_path / "missing.net")]) == 2
-    assert "not a readable HDF5 file" in capsys.readouterr().err
+    assert "missing.net: no such network file" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from neurodeploy.cli import main
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.network.netx import read_netx
 from neurodeploy.simulate.stage import load_layers
+from neurodeploy.train.checkpoint import load_checkpoint
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
 REPORT_KEYS = {
@@ -69,9 +70,8 @@ def test_lava_spikes_are_real_and_a_flip_is_caught(run_dir):
 
 @pytest.mark.slow
 def test_pruned_export_keeps_masked_weights_zero(run_dir):
-    payload = torch.load(run_dir / "pruned.pt", weights_only=False)
     layers = read_netx(run_dir / "pruned.net").layers
-    masks = payload["masks"]
+    masks = load_checkpoint(run_dir / "pruned.pt").masks
     assert list(masks) == ["blocks.0.synapse.weight", "blocks.1.synapse.weight"]  # exclude: []
     for index, layer in enumerate(layers):
         mask = masks[f"blocks.{index}.synapse.weight"].reshape(layer.shape).numpy()
@@ -124,7 +124,7 @@ def test_conv_recipe_runs_bit_exactly_in_lava(tmp_path):
     assert lava["dense_exact_fraction"] == 1.0 == lava["pruned_exact_fraction"]
     assert lava["pruned_mismatches_per_layer"] == [0, 0] and lava["synops_equal_golden"]
     assert report["pruned"]["sparsity"] >= 0.6
-    rounds = torch.load(out / "pruned.pt", weights_only=False)["extra"]["rounds"]
+    rounds = load_checkpoint(out / "pruned.pt").extra["rounds"]
     assert [round(r["target"], 4) for r in rounds] == [round(1 - 0.4 ** 0.5, 4), 0.6]
     with np.load(out / "simulation.npz") as sim:
         assert all(layer.sum() > 0 for layer in load_layers(sim, "pruned", "lava")), "every layer should spike"

@@ -35,7 +35,7 @@ def test_bad_values_name_the_key(raw, message):
 
 
 def test_bad_files_name_the_file(tmp_path):
-    with pytest.raises(RecipeError, match="missing.yaml: cannot read recipe"):
+    with pytest.raises(RecipeError, match="missing.yaml: no such recipe"):
         load_recipe(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")

@@ -12,8 +12,9 @@ import torch
 
 from neurodeploy.cli import main
 from neurodeploy.network.netx import read_netx
-from neurodeploy.pipeline import stage_digests
+from neurodeploy.pipeline import BY_NAME, read_records, settings_digest
 from neurodeploy.recipe import load_recipe
+from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.simulate.stage import load_layers
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
@@ -43,13 +44,15 @@ def test_a_run_killed_in_a_pruning_round_resumes_without_retraining(tmp_path):
         main(["run", {str(recipe)!r}, "--out", {str(out)!r}])
     """)
     assert result.returncode == -9, result.stderr
-    assert json.loads((out / "stages.json").read_text()) == {"train": stage_digests(load_recipe(recipe))["train"]}
+    records = read_records(out)
+    assert list(records) == ["train"]
+    assert records["train"]["settings"] == settings_digest(load_recipe(recipe), BY_NAME["train"])
     assert not (out / "pruned.pt").exists()
     dense = (out / "dense.pt").read_bytes()
     assert main(["run", str(recipe), "--out", str(out)]) == 0
     assert (out / "dense.pt").read_bytes() == dense, "training was not redone"
-    assert set(json.loads((out / "stages.json").read_text())) == {"train", "prune", "export", "simulate", "compare", "report"}
-    rounds = torch.load(out / "pruned.pt", weights_only=False)["extra"]["rounds"]
+    assert set(read_records(out)) == {"train", "prune", "export", "simulate", "compare", "report"}
+    rounds = load_checkpoint(out / "pruned.pt").extra["rounds"]
     assert [r["round"] for r in rounds] == [1, 2]
 
     # A changed setting is never taken for a finished stage: prune and everything after it run again.
@@ -81,9 +84,9 @@ def test_an_export_killed_mid_file_leaves_the_previous_file_whole(tmp_path):
                     os.kill(os.getpid(), signal.SIGKILL)  # the 4th dataset of pruned.net: mid-file
             return real(self, *args, **kwargs)
         h5py.Group.create_dataset = create_dataset
-        from neurodeploy.export.quantize import export_stage
+        from neurodeploy.pipeline import run_stage
         from pathlib import Path
-        export_stage(Path({str(out)!r}))
+        run_stage("export", Path({str(out)!r}))
     """)
     assert result.returncode == -9, result.stderr
     leftovers = list(out.glob(".pruned.net.*.tmp"))
@@ -100,10 +103,10 @@ def test_same_recipe_and_seed_give_identical_masks_weights_and_spikes(tmp_path):
     runs = [tmp_path / "a", tmp_path / "b"]
     for out in runs:
         assert main(["run", str(TINY), "--out", str(out)]) == 0
-    a, b = (torch.load(out / "pruned.pt", weights_only=False) for out in runs)
-    assert a["masks"].keys() == b["masks"].keys()
-    assert all(torch.equal(a["masks"][k], b["masks"][k]) for k in a["masks"])
-    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    a, b = (load_checkpoint(out / "pruned.pt") for out in runs)
+    assert a.masks.keys() == b.masks.keys()
+    assert all(torch.equal(a.masks[k], b.masks[k]) for k in a.masks)
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
     for name in ("dense", "pruned"):
         net_a, net_b = (read_netx(out / f"{name}.net") for out in runs)
         assert all(np.array_equal(x.weight, y.weight) for x, y in zip(net_a.layers, net_b.layers))

@@ -182,7 +182,8 @@ def test_supermask_search_writes_tables_and_the_export_is_the_network_evaluated(
         assert row["kept_per_layer"] == [kept_count(row["k"], n) for n in row["weights_per_layer"]]
         assert float(table[rows.index(row)]["test_accuracy"]) == row["test_accuracy"]
         network = read_netx(row["network"])
-        model, _, masks = load_checkpoint(tmp_path / "supermask" / f"k{row['k']:g}_seed{row['seed']}.pt")
+        checkpoint = load_checkpoint(tmp_path / "supermask" / f"k{row['k']:g}_seed{row['seed']}.pt")
+        model, masks = checkpoint.model(recipe.model), checkpoint.masks
         assert evaluate(model, digits.x_test, digits.y_test) == row["test_accuracy"]
         for layer, mask in zip(network.layers, masks.values()):
             mask = mask.reshape(layer.weight.shape).numpy()

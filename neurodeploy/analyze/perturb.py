@@ -44,15 +44,16 @@ class Pair:
     perturbed_description: str
 
 
-def perturbed_pair(out_dir: Path, perturbation: str) -> Pair:
-    """Build the networks ``perturbation`` compares from ``out_dir``'s checkpoints."""
+def perturbed_pair(out_dir: Path, recipe: Recipe, perturbation: str) -> Pair:
+    """Build the networks ``perturbation`` compares from ``out_dir``'s checkpoints
+    (the networks ``recipe.model`` describes)."""
     if perturbation not in PERTURBATIONS:
         raise AnalysisError(f"unknown perturbation {perturbation!r}: choose one of {', '.join(PERTURBATIONS)}")
-    dense, recipe, _ = load_checkpoint(out_dir / "dense.pt")
+    dense = load_checkpoint(out_dir / "dense.pt").model(recipe.model)
     perturbed = copy.deepcopy(dense)
     if perturbation == "prune":
         path = out_dir / "pruned.pt"
-        _, _, masks = load_checkpoint(path)
+        masks = load_checkpoint(path).masks
         if not masks:
             raise CheckpointError(f"{path}: holds no pruning masks")
         try:

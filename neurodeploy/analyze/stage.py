@@ -7,7 +7,6 @@ perturbations of one run do not overwrite each other.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,10 @@ from neurodeploy.analyze.perturb import AnalysisError, perturbed_pair
 from neurodeploy.analyze.plot import plot_analysis
 from neurodeploy.analyze.record import layer_record
 from neurodeploy.data.dataset import load_dataset
-from neurodeploy.fileio import atomic_path
+from neurodeploy.fileio import atomic_path, read_json, write_json
+from neurodeploy.lock import folder_lock
+from neurodeploy.pipeline import require_stages
+from neurodeploy.recipe import Recipe
 
 
 def _finite(value: Any) -> Any:
@@ -34,7 +36,7 @@ def _subset(x: Any, samples: int | None) -> torch.Tensor:
     return torch.as_tensor(x[:samples] if samples is not None else x, dtype=torch.float32)
 
 
-def analyze(out_dir: Path, perturbation: str, samples: int | None = None) -> dict[str, Any]:
+def analyze(out_dir: Path, recipe: Recipe, perturbation: str, samples: int | None = None) -> dict[str, Any]:
     """The analysis of run folder ``out_dir`` as a dict (see docs/analysis.md).
 
     Statistics (eps, densities, crisis probabilities, bounds) come from the
@@ -43,7 +45,7 @@ def analyze(out_dir: Path, perturbation: str, samples: int | None = None) -> dic
     """
     if samples is not None and samples < 1:
         raise AnalysisError(f"--samples must be at least 1, got {samples}")
-    pair = perturbed_pair(out_dir, perturbation)
+    pair = perturbed_pair(out_dir, recipe, perturbation)
     data = load_dataset(pair.recipe.data, pair.recipe.seed)
     image = pair.reference.image
     x_fit, x_test = image(_subset(data.x_train, samples)), image(_subset(data.x_test, samples))
@@ -103,17 +105,19 @@ def analysis_paths(out_dir: Path, perturbation: str) -> tuple[Path, Path, Path]:
 
 
 def analyze_run(out_dir: Path, perturbation: str, samples: int | None = None) -> Path:
-    """Run the analysis on ``out_dir`` and write its json, csv and png; returns the json path."""
+    """Run the analysis on run folder ``out_dir`` and write its json, csv and png; returns
+    the json path. The folder's train and prune stages must be up to date with its recipe."""
     out_dir = Path(out_dir)
-    analysis = analyze(out_dir, perturbation, samples)
-    json_path, csv_path, png_path = analysis_paths(out_dir, perturbation)
-    with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(analysis["layers"][0]))
-        writer.writeheader()
-        writer.writerows(analysis["layers"])
-    plot_analysis(analysis, png_path)
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(analysis, indent=2))
+    with folder_lock(out_dir):
+        recipe = require_stages(out_dir, "prune")
+        analysis = analyze(out_dir, recipe, perturbation, samples)
+        json_path, csv_path, png_path = analysis_paths(out_dir, perturbation)
+        with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(analysis["layers"][0]))
+            writer.writeheader()
+            writer.writerows(analysis["layers"])
+        plot_analysis(analysis, png_path)
+        write_json(json_path, analysis)
     return json_path
 
 
@@ -123,7 +127,7 @@ def _fmt(value: float | None) -> str:
 
 def summary_lines(path: Path) -> list[str]:
     """A short table of ``analysis_<perturbation>.json`` for the terminal."""
-    analysis = json.loads(Path(path).read_text())
+    analysis = read_json(path)
     lines = [
         f"analysis of {analysis['run']}, perturbation {analysis['perturbation']}:",
         f"  reference: {analysis['reference']}; perturbed: {analysis['perturbed']}",

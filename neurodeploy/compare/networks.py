@@ -11,11 +11,18 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy.compare.caveats import agreement_caveat, layer_caveats, prediction_caveats, silent_layers
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.network.netx import Network
-from neurodeploy.simulate.golden import GoldenModel, GoldenRun
+from neurodeploy.limits import Limits
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun, run_bytes
+from neurodeploy.simulate.timing import drain
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.train.model import classify
+
+
+class NetworkMismatchError(ValueError):
+    """Two networks that cannot be compared: their inputs or outputs differ."""
 
 
 def run_batch(network: Network, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
@@ -42,7 +49,8 @@ def _summary(network: Network, run: GoldenRun, synops: np.ndarray, seconds: floa
     }
 
 
-def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None) -> dict[str, Any]:
+def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None,
+                     limits: Limits | None = None) -> dict[str, Any]:
     """Compare A and B on every sample of ``stimulus`` (JSON-ready).
 
     Keys: samples, steps, a and b (per-layer spikes and synops per sample,
@@ -51,13 +59,19 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
     samples whose output spikes are identical), class_agreement (fraction
     of samples with the same class, ``train.model.classify`` over the first
     T steps; null for a single output neuron), accuracy_a / accuracy_b when
-    ``labels`` [N] are given, and synops_ratio (B / A).
+    ``labels`` [N] are given, synops_ratio (B / A), and caveats: a line for
+    each figure that rests on nothing (``caveats``: silent layers, silent
+    outputs, a single predicted class).
     """
     if a.input_shape != b.input_shape or a.layers[-1].lava_shape != b.layers[-1].lava_shape:
-        raise ValueError(
+        raise NetworkMismatchError(
             f"{a.path} and {b.path} differ in input {a.input_shape} / {b.input_shape} "
             f"or output {a.layers[-1].lava_shape} / {b.layers[-1].lava_shape}"
         )
+    limits = limits or Limits()
+    length = stimulus.steps + max(drain(len(n.layers), n.starts_with_input) for n in (a, b))
+    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, stimulus.num_samples, length) for n in (a, b))
+    limits.check_memory(needed, f"compare ({stimulus.num_samples} samples x {length} steps, two networks)")
     run_a, synops_a, seconds_a = run_batch(a, stimulus)
     run_b, synops_b, seconds_b = run_batch(b, stimulus)
     out_a, out_b = run_a.spikes[-1], run_b.spikes[-1]
@@ -72,12 +86,19 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
         "output_identical_samples": float((out_a == out_b).all(axis=(1, 2)).mean()),
         "class_agreement": None,
     }
+    caveats = [
+        *layer_caveats("A", silent_layers(run_a.spikes), stimulus.num_samples),
+        *layer_caveats("B", silent_layers(run_b.spikes), stimulus.num_samples),
+    ]
     if out_a.shape[1] > 1:
         class_a, class_b = classify(out_a, stimulus.steps), classify(out_b, stimulus.steps)
         report["class_agreement"] = float((class_a == class_b).mean())
+        caveats += [*prediction_caveats("A", out_a, class_a), *prediction_caveats("B", out_b, class_b),
+                    *agreement_caveat(out_a, out_b)]
         if labels is not None:
             report["accuracy_a"] = float((class_a == labels).mean())
             report["accuracy_b"] = float((class_b == labels).mean())
+    report["caveats"] = caveats
     total_a = report["a"]["synops_per_sample"]
     report["synops_ratio"] = report["b"]["synops_per_sample"] / total_a if total_a else None
     return report

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silent_layers
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.fileio import atomic_path
+from neurodeploy.fileio import REDO, atomic_path, open_npz
 from neurodeploy.hardware.energy import energy_per_inference
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.hardware.resources import estimate_resources
@@ -24,29 +25,31 @@ from neurodeploy.network.netx import Network, read_netx
 from neurodeploy.simulate.stage import MODELS, load_layers
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.timing import arrival, drain, split_stream
+from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.train.model import classify
 
 
-def compare_stage(out_dir: Path) -> Path:
+def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
     """Compare dense and pruned from ``simulation.npz``; write ``comparison.json``.
 
     Synaptic operations count each sample's whole response (its T input
     steps and the L steps its spikes take to leave the network).
     """
-    _, recipe, _ = load_checkpoint(out_dir / "dense.pt")
     steps = recipe.data.steps
     result: dict[str, Any] = {}
-    with np.load(out_dir / "simulation.npz") as sim:
+    with open_npz(out_dir / "simulation.npz", REDO) as sim:
         inputs, labels, count = sim["inputs"], sim["labels"], int(sim["lava_samples"])
         for name in MODELS:
-            model, _, masks = load_checkpoint(out_dir / f"{name}.pt")
+            checkpoint = load_checkpoint(out_dir / f"{name}.pt")
+            model, masks = checkpoint.model(recipe.model), checkpoint.masks
             network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
             result[name] = {
                 **_golden_figures(sim, name, network, inputs, labels, steps),
                 **_sparsity([layer.weight for layer in network.layers], masks, model.weight_names()),
                 "lava": _lava_figures(sim, name, network, inputs[:count], labels[:count], steps),
             }
+            result[name]["caveats"] = _caveats(sim, name, steps, len(labels), count)
     result["synops_ratio"] = result["pruned"]["synops_per_sample"] / result["dense"]["synops_per_sample"]
     path = out_dir / "comparison.json"
     with atomic_path(path) as tmp:
@@ -82,6 +85,19 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
         "hardware": hardware_figures(network, synops, golden),
     }
+
+
+def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int) -> list[str]:
+    """The figures of ``name`` that rest on nothing (``caveats``): layers silent on the whole
+    test set, layers silent on both sides of the Lava comparison, silent outputs and a
+    single predicted class."""
+    golden = load_layers(sim, name, "golden")
+    lava_silent = silent_layers(load_layers(sim, name, "golden_stream"), load_layers(sim, name, "lava"))
+    return [
+        *layer_caveats(name, silent_layers(golden), test_samples, "test"),
+        *layer_caveats(f"{name} (Lava = golden)", lava_silent, lava_samples, "Lava"),
+        *prediction_caveats(name, golden[-1][..., :steps], classify(golden[-1], steps)),
+    ]
 
 
 def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray]) -> dict[str, Any]:

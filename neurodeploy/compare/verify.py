@@ -13,24 +13,28 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy.compare.caveats import silent_layers
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.network.netx import Network
-from neurodeploy.simulate.golden import GoldenModel, GoldenRun
-from neurodeploy.simulate.harness import run_lava
+from neurodeploy.limits import Limits
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun, run_bytes
+from neurodeploy.simulate.harness import lava_process_count, run_lava
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.timing import arrival, owners
 
 LAYER_CHOICES = ("all", "out")
 
 
-def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: str = "all") -> dict[str, Any]:
+def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: str = "all",
+           limits: Limits | None = None) -> dict[str, Any]:
     """Run both sides and return the verification report (JSON-ready).
 
     layers: ``all`` records and compares every layer in Lava, ``out`` the
     last one only (smaller recordings; synops from Lava's spikes are then
     unknown for the other layers). Keys: equivalent, samples, steps,
-    columns, sparse_synapses, layers_compared, layers (one entry per layer:
+    columns, sparse_synapses, layers_compared, silent_layers (compared layers
+    with no spike on either side: nothing was compared there), layers (one entry per layer:
     index, type, neurons, spikes_golden, spikes_lava, mismatches, synops,
     synops_lava), first_divergence, exact_samples, timing (golden_s, lava_s).
     """
@@ -39,6 +43,14 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     stream_spikes = stimulus.stream_spikes(golden.drain_steps)
     length = stimulus.stream_length(golden.drain_steps)
     recorded = list(range(count)) if layers == "all" else [count - 1]
+    limits = limits or Limits()
+    limits.check_lava_processes(
+        lava_process_count(count, network.starts_with_input, len(recorded), stream_spikes is not None),
+        f"verify of {network.path} ({count} layers)")
+    input_size = int(np.prod(network.input_shape))
+    lava_bytes = length * (8 * input_size + 2 * sum(network.sizes))
+    limits.check_memory(run_bytes(input_size, network.sizes, 1, length, record_state=True) + lava_bytes,
+                        f"verify ({stimulus.num_samples} samples x {stimulus.steps} steps = {length} columns)")
     start = time.perf_counter()
     golden_run = golden.run_stream(stimulus)
     golden_seconds = time.perf_counter() - start
@@ -49,6 +61,8 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     synops_golden = network_synops(network, inputs, [s[None] for s in golden_spikes.values()])[0]
     synops_lava = network_synops(network, inputs, [lava_run.spikes[i][None] if i in lava_run.spikes else None
                                                    for i in range(count)])[0]
+    silent = silent_layers([golden_spikes[i] if i in lava_run.spikes else None for i in range(count)],
+                           [lava_run.spikes.get(i) for i in range(count)])
     arrivals = {i: arrival(i, network.starts_with_input) for i in recorded}
     exact = exact_samples(golden_spikes, lava_run.spikes, arrivals, stimulus.num_samples, stimulus.steps)
     report: dict[str, Any] = {
@@ -61,6 +75,7 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
         "layers_compared": layers,
         "compared_entries": result.compared,
         "exact_samples": int(exact.sum()),
+        "silent_layers": [i for i in silent if i in lava_run.spikes],
         "layers": [
             {
                 "index": i,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodeploy.data import events
-from neurodeploy.data.digits import IMAGE_SHAPE, NUM_CLASSES, NUM_INPUTS, load_digits_split
+from neurodeploy.data.digits import IMAGE_SHAPE, NUM_CLASSES, NUM_INPUTS, load_digits_split, split_sizes
 from neurodeploy.data.encoding import encode
 from neurodeploy.recipe import DataSettings
 
@@ -28,6 +28,30 @@ class SpikeDataset:
     num_inputs: int
     num_classes: int
     input_shape: tuple[int, int, int]
+
+
+def dataset_shape(settings: DataSettings) -> tuple[tuple[int, int, int], int]:
+    """(input_shape (C, H, W), number of classes) of the recipe's dataset, without reading it."""
+    if settings.dataset in events.DATASETS:
+        return events.INPUT_SHAPE[settings.dataset], events.NUM_CLASSES[settings.dataset]
+    return IMAGE_SHAPE, NUM_CLASSES
+
+
+def dataset_sizes(settings: DataSettings) -> tuple[int, int]:
+    """(train, test) sample counts of the recipe's dataset, without reading it
+    (``digits.split_sizes`` checks the split; event datasets as published, cut by
+    ``train_samples`` and ``test_samples``)."""
+    if settings.dataset in events.DATASETS:
+        train, test = events.NUM_SAMPLES[settings.dataset]
+        return min(train, settings.train_samples or train), min(test, settings.test_samples or test)
+    return split_sizes(settings.test_fraction)
+
+
+def dataset_bytes(settings: DataSettings) -> int:
+    """An upper bound of the memory ``load_dataset`` takes: float32 spikes [N, inputs, T]
+    of every sample, twice (the encoder's draws or tonic's frames beside the result)."""
+    shape, _ = dataset_shape(settings)
+    return 2 * 4 * sum(dataset_sizes(settings)) * int(np.prod(shape)) * settings.steps
 
 
 def load_dataset(settings: DataSettings, seed: int) -> SpikeDataset:

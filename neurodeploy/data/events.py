@@ -25,6 +25,7 @@ import numpy as np
 DATASETS = ("nmnist", "shd")
 NUM_CLASSES = {"nmnist": 10, "shd": 20}
 INPUT_SHAPE = {"nmnist": (2, 34, 34), "shd": (700, 1, 1)}
+NUM_SAMPLES = {"nmnist": (60000, 10000), "shd": (8156, 2264)}  # (train, test), as published
 
 
 class DatasetError(ValueError):

@@ -36,7 +36,7 @@ def convert_stage(out_dir: Path, fmt: str) -> list[Path]:
     suffix, convert = CONVERTERS[fmt]
     paths = []
     for name in ("dense", "pruned"):
-        model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
-        network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
+        input_shape = load_checkpoint(out_dir / f"{name}.pt").input_shape
+        network = read_netx(out_dir / f"{name}.net", input_shape=input_shape)
         paths.append(convert(network, out_dir / f"{name}{suffix}"))
     return paths

@@ -16,6 +16,7 @@ import torch
 
 from neurodeploy.lavacompat import slayer
 from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, write_netx
+from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
 
 NeuronLayer = DenseLayer | ConvLayer
@@ -165,11 +166,12 @@ def export_model(model: torch.nn.Module, path: Path, input_shape: tuple[int, int
     return layers
 
 
-def export_stage(out_dir: Path) -> tuple[Path, Path]:
-    """Write ``dense.net`` and ``pruned.net`` from the two checkpoints in ``out_dir``."""
+def export_stage(recipe: Recipe, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``dense.net`` and ``pruned.net`` from the two checkpoints in ``out_dir``
+    (the networks ``recipe.model`` describes)."""
     paths = []
     for name in ("dense", "pruned"):
-        model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
+        model = load_checkpoint(out_dir / f"{name}.pt").model(recipe.model)
         path = out_dir / f"{name}.net"
         export_model(model, path)
         paths.append(path)

@@ -43,7 +43,7 @@ from typing import Union
 import h5py
 import numpy as np
 
-from neurodeploy.fileio import atomic_path
+from neurodeploy.fileio import PathError, atomic_path, check_input
 
 WEIGHT_MIN = -256
 WEIGHT_MAX = 254
@@ -346,6 +346,11 @@ class Network:
         """The NetX type of every layer: input, dense or conv."""
         return [_KIND[type(layer)] for layer in self.layers]
 
+    @property
+    def sizes(self) -> list[int]:
+        """The number of neurons of every layer."""
+        return [int(np.prod(layer.lava_shape)) for layer in self.layers]
+
 
 _KIND = {InputLayer: "input", DenseLayer: "dense", ConvLayer: "conv"}
 
@@ -450,7 +455,10 @@ def read_netx(
     """
     path = Path(path)
     try:
+        check_input(path, "network file")
         handle = h5py.File(path, "r")
+    except PathError as err:
+        raise NetxError(str(err)) from err
     except OSError as err:
         raise NetxError(f"{path}: not a readable HDF5 file ({err})") from err
     try:
@@ -479,8 +487,8 @@ def _read_layers(
     if names != [str(i) for i in range(len(names))] or not names:
         raise NetxError(f"{path}: layers must be named 0..N-1, found {list(group)}")
     if num_layers is not None:
-        if num_layers < 1:
-            raise NetxError(f"{path}: num_layers = {num_layers} must be at least 1")
+        if not 1 <= num_layers <= len(names):
+            raise NetxError(f"{path}: num_layers = {num_layers}, but the file has {len(names)} layer groups")
         names = names[:num_layers]
     layers: list[Layer] = []
     indices: list[int] = []

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import h5py
 
+from neurodeploy.fileio import PathError, check_input
 from neurodeploy.network.netx import NetxError
 
 
@@ -28,7 +29,12 @@ def read_every_dataset(path: str | Path) -> None:
 
 
 def probe_hdf5(path: str | Path) -> None:
-    """Raise ``NetxError`` when reading every dataset of ``path`` kills the reading process."""
+    """Raise ``NetxError`` when ``path`` is not a regular file (a FIFO would block the
+    reader forever) or reading every dataset of it kills the reading process."""
+    try:
+        check_input(path, "network file")
+    except PathError as err:
+        raise NetxError(str(err)) from err
     pid = os.fork()
     if pid == 0:  # the child: read, and leave without running any exit handler of the parent's
         try:

@@ -34,7 +34,7 @@ from neurodeploy.prune.criteria import CRITERIA, NEEDS_STATISTICS
 from neurodeploy.prune.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
 from neurodeploy.prune.selection import grouped_masks
 from neurodeploy.prune.statistics import layer_statistics
-from neurodeploy.recipe import PruneSettings
+from neurodeploy.recipe import PruneSettings, RecipeError
 from neurodeploy.train.model import SpikingNet
 from neurodeploy.train.trainer import fit
 
@@ -63,7 +63,7 @@ def _indices(names: list[str], indices: tuple[int, ...], key: str) -> set[str]:
     chosen = set()
     for index in indices:
         if not -len(names) <= index < len(names):
-            raise ValueError(f"prune.{key}: layer {index} does not exist ({len(names)} layers)")
+            raise RecipeError(f"prune.{key}: layer {index} does not exist (the model has {len(names)} layers)")
         chosen.add(names[index])
     return chosen
 
@@ -73,7 +73,7 @@ def plan(names: list[str], settings: PruneSettings) -> PrunePlan:
     excluded = _indices(names, settings.exclude, "exclude")
     pruned = tuple(name for name in names if name not in excluded)
     if not pruned:
-        raise ValueError("prune.exclude leaves no layer to prune")
+        raise RecipeError(f"prune.exclude leaves no layer to prune (the model has {len(names)} layers)")
     magnitude = _indices(names, settings.magnitude_layers, "magnitude_layers") & set(pruned)
     dynamic = _indices(names, settings.dynamic_layers, "dynamic_layers") & set(pruned)
     apart = [(name,) for name in pruned if name in magnitude and settings.criterion != "magnitude"]

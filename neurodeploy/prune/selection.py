@@ -8,6 +8,28 @@ import torch
 from neurodeploy.prune.masks import Masks
 
 
+class EmptiedLayerError(ValueError):
+    """A sparsity that would leave a layer without a single weight."""
+
+
+def pruned_count(sizes: list[int], sparsity: float, dead: int = 0) -> int:
+    """How many of ``sum(sizes)`` weights ranked together ``lowest_masks`` prunes:
+    ``ceil(sparsity * N)``, or the ``dead`` ones when more are dead already.
+
+    Raises ``EmptiedLayerError`` when that would leave fewer weights than
+    tensors: every tensor keeps at least one (netx cannot load an all-zero
+    dense layer, and an empty layer silences everything after it).
+    """
+    total = sum(sizes)
+    count = max(math.ceil(round(sparsity * total, 9)), dead)
+    if total - count < len(sizes):
+        raise EmptiedLayerError(
+            f"sparsity {sparsity} prunes {count} of {total} weights, which would leave a layer "
+            f"without weights ({len(sizes)} layer(s) ranked together need at least one each)"
+        )
+    return count
+
+
 def lowest_masks(
     scores: dict[str, torch.Tensor],
     sparsity: float,
@@ -20,20 +42,28 @@ def lowest_masks(
     alive stays pruned whatever its score (pruning never revives a weight);
     when more than the target are dead already, no live one is pruned. Rounding
     up means the sparsity reached is never below the one asked. Ties at the
-    cut fall either way; every pruned live score is <= every kept score.
+    cut fall either way; every pruned live score is <= every kept score,
+    except that every tensor keeps its best live entry: where a tensor would
+    lose all of them, its best one is kept and the next-lowest score
+    elsewhere is pruned instead (``pruned_count`` refuses a sparsity that
+    cannot leave one per tensor).
     """
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity = {sparsity} is outside [0, 1)")
     flat = torch.cat([s.detach().double().flatten() for s in scores.values()])
+    dead = torch.zeros(flat.numel(), dtype=torch.bool)
     if alive is not None:
         dead = ~torch.cat([alive[name].flatten() for name in scores])
         flat = flat.masked_fill(dead, -math.inf)
-    num_pruned = math.ceil(round(sparsity * flat.numel(), 9))
-    if alive is not None:
-        num_pruned = max(num_pruned, int(dead.sum()))
+    num_pruned = pruned_count([s.numel() for s in scores.values()], sparsity, int(dead.sum()))
+    ranked, offset = flat.clone(), 0
+    for s in scores.values():  # protect each tensor's best live entry (dead ones are -inf)
+        if not dead[offset : offset + s.numel()].all():
+            ranked[offset + int(torch.argmax(flat[offset : offset + s.numel()]))] = math.inf
+        offset += s.numel()
     keep = torch.ones(flat.numel(), dtype=torch.bool)
     if num_pruned:
-        keep[torch.topk(flat, num_pruned, largest=False, sorted=False).indices] = False
+        keep[torch.topk(ranked, num_pruned, largest=False, sorted=False).indices] = False
     masks, offset = {}, 0
     for name, s in scores.items():
         masks[name] = keep[offset : offset + s.numel()].reshape(s.shape).clone()

@@ -6,7 +6,7 @@ from pathlib import Path
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.prune.imp import PruneResult, iterative_prune
 from neurodeploy.recipe import Recipe
-from neurodeploy.train.checkpoint import checkpoint_extra, load_checkpoint, save_checkpoint
+from neurodeploy.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from neurodeploy.train.model import SpikingNet
 
 
@@ -17,11 +17,11 @@ def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe) -> tuple[S
     checkpoint; a recipe asking for a rewind epoch the checkpoint lacks is
     an error naming both.
     """
-    model, _, _ = load_checkpoint(dense)
-    extra = checkpoint_extra(dense)
+    checkpoint = load_checkpoint(dense)
+    model, extra = checkpoint.model(recipe.model), checkpoint.extra
     rewind = recipe.prune.rewind_epoch
     if rewind is not None and extra.get("rewind_epoch") != rewind:
-        raise ValueError(
+        raise CheckpointError(
             f"{dense}: has no weights after epoch {rewind} (prune.rewind_epoch); retrain with that recipe"
         )
     result = iterative_prune(
@@ -31,9 +31,8 @@ def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe) -> tuple[S
     return model, result
 
 
-def prune_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
-    """Prune ``out_dir/dense.pt`` to the recipe's sparsity; save ``out_dir/pruned.pt``."""
-    _, recipe, _ = load_checkpoint(out_dir / "dense.pt")
+def prune_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None) -> Path:
+    """Prune ``out_dir/dense.pt`` as ``recipe.prune`` says; save ``out_dir/pruned.pt``."""
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     model, result = prune_checkpoint(out_dir / "dense.pt", data, recipe)
     path = out_dir / "pruned.pt"

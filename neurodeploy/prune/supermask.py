@@ -65,6 +65,7 @@ import torch
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.export.quantize import export_model
 from neurodeploy.fileio import atomic_path
+from neurodeploy.lock import folder_lock
 from neurodeploy.network.netx import read_netx
 from neurodeploy.prune.masks import Masks
 from neurodeploy.recipe import Recipe
@@ -315,6 +316,12 @@ def supermask_search(
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "momentum": momentum,
         "weight_decay": weight_decay, "weight_scale": weight_scale, "seeds": list(seeds),
     }
+    with folder_lock(out_dir):
+        return _search_all(recipe, ks, out_dir, seeds, data, settings)
+
+
+def _search_all(recipe: Recipe, ks: Sequence[float], out_dir: Path, seeds: tuple[int, ...], data: SpikeDataset,
+                settings: dict[str, Any]) -> Path:
     rows = [
         _search_one(recipe, data, k, seed, out_dir / "supermask", settings)
         for seed in seeds for k in ks

@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from neurodeploy.fileio import atomic_path
+from neurodeploy.fileio import REDO, atomic_path, open_npz, read_json
 from neurodeploy.report.figures import SIDES, layer_bars_figure, raster_figure
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.simulate.timing import arrival, split_stream
@@ -37,7 +36,7 @@ img { max-width: 100%; } p.note { color: #555; font-size: 0.9em; }
 def _png(figure: plt.Figure) -> str:
     """The figure as an ``<img>`` with a PNG data URI; closes the figure."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="figure" src="data:image/png;base64,{data}">'
@@ -80,7 +79,7 @@ def _table(rows: list[tuple[str, str, str]]) -> str:
     return f"<table><tr><th></th><th>dense</th><th>pruned</th></tr>{body}</table>"
 
 
-def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
+def sample_windows(out_dir: Path, steps: int, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
     """Lava's and the golden model's spikes of every layer over one Lava sample's window.
 
     Returns (lava, golden): side -> list of uint8 [n_l, T + drain]
@@ -88,10 +87,8 @@ def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.nd
     Our exported networks start with a synapse, so layer l first sees a
     sample at step l + 1.
     """
-    recipe = json.loads((out_dir / "recipe.json").read_text())
-    steps = recipe["data"]["steps"]
     lava, golden = {}, {}
-    with np.load(out_dir / "simulation.npz") as sim:
+    with open_npz(out_dir / "simulation.npz", REDO) as sim:
         count = int(sim["lava_samples"])
         for side in SIDES:
             streams = {"lava": load_layers(sim, side, "lava"), "golden": load_layers(sim, side, "golden_stream")}
@@ -104,11 +101,11 @@ def sample_windows(out_dir: Path, sample: int = 0) -> tuple[dict[str, list[np.nd
     return lava, golden
 
 
-def write_html(out_dir: Path, sweep_dir: Path | None = None) -> Path:
+def write_html(out_dir: Path, steps: int, sweep_dir: Path | None = None) -> Path:
     """Write ``out_dir/report.html`` from the run's ``report.json`` and ``simulation.npz``
-    (and ``sweep_dir/sweep.json`` when given); returns its path."""
-    report = json.loads((out_dir / "report.json").read_text())
-    lava, golden = sample_windows(out_dir)
+    (``steps`` per sample; and ``sweep_dir/sweep.json`` when given); returns its path."""
+    report = read_json(out_dir / "report.json", REDO)
+    lava, golden = sample_windows(out_dir, steps)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>neurodeploy report: {html.escape(report['recipe']['name'])}</title>",
@@ -119,6 +116,9 @@ def write_html(out_dir: Path, sweep_dir: Path | None = None) -> Path:
         f"{report['golden']['test_samples']} test samples; Lava ran {report['lava']['samples']} of them.</p>",
         "<h2>Summary</h2>",
         _table(summary_rows(report)),
+        *(["<h2>Caveats: figures that rest on nothing</h2><ul>"]
+          + [f"<li class='bad'>{html.escape(line)}</li>" for line in report.get("caveats", [])] + ["</ul>"]
+          if report.get("caveats") else []),
         f"<p>Synaptic operations, pruned / dense: <b>{report['synops_ratio']:.4f}</b>.</p>",
         "<p class='note'>Energy and cores: neurodeploy.hardware's model with the profiles in hardware/ "
         "(every figure there names its source; see docs/hardware.md), from the synaptic operations, "
@@ -132,7 +132,7 @@ def write_html(out_dir: Path, sweep_dir: Path | None = None) -> Path:
     if sweep_dir is not None:
         from neurodeploy.sweep.plots import accuracy_figure
 
-        rows = json.loads((sweep_dir / "sweep.json").read_text())["rows"]
+        rows = read_json(sweep_dir / "sweep.json", "run neurodeploy sweep again")["rows"]
         parts += [
             f"<h2>Sweep: {html.escape(str(sweep_dir))}</h2>",
             _png(accuracy_figure(rows, "sparsity")),

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from neurodeploy.fileio import atomic_path
+from neurodeploy.fileio import REDO, read_json, write_json
+from neurodeploy.recipe import Recipe
 from neurodeploy.report.html import write_html
 
 
@@ -16,13 +17,14 @@ def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: di
     lava_dense, lava_pruned = dense["lava"], pruned["lava"]
 
     def model_part(m: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in m.items() if k != "lava"}
+        return {k: v for k, v in m.items() if k not in ("lava", "caveats")}
 
     return {
         "recipe": recipe,
         "dense": model_part(dense),
         "pruned": model_part(pruned),
         "synops_ratio": comparison["synops_ratio"],
+        "caveats": dense.get("caveats", []) + pruned.get("caveats", []),
         "golden": {
             "test_samples": dense["test_samples"],
             "compared": dense["golden_vs_slayer"]["compared"],
@@ -95,19 +97,16 @@ def summary(report: dict[str, Any]) -> str:
     )
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in report["seconds"].items())
     lines.append(f"time: {timing}")
+    lines.extend(f"caveat: {line}" for line in report["caveats"])
     return "\n".join(lines)
 
 
-def report_stage(out_dir: Path, sweep_dir: Path | None = None) -> Path:
-    """Write ``report.json`` from ``comparison.json``, the recipe and ``seconds.json``,
-    and ``report.html`` from it (with ``sweep_dir``'s curves when given); returns the JSON's path."""
-    comparison = json.loads((out_dir / "comparison.json").read_text())
-    seconds_path = out_dir / "seconds.json"
-    seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
-    recipe = json.loads((out_dir / "recipe.json").read_text())
-    report = build_report(comparison, recipe, seconds)
-    path = out_dir / "report.json"
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(report, indent=2))
-    write_html(out_dir, sweep_dir)
+def report_stage(recipe: Recipe, out_dir: Path, seconds: dict[str, float], sweep_dir: Path | None = None) -> Path:
+    """Write ``report.json`` from ``comparison.json``, ``recipe`` and the ``seconds`` each
+    stage took, and ``report.html`` from it (with ``sweep_dir``'s curves when given);
+    returns the JSON's path."""
+    comparison = read_json(out_dir / "comparison.json", REDO)
+    report = build_report(comparison, recipe.to_dict(), seconds)
+    path = write_json(out_dir / "report.json", report)
+    write_html(out_dir, recipe.data.steps, sweep_dir)
     return path

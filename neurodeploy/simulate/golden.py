@@ -41,6 +41,22 @@ CONV_ACCUMULATOR_BITS = 24
 EVENT_DENSITY = 0.05
 
 
+def run_bytes(input_size: int, sizes: list[int], rows: int, steps: int, batch_size: int = 64,
+              record_state: bool = False) -> int:
+    """An upper bound of the memory ``GoldenModel.run`` takes for ``rows`` x ``steps``.
+
+    input_size: neurons of the input; sizes: neurons of every layer. The
+    result holds uint8 spikes (and int32 u and v when recorded) of every
+    layer, [rows, n_l, steps], twice while the batches are joined; inside a
+    batch of ``batch_size`` rows each layer holds its input as floats (8 B),
+    a_in (4 B), the float product (8 B), spikes and their copies.
+    """
+    per_entry = 2 * (1 + (8 if record_state else 0))
+    batch = min(rows, batch_size)
+    return (rows * steps * (input_size + per_entry * sum(sizes))
+            + batch * steps * (9 * input_size + 30 * sum(sizes)))
+
+
 @dataclass(frozen=True)
 class GoldenRun:
     """Per layer: spikes uint8 [B, n_l, S]; u and v int32 [B, n_l, S] when recorded.

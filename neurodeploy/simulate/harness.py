@@ -24,6 +24,20 @@ from neurodeploy.simulate.recorder.process import SpikeRecorder, unpack
 from neurodeploy.simulate.timing import drain, reset_offset
 
 
+# Lava's own processes beside the network's: the runtime service, the
+# shared-memory server and Python's resource tracker.
+LAVA_RUNTIME_PROCESSES = 3
+
+
+def lava_process_count(layers: int, starts_with_input: bool, recorded: int, source: bool) -> int:
+    """OS processes a ``run_lava`` of a network of ``layers`` layers forks: two per
+    layer (its synapse and its neurons; one for an input layer, which has no
+    synapse), one per recorded layer, one for the spike source, and the runtime's
+    three (measured on lava-nc 0.10.0: 10 for the 2-layer oxford network, its
+    source and two recorders)."""
+    return 2 * layers - int(starts_with_input) + recorded + int(source) + LAVA_RUNTIME_PROCESSES
+
+
 @dataclass(frozen=True)
 class Probe:
     """Lava's state of one neuron around one column.

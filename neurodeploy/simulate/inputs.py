@@ -5,44 +5,79 @@ one-line message naming the file (or option) when the input cannot be used.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
+from neurodeploy.fileio import PathError, check_input
+from neurodeploy.limits import Limits
+
 NPY_MAGIC = b"\x93NUMPY"
+INT32_LIMIT = 2**31
 
 
 class InputError(ValueError):
     """An input file or option that cannot be used; the message names the file (or option) and what is wrong, on one line."""
 
 
-def _load_npy(path: Path) -> np.ndarray:
-    """The numeric array stored in the .npy file ``path`` (integer, float or bool dtype)."""
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy file's header, checked against the file's size
+    before anything is loaded (a header can claim terabytes)."""
+    path = Path(path)
     try:
+        check_input(path, ".npy file")
         with open(path, "rb") as file:
-            magic = file.read(len(NPY_MAGIC))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    if magic != NPY_MAGIC:
-        raise InputError(f"{path}: not a .npy file")
+            if file.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise InputError(f"{path}: not a .npy file")
+            file.seek(0)
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise InputError(f"{path}: .npy format version {version} is not supported (1.0 and 2.0 are)")
+            offset = file.tell()
+    except PathError as err:
+        raise InputError(str(err)) from err
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from err
+    except ValueError as err:
+        if isinstance(err, InputError):
+            raise
+        raise InputError(f"{path}: corrupt .npy header ({' '.join(str(err).split())})") from err
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise InputError(f"{path}: dtype {dtype} is not numeric")
+    needed = math.prod(shape) * dtype.itemsize
+    held = path.stat().st_size - offset
+    if held < needed:
+        raise InputError(f"{path}: truncated: its header says shape {shape} of {dtype} ({needed} bytes), "
+                         f"the file holds {held} bytes of data")
+    return shape, dtype
+
+
+def _load_npy(path: Path, limits: Limits) -> np.ndarray:
+    """The numeric array stored in the .npy file ``path`` (integer, float or bool dtype),
+    never unpickled; its size (three times, for the copies made of it) is checked
+    against ``limits`` before it is read."""
+    shape, dtype = _npy_header(path)
+    limits.check_memory(3 * math.prod(shape) * dtype.itemsize, f"{path} (shape {shape}, {dtype})")
     try:
-        array = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         reason = " ".join(str(exc).split())
         raise InputError(f"{path}: corrupt .npy file ({reason})") from exc
-    if array.dtype.kind not in "biuf":
-        raise InputError(f"{path}: dtype {array.dtype} is not numeric")
-    return array
 
 
-def load_spikes(path: Path, num_inputs: int) -> np.ndarray:
+def load_spikes(path: Path, num_inputs: int, limits: Limits | None = None) -> np.ndarray:
     """Spike array from a .npy file shaped [neurons, T] (one sample) or [samples, neurons, T].
 
     Any bool, integer or float dtype is accepted if every value is 0 or 1;
     ``neurons`` must equal ``num_inputs`` and T (steps of 1 ms) and the sample
     count must be positive. Returns uint8 [N, num_inputs, T].
     """
-    array = _load_npy(path)
+    array = _load_npy(path, limits or Limits())
     if array.ndim == 2:
         array = array[np.newaxis]
     if array.ndim != 3:
@@ -64,7 +99,7 @@ def load_spikes(path: Path, num_inputs: int) -> np.ndarray:
     return array.astype(np.uint8)
 
 
-def load_events(path: Path, num_inputs: int, steps: int | None) -> np.ndarray:
+def load_events(path: Path, num_inputs: int, steps: int | None, limits: Limits | None = None) -> np.ndarray:
     """Events file binned into 1 ms steps as lava-dl bins it.
 
     The .npy file is a float or integer array [events, 3] whose rows are
@@ -83,12 +118,14 @@ def load_events(path: Path, num_inputs: int, steps: int | None) -> np.ndarray:
       >= T are dropped (with T inferred this can drop the last event: max
       t = 3.5 gives T = 4 and step 4).
 
-    Negative, NaN or infinite values and x >= X are rejected. Returns uint8
-    [1, num_inputs, T].
+    Negative, NaN or infinite values, x >= X, x or channel beyond 2^31, and
+    a T whose [num_inputs, T] array exceeds ``limits`` are rejected, and so is
+    a ``steps`` that drops every event. Returns uint8 [1, num_inputs, T].
     """
+    limits = limits or Limits()
     if steps is not None and steps <= 0:
         raise InputError(f"--steps: must be positive, got {steps} (for {path})")
-    events = _load_npy(path)
+    events = _load_npy(path, limits)
     if events.ndim != 2 or events.shape[1] != 3:
         raise InputError(f"{path}: events array has shape {events.shape}; expected [events, 3] rows of (x, channel, t)")
     if events.shape[0] == 0:
@@ -97,6 +134,12 @@ def load_events(path: Path, num_inputs: int, steps: int | None) -> np.ndarray:
         raise InputError(f"{path}: events array contains NaN or infinite values")
     if (events < 0).any():
         raise InputError(f"{path}: events array contains negative values")
+    if events[:, :2].max() >= INT32_LIMIT:
+        raise InputError(f"{path}: an event's x or channel is {events[:, :2].max()}, beyond 2^31")
+    last_step = float(np.round(float(events[:, 2].max())))
+    num_steps = int(last_step + 1) if steps is None else steps
+    limits.check_memory(2 * float(num_inputs) * (last_step + 1 if steps is None else steps),
+                        f"{path}: events up to t = {events[:, 2].max()} ms ({num_inputs} inputs x {num_steps} steps)")
     x = events[:, 0].astype(int)
     channel = events[:, 1].astype(int)
     channel -= channel.min()
@@ -113,14 +156,17 @@ def load_events(path: Path, num_inputs: int, steps: int | None) -> np.ndarray:
             f"allow x < {width}"
         )
     num_steps = int(np.round(t.max() + 1)) if steps is None else steps
-    step = np.round(t).astype(int)
+    step = np.round(t).astype(np.int64)
     keep = step < num_steps
+    if not keep.any():
+        raise InputError(f"{path}: --steps {num_steps} drops every one of its {len(step)} events "
+                         f"(the first is at step {step.min()})")
     spikes = np.zeros((num_channels, width, num_steps), dtype=np.uint8)
     spikes[channel[keep], x[keep], step[keep]] = 1
     return spikes.reshape(1, num_inputs, num_steps)
 
 
-def load_bias(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+def load_bias(path: Path, shape: tuple[int, ...], limits: Limits | None = None) -> np.ndarray:
     """Input-layer bias image(s) from a .npy file, flattened in C order.
 
     ``shape`` is the input layer's Lava shape, e.g. (W, H, C) = (16, 16, 3);
@@ -129,7 +175,7 @@ def load_bias(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     finite whole numbers. Returns int64 [N, prod(shape)].
     """
     shape = tuple(shape)
-    array = _load_npy(path)
+    array = _load_npy(path, limits or Limits())
     if array.shape == shape:
         array = array[np.newaxis]
     if array.shape[1:] != shape or array.shape[0] == 0:
@@ -147,10 +193,13 @@ def load_bias(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return array.astype(np.int64).reshape(array.shape[0], -1)
 
 
-def random_spikes(num_samples: int, num_inputs: int, steps: int, rate: float, seed: int) -> np.ndarray:
+def random_spikes(num_samples: int, num_inputs: int, steps: int, rate: float, seed: int,
+                  limits: Limits | None = None) -> np.ndarray:
     """Bernoulli spikes, probability ``rate`` per neuron and 1 ms step, from ``np.random.default_rng(seed)``.
 
-    Returns uint8 [num_samples, num_inputs, steps].
+    Drawn one sample at a time (the same numbers as one draw of the whole
+    array), so the only large array is the result, checked against ``limits``
+    first. Returns uint8 [num_samples, num_inputs, steps].
     """
     if not 0 <= rate <= 1:
         raise InputError(f"--random-rate: must be in [0, 1], got {rate}")
@@ -160,5 +209,12 @@ def random_spikes(num_samples: int, num_inputs: int, steps: int, rate: float, se
         raise InputError(f"--steps: must be positive, got {steps}")
     if num_inputs <= 0:
         raise InputError(f"network input count must be positive, got {num_inputs}")
+    if seed < 0:
+        raise InputError(f"--seed: must be at least 0, got {seed}")
+    (limits or Limits()).check_memory(float(num_samples) * num_inputs * steps,
+                                      f"--random-rate ({num_samples} samples x {num_inputs} inputs x {steps} steps)")
     rng = np.random.default_rng(seed)
-    return (rng.random((num_samples, num_inputs, steps)) < rate).astype(np.uint8)
+    out = np.empty((num_samples, num_inputs, steps), dtype=np.uint8)
+    for sample in range(num_samples):
+        out[sample] = rng.random((num_inputs, steps)) < rate
+    return out

@@ -4,11 +4,13 @@ Lava's CPU runtime forks one OS process per process model, one for the
 runtime service and one shared-memory manager server. Two ways it leaks them
 or hangs, measured on lava-nc 0.10.0:
 
-- Ctrl-C in a terminal sends SIGINT to the whole process group: every child
-  dies of KeyboardInterrupt (each printing a traceback), and the parent's
-  ``stop()`` then waits forever for the runtime service's answer.
-  ``started`` forks the children with SIGINT deferred, so they inherit a
-  handler that ignores it; the parent alone handles Ctrl-C and stops them.
+- Ctrl-C in a terminal sends SIGINT to the whole process group (a closed
+  terminal SIGHUP, ``timeout`` SIGTERM): every child dies of it (on SIGINT
+  each printing a traceback), and the parent's ``stop()`` then waits forever
+  for the runtime service's answer. ``started`` forks the children with those
+  signals deferred, so they inherit a handler that ignores them; the parent
+  alone handles them and stops the children. The children also die with the
+  parent if it is killed outright (``processes.die_with_parent``).
 - When a process model raises, Lava ends the run with a RuntimeError after its
   processes have exited, and ``stop()`` again waits forever. ``stop_runtime``
   stops gracefully only while every child is alive, and kills what is left.
@@ -20,27 +22,32 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from neurodeploy.processes import STOP_SIGNALS, die_with_parent
+
 
 @contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold back SIGINT for the block; a SIGINT that came is re-raised after it.
+def _signals_deferred() -> Iterator[None]:
+    """Hold back SIGINT, SIGTERM and SIGHUP for the block; the first that came is
+    raised again after it.
 
     Processes forked inside the block keep the holding handler, so they ignore
-    SIGINT for good. Only in the main thread (elsewhere Python cannot set
-    handlers, and SIGINT is delivered to the main thread anyway).
+    these signals for good. Only in the main thread (elsewhere Python cannot
+    set handlers, and signals are delivered to the main thread anyway).
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
         yield
         return
     received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda number, frame: received.append(number))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if received:
-        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(received[0])
 
 
 def _actors(runtime: Any) -> list[Any]:
@@ -88,8 +95,9 @@ def started(process: Any, run_cfg: Any) -> Iterator[None]:
     the block ends (normally, by an exception, by Ctrl-C); an exception from
     the block is re-raised unchanged, with a note if stopping failed too.
     """
+    die_with_parent()
     try:
-        with _sigint_deferred():
+        with _signals_deferred():
             process.create_runtime(run_cfg=run_cfg)
         yield
     except BaseException as error:

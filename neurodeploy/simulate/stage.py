@@ -15,7 +15,8 @@ import numpy as np
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.fileio import atomic_path
 from neurodeploy.network.netx import read_netx
-from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.recipe import Recipe
+from neurodeploy.simulate.golden import GoldenModel, run_bytes
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.torch_side import torch_layer_spikes
@@ -26,7 +27,21 @@ MODELS = ("dense", "pruned")
 SPARSE_SYNAPSES = {"dense": False, "pruned": True}
 
 
-def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
+def simulate_bytes(input_size: int, sizes: list[int], test_samples: int, lava_samples: int, steps: int,
+                   drain_steps: int) -> int:
+    """An upper bound of the memory the stage takes, both networks kept: per network
+    the golden model on the test set (``golden.run_bytes``), SLAYER's spikes of the
+    same shape (uint8, and float32 batches of 256 with its internal traces), and the
+    Lava samples as one stream in the golden model and in Lava."""
+    length = steps + drain_steps
+    whole = run_bytes(input_size, sizes, test_samples, length)
+    slayer = test_samples * length * sum(sizes) + min(256, test_samples) * length * (input_size + sum(sizes)) * 16
+    stream = lava_samples * steps + drain_steps
+    lava = run_bytes(input_size, sizes, 1, stream) + stream * (8 * input_size + 2 * sum(sizes))
+    return 2 * (whole + slayer + lava) + test_samples * input_size * steps
+
+
+def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None) -> Path:
     """Run both networks on every side; save ``simulation.npz``.
 
     Saved arrays: ``inputs`` [N, in, T] (the whole test set, each sample
@@ -37,14 +52,13 @@ def simulate_stage(out_dir: Path, data: SpikeDataset | None = None) -> Path:
     for the M Lava samples, ``{model}/golden_seconds`` (whole test set),
     ``{model}/lava_seconds``, ``{model}/sparse``.
     """
-    _, recipe, _ = load_checkpoint(out_dir / "dense.pt")
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     steps = recipe.data.steps
     count = min(recipe.simulate.samples, len(data.x_test))
     x = data.x_test.astype(np.uint8)
     arrays: dict[str, np.ndarray] = {"labels": data.y_test, "lava_samples": np.array(count)}
     for name in MODELS:
-        model, _, _ = load_checkpoint(out_dir / f"{name}.pt")
+        model = load_checkpoint(out_dir / f"{name}.pt").model(recipe.model)
         network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
         test = Stimulus(network.to_lava_order(x), None, steps)
         samples = Stimulus(test.spikes[:count], None, steps)

@@ -79,7 +79,7 @@ def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) ->
     settings = point_recipe(recipe, point)
     data = load_dataset(settings.data, point.seed)
     if point.sparsity == 0:
-        model, _, _ = load_checkpoint(dense_path)
+        model = load_checkpoint(dense_path).model(settings.model)
         reached = 0.0
     else:
         model, result = prune_checkpoint(dense_path, data, settings)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from neurodeploy.fileio import atomic_path
-from neurodeploy.pipeline import stage_digests
+from neurodeploy.lock import folder_lock
+from neurodeploy.pipeline import BY_NAME, settings_digest
 from neurodeploy.recipe import CHOICES, Recipe
 from neurodeploy.sweep.plots import write_plots
 from neurodeploy.sweep.point import Point, point_recipe, run_point, train_seed
@@ -50,16 +51,17 @@ def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence
 
 
 def dense_digest(recipe: Recipe, seed: int) -> str:
-    """What the seed's dense network depends on: the run pipeline's train-stage digest
-    (seed, data, model, train, rewind epoch) with that seed."""
-    return stage_digests(dataclasses.replace(recipe, seed=seed))["train"]
+    """What the seed's dense network depends on: the run pipeline's train-stage settings
+    digest (seed, data, model, train, rewind epoch) with that seed."""
+    return settings_digest(dataclasses.replace(recipe, seed=seed), BY_NAME["train"])
 
 
 def _digest(recipe: Recipe, point: Point) -> str:
-    """A point's settings digest: the dense network's, or the prune stage's of its recipe."""
+    """A point's settings digest: the dense network's, or with it the prune stage's
+    settings digest of the point's recipe."""
     if point.sparsity == 0:
         return dense_digest(recipe, point.seed)
-    return stage_digests(point_recipe(recipe, point))["prune"]
+    return dense_digest(recipe, point.seed) + settings_digest(point_recipe(recipe, point), BY_NAME["prune"])
 
 
 def _finished(path: Path, digest: str) -> dict[str, Any] | None:
@@ -108,12 +110,19 @@ def sweep(
     """
     todo = points(criteria, sparsities, seeds)
     workers = max(1, workers or os.cpu_count() or 1)
+    with folder_lock(out_dir):
+        return _sweep(recipe, todo, seeds, out_dir, workers, progress)
+
+
+def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path, workers: int,
+           progress: Callable[[str], None]) -> Path:
     (out_dir / "points").mkdir(parents=True, exist_ok=True)
     (out_dir / "dense").mkdir(parents=True, exist_ok=True)
     # Lava sets the fork start method when it is imported and fails in a
     # process started any other way, so the workers are forked.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+    try:
         trainings = {}
         for seed in seeds:
             path = out_dir / "dense" / f"seed{seed}.pt"
@@ -140,6 +149,13 @@ def sweep(
             rows[point] = future.result()
             progress(f"{point.name}: accuracy {rows[point]['accuracy']:.4f}, "
                      f"synops/sample {rows[point]['synops_per_sample']:.0f}")
+    except BaseException:
+        # Ctrl-C, SIGTERM or a failed point: the workers stop now, not after their points
+        for child in multiprocessing.active_children():
+            child.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     ordered = [rows[point] for point in todo]
     path = write_table(ordered, recipe, out_dir)
     write_plots(ordered, out_dir)

@@ -1,13 +1,42 @@
 """SLAYER CUBA networks built from a recipe: conv blocks, flatten, dense blocks."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from neurodeploy.lavacompat import slayer
-from neurodeploy.recipe import ModelSettings
+from neurodeploy.recipe import ModelSettings, RecipeError
+
+
+def layer_shapes(
+    input_shape: tuple[int, int, int], num_classes: int, settings: ModelSettings
+) -> list[tuple[tuple[int, ...], int]]:
+    """(output shape, weights) of every neuron layer the settings build on ``input_shape``.
+
+    Conv layers give (C, H, W) with H = floor((H_in + 2 padding - kernel) /
+    stride) + 1 (likewise W) and C_out x C_in x kernel^2 weights; dense
+    layers give (n,) and n x n_in weights. ``RecipeError`` naming
+    ``model.conv[i]`` when a convolution leaves no output pixel, and
+    ``model.conv`` for an image-less dataset.
+    """
+    channels, height, width = input_shape
+    if settings.conv and height * width == 1:
+        raise RecipeError("model.conv needs image inputs (C, H, W); this dataset gives flat vectors")
+    layers: list[tuple[tuple[int, ...], int]] = []
+    for index, conv in enumerate(settings.conv):
+        out_h, out_w = ((size + 2 * conv.padding - conv.kernel) // conv.stride + 1 for size in (height, width))
+        if min(out_h, out_w) < 1:
+            raise RecipeError(
+                f"model.conv[{index}]: kernel {conv.kernel} with padding {conv.padding} does not fit its "
+                f"{height}x{width} input (no output pixel)"
+            )
+        layers.append(((conv.channels, out_h, out_w), conv.channels * channels * conv.kernel**2))
+        channels, height, width = conv.channels, out_h, out_w
+    features = channels * height * width
+    for width_out in (*settings.hidden, num_classes):
+        layers.append(((width_out,), width_out * features))
+        features = width_out
+    return layers
 
 
 class SpikingNet(torch.nn.Module):
@@ -38,20 +67,15 @@ class SpikingNet(torch.nn.Module):
         self.input_shape = tuple(int(v) for v in input_shape)
         self.num_classes = int(num_classes)
         blocks: list[torch.nn.Module] = []
-        channels, height, width = self.input_shape
-        for index, conv in enumerate(settings.conv):
-            height, width = (
-                (size + 2 * conv.padding - conv.kernel) // conv.stride + 1 for size in (height, width)
-            )
-            if min(height, width) < 1:
-                raise ValueError(f"model.conv[{index}] leaves no output pixels for a {self.input_shape} input")
+        shapes = layer_shapes(self.input_shape, self.num_classes, settings)
+        channels, features = self.input_shape[0], int(np.prod(self.input_shape))
+        for conv, (shape, _) in zip(settings.conv, shapes):
             blocks.append(slayer.block.cuba.Conv(
                 params, channels, conv.channels, conv.kernel, stride=conv.stride, padding=conv.padding,
             ))
-            channels = conv.channels
+            channels, features = conv.channels, int(np.prod(shape))
         if settings.conv:
             blocks.append(slayer.block.cuba.Flatten())
-        features = channels * height * width
         for width_out in (*settings.hidden, num_classes):
             blocks.append(slayer.block.cuba.Dense(params, features, width_out))
             features = width_out
@@ -100,8 +124,6 @@ def build_model(input_shape: int | tuple[int, ...], num_classes: int, settings: 
         input_shape = (input_shape, 1, 1)
     if len(input_shape) != 3:
         raise ValueError(f"input shape {tuple(input_shape)} is not (C, H, W)")
-    if settings.conv and math.prod(input_shape[1:]) == 1:
-        raise ValueError("model.conv needs image inputs (C, H, W); this dataset gives flat vectors")
     return SpikingNet(tuple(input_shape), num_classes, settings)
 
 

@@ -1,0 +1,46 @@
+"""What can be checked about a recipe before any work starts, checked then.
+
+``neurodeploy run`` (and each stage command) calls ``check_recipe`` first,
+so that a recipe that would fail after minutes of training fails at once, in
+one line naming its key: a convolution that does not fit its input, a split
+too small for its classes, a pruned layer that does not exist or a sparsity
+that would leave a layer without weights, and the memory and Lava processes
+the run would need against ``limits.Limits``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.data.dataset import dataset_bytes, dataset_shape, dataset_sizes
+from neurodeploy.limits import Limits
+from neurodeploy.prune.imp import plan
+from neurodeploy.prune.selection import EmptiedLayerError, pruned_count
+from neurodeploy.recipe import Recipe, RecipeError
+from neurodeploy.simulate.harness import lava_process_count
+from neurodeploy.simulate.stage import simulate_bytes
+from neurodeploy.simulate.timing import drain
+from neurodeploy.train.model import layer_shapes
+
+
+def check_recipe(recipe: Recipe, limits: Limits) -> None:
+    """Raise ``RecipeError`` (a bad key) or ``LimitError`` (a limit) for anything about
+    running ``recipe`` that is wrong before the dataset is even read."""
+    data = recipe.data
+    limits.check_memory(dataset_bytes(data), f"the dataset ({data.dataset}, data.steps = {data.steps})")
+    input_shape, classes = dataset_shape(data)
+    layers = layer_shapes(input_shape, classes, recipe.model)
+    names = [f"layer {index}" for index in range(len(layers))]
+    weights = dict(zip(names, (count for _, count in layers)))
+    for group in plan(names, recipe.prune).groups:
+        try:
+            pruned_count([weights[name] for name in group], recipe.prune.sparsity)
+        except EmptiedLayerError as err:
+            where = group[0] if len(group) == 1 else f"layers {', '.join(n.split()[1] for n in group)}"
+            raise RecipeError(f"prune.sparsity = {recipe.prune.sparsity}: {where}: {err}") from err
+    _, test = dataset_sizes(data)
+    sizes = [int(np.prod(shape)) for shape, _ in layers]
+    needed = simulate_bytes(int(np.prod(input_shape)), sizes, test, min(recipe.simulate.samples, test),
+                            data.steps, drain(len(layers), starts_with_input=False))
+    limits.check_memory(needed, f"the simulate stage ({test} test samples x {data.steps} steps)")
+    processes = lava_process_count(len(layers), starts_with_input=False, recorded=len(layers), source=True)
+    limits.check_lava_processes(processes, f"the simulate stage ({len(layers)} layers)")

@@ -1,0 +1,207 @@
+"""A resumed run reports what it did: every recipe key, changed alone between two runs into
+one folder, gives the report a fresh run of that recipe gives; a file changed by hand reruns
+the stages that depend on it.
+
+Before the fix, prune, simulate and compare read the recipe stored inside
+``dense.pt``: a resumed run with ``prune.sparsity`` 0.8 -> 0.3 pruned to 0.8
+and reported 0.3, and ``simulate.samples`` 6 -> 3 ran 6 Lava samples and
+reported 3.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import typing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from neurodeploy.cli import main
+from neurodeploy.pipeline import STAGES, settings_digest
+from neurodeploy.recipe import Recipe, load_recipe
+
+BASE = Path(__file__).parent / "recipes" / "keys.yaml"
+
+# Every key of a recipe, and a valid value other than the base recipe's.
+CHANGES: dict[str, Any] = {
+    "name": "other",
+    "seed": 2,
+    "data.dataset": "digits",  # the only dataset that needs no files; see test_every_key_is_listed
+    "data.test_fraction": 0.75,
+    "data.split_seed": 1,
+    "data.encoding": "latency",
+    "data.steps": 5,
+    "data.max_rate": 0.8,
+    "data.path": "/nonexistent",
+    "data.step_us": 500,
+    "data.train_samples": 7,
+    "data.test_samples": 7,
+    "model.conv": [],
+    "model.conv.channels": 3,
+    "model.conv.kernel": 2,
+    "model.conv.stride": 1,
+    "model.conv.padding": 0,
+    "model.hidden": [6],
+    "model.neuron.threshold": 0.75,
+    "model.neuron.current_decay": 0.3,
+    "model.neuron.voltage_decay": 0.05,
+    "model.neuron.tau_grad": 0.05,
+    "model.neuron.scale_grad": 2.0,
+    "train.epochs": 2,
+    "train.batch_size": 16,
+    "train.lr": 0.02,
+    "prune.criterion": "sf",
+    "prune.scope": "layerwise",
+    "prune.exclude": [-1],
+    "prune.magnitude_layers": [0],
+    "prune.dynamic_layers": [0],
+    "prune.sparsity": 0.3,
+    "prune.rounds": 2,
+    "prune.rewind_epoch": 0,
+    "prune.finetune_epochs": 2,
+    "prune.lr": 0.003,
+    "prune.stats_samples": 32,
+    "supermask.epochs": 3,
+    "supermask.batch_size": 8,
+    "supermask.lr": 0.01,
+    "supermask.optimizer": "sgd",
+    "supermask.momentum": 0.5,
+    "supermask.weight_decay": 0.001,
+    "supermask.weight_scale": 2.0,
+    "simulate.samples": 1,
+}
+
+
+def _leaf_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted key of a recipe dataclass (a tuple of dataclasses, ``model.conv``, counts
+    itself and its items' keys)."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        key, default = f"{prefix}{field.name}", getattr(cls(), field.name)
+        if dataclasses.is_dataclass(default):
+            keys += _leaf_keys(type(default), f"{key}.")
+            continue
+        keys.append(key)
+        item = typing.get_args(hints[field.name])
+        if item and dataclasses.is_dataclass(item[0]):
+            keys += _leaf_keys(item[0], f"{key}.")
+    return keys
+
+
+def test_every_key_is_listed():
+    assert set(_leaf_keys(Recipe)) == set(CHANGES)
+
+
+def changed(key: str, value: Any) -> dict:
+    """The base recipe (as a dict) with ``key`` set to ``value``; ``model.conv.K`` is K of
+    its first conv layer."""
+    recipe = load_recipe(BASE).to_dict()
+    target, parts = recipe, key.split(".")
+    for part in parts[:-1]:
+        target = target[part][0] if isinstance(target[part], list) else target[part]
+    target[parts[-1]] = value
+    return recipe
+
+
+def figures(report: dict) -> dict:
+    """The report without what differs between identical runs: times."""
+    if isinstance(report, dict):
+        return {k: figures(v) for k, v in report.items() if "seconds" not in k}
+    if isinstance(report, list):
+        return [figures(v) for v in report]
+    return report
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("base") / "run"
+    assert main(["run", str(BASE), "--out", str(out)]) == 0
+    return out
+
+
+def _run(recipe: dict, out: Path, capsys) -> tuple[dict, str]:
+    path = out.parent / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["run", str(path), "--out", str(out)]) == 0
+    return json.loads((out / "report.json").read_text()), capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.parametrize("key", [k for k in CHANGES if k != "data.dataset"])
+def test_a_key_changed_alone_reports_what_a_fresh_run_of_that_recipe_reports(base_run, tmp_path, capsys, key):
+    recipe = changed(key, CHANGES[key])
+    resumed = tmp_path / "resumed"
+    shutil.copytree(base_run, resumed)
+    report, printed = _run(recipe, resumed, capsys)
+    fresh, _ = _run(recipe, tmp_path / "fresh", capsys)
+    assert figures(report) == figures(fresh)
+    assert report["recipe"] == load_recipe(tmp_path / "fresh.yaml").to_dict()
+    skipped = [line.split(":")[0] for line in printed.splitlines() if line.endswith("up to date, skipped")]
+    if key.startswith(("supermask.", "name")):  # read by no stage but the report's echo
+        assert skipped == ["train", "prune", "export", "simulate", "compare"], printed
+    elif key.startswith(("prune.", "simulate.")) and key != "prune.rewind_epoch":
+        assert skipped[:1] == ["train"], f"{key} is not a training setting: {printed}"
+    else:
+        assert not skipped, f"{key} is a training setting: {printed}"
+
+
+def test_data_dataset_is_a_training_setting():
+    # data.dataset can only change to an event dataset, which needs its files: a changed
+    # dataset changes the settings digest of every stage that reads data, train first
+    base = load_recipe(BASE)
+    other = dataclasses.replace(base, data=dataclasses.replace(base.data, dataset="shd", path="/x"))
+    for stage in STAGES:
+        reads_data = "data" in stage.settings  # the whole section (compare reads data.steps only)
+        assert (settings_digest(base, stage) != settings_digest(other, stage)) == reads_data, stage.name
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_a_file_changed_by_hand_reruns_its_stage_and_the_stages_below_it(base_run, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(base_run, out)
+    recipe = load_recipe(BASE).to_dict()
+    # simulation.npz changed by hand: simulate, which wrote it, runs again; its new file (a zip
+    # with new timestamps) is not the one compare and report read, so they run again too
+    (out / "simulation.npz").write_bytes(b"changed by hand")
+    _, printed = _run(recipe, out, capsys)
+    assert [line for line in printed.splitlines() if ": " in line and "(" in line or "skipped" in line][:6] == [
+        "train: up to date, skipped", "prune: up to date, skipped", "export: up to date, skipped",
+        "simulate: running (simulation.npz differs from the file it wrote)",
+        "compare: running (simulation.npz, which it reads, changed since it ran)",
+        "report: running (simulation.npz, which it reads, changed since it ran)",
+    ], printed
+    # pruned.net replaced by the dense network: export writes it again, the same bytes, so the
+    # stages that read it find their input as it was
+    (out / "pruned.net").write_bytes((out / "dense.net").read_bytes())
+    _, printed = _run(recipe, out, capsys)
+    assert "export: running (pruned.net differs from the file it wrote)" in printed
+    assert "simulate: up to date, skipped" in printed
+    # a stage run by hand records itself: run then reruns what reads its output if it changed
+    assert main(["simulate", "--out", str(out)]) == 0
+    _, printed = _run(recipe, out, capsys)
+    assert "simulate: up to date, skipped" in printed
+    assert "compare: running (simulation.npz, which it reads, changed since it ran)" in printed
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_the_issue_cases_sparsity_and_lava_samples(tmp_path, capsys):
+    tiny = Path(__file__).parent / "recipes" / "tiny.yaml"
+    out = tmp_path / "run"
+    assert main(["run", str(tiny), "--out", str(out)]) == 0
+    recipe = load_recipe(tiny).to_dict()
+    recipe["prune"]["sparsity"], recipe["simulate"]["samples"] = 0.3, 3
+    report, printed = _run(recipe, out, capsys)
+    assert "train: up to date, skipped" in printed
+    assert report["pruned"]["sparsity"] == pytest.approx(0.3, abs=0.01)
+    assert report["lava"]["samples"] == 3
+    with np.load(out / "simulation.npz") as sim:
+        assert int(sim["lava_samples"]) == 3
+        assert sim["pruned/lava/0"].shape[1] == 3 * 8 + 2, "Lava ran 3 samples of 8 steps, plus the drain"
