@@ -238,6 +238,7 @@ def _add_sweep(sub) -> None:
                        help="seeds recipe.seed .. recipe.seed + N - 1 (default 3)")
     sweep.add_argument("--workers", type=int, metavar="W", help="parallel processes (default: one per CPU)")
     _out_argument(sweep)
+    _limit_arguments(sweep, lava=False)
 
 
 def _add_supermask(sub) -> None:
@@ -406,7 +407,10 @@ def _stimulus(args: argparse.Namespace, network: Network, limits: Limits) -> Sti
             raise UsageError(f"neurodeploy {args.command}: --random-rate needs --steps")
         spikes = inputs.random_spikes(args.samples or 1, size, args.steps, args.random_rate, args.seed or 0, limits)
     elif args.events is not None:
-        spikes = inputs.load_events(args.events, size, args.steps, limits)
+        notes: list[str] = []
+        spikes = inputs.load_events(args.events, size, args.steps, limits, notes)
+        for line in notes:
+            print(f"neurodeploy: warning: {line}", file=sys.stderr)
     else:
         spikes = inputs.load_spikes(args.spikes, size, limits)[: args.samples]
         if args.steps is not None:
@@ -535,7 +539,7 @@ def _sweep(args: argparse.Namespace, recipe) -> int:
     if args.seeds < 1 or (args.workers is not None and args.workers < 1):
         raise UsageError("neurodeploy sweep: --seeds and --workers must be at least 1")
     path = sweep(recipe, args.criteria, args.sparsity, range(recipe.seed, recipe.seed + args.seeds),
-                 args.out, args.workers, progress=print)
+                 args.out, args.workers, progress=print, limits=_limits(args))
     for entry in json.loads(path.read_text())["summary"]:
         print(f"{entry['criterion']:>9} {entry['sparsity']:<5g} accuracy {entry['accuracy_mean']:.4f} "
               f"+- {entry['accuracy_std']:.4f}  synops/sample {entry['synops_per_sample_mean']:.0f}  "
@@ -547,6 +551,7 @@ def _sweep(args: argparse.Namespace, recipe) -> int:
 def _supermask(args: argparse.Namespace, recipe) -> int:
     import json
 
+    from neurodeploy.preflight import check_recipe
     from neurodeploy.prune.supermask import supermask_search
 
     if args.seeds < 1:
@@ -554,6 +559,7 @@ def _supermask(args: argparse.Namespace, recipe) -> int:
     bad = [k for k in args.k if not 0.0 < k <= 1.0]
     if bad:
         raise UsageError(f"neurodeploy supermask: --k {bad[0]} is outside (0, 1]")
+    check_recipe(recipe, _limits(args), lava=False)
     settings = recipe.supermask
     path = supermask_search(
         recipe, args.k, args.out, seeds=range(recipe.seed, recipe.seed + args.seeds), epochs=settings.epochs,

@@ -22,9 +22,10 @@ from neurodeploy.simulate.timing import drain
 from neurodeploy.train.model import layer_shapes
 
 
-def check_recipe(recipe: Recipe, limits: Limits) -> None:
+def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True) -> None:
     """Raise ``RecipeError`` (a bad key) or ``LimitError`` (a limit) for anything about
-    running ``recipe`` that is wrong before the dataset is even read."""
+    running ``recipe`` that is wrong before the dataset is even read. ``lava``: the
+    command runs the simulate stage (``run``; a sweep does not)."""
     data = recipe.data
     limits.check_memory(dataset_bytes(data), f"the dataset ({data.dataset}, data.steps = {data.steps})")
     input_shape, classes = dataset_shape(data)
@@ -42,5 +43,7 @@ def check_recipe(recipe: Recipe, limits: Limits) -> None:
     needed = simulate_bytes(int(np.prod(input_shape)), sizes, test, min(recipe.simulate.samples, test),
                             data.steps, drain(len(layers), starts_with_input=False))
     limits.check_memory(needed, f"the simulate stage ({test} test samples x {data.steps} steps)")
+    if not lava:
+        return
     processes = lava_process_count(len(layers), starts_with_input=False, recorded=len(layers), source=True)
     limits.check_lava_processes(processes, f"the simulate stage ({len(layers)} layers)")

@@ -99,7 +99,8 @@ def load_spikes(path: Path, num_inputs: int, limits: Limits | None = None) -> np
     return array.astype(np.uint8)
 
 
-def load_events(path: Path, num_inputs: int, steps: int | None, limits: Limits | None = None) -> np.ndarray:
+def load_events(path: Path, num_inputs: int, steps: int | None, limits: Limits | None = None,
+                notes: list[str] | None = None) -> np.ndarray:
     """Events file binned into 1 ms steps as lava-dl bins it.
 
     The .npy file is a float or integer array [events, 3] whose rows are
@@ -120,7 +121,8 @@ def load_events(path: Path, num_inputs: int, steps: int | None, limits: Limits |
 
     Negative, NaN or infinite values, x >= X, x or channel beyond 2^31, and
     a T whose [num_inputs, T] array exceeds ``limits`` are rejected, and so is
-    a ``steps`` that drops every event. Returns uint8 [1, num_inputs, T].
+    a ``steps`` that drops every event; one that drops some appends a line
+    saying how many to ``notes``. Returns uint8 [1, num_inputs, T].
     """
     limits = limits or Limits()
     if steps is not None and steps <= 0:
@@ -161,6 +163,9 @@ def load_events(path: Path, num_inputs: int, steps: int | None, limits: Limits |
     if not keep.any():
         raise InputError(f"{path}: --steps {num_steps} drops every one of its {len(step)} events "
                          f"(the first is at step {step.min()})")
+    if not keep.all() and notes is not None:
+        notes.append(f"--steps {num_steps} keeps {int(keep.sum())} of the {len(step)} events of {path} "
+                     f"(the others fall at step {num_steps} or later)")
     spikes = np.zeros((num_channels, width, num_steps), dtype=np.uint8)
     spikes[channel[keep], x[keep], step[keep]] = 1
     return spikes.reshape(1, num_inputs, num_steps)

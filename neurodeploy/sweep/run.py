@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from neurodeploy.fileio import atomic_path
+from neurodeploy.limits import Limits
 from neurodeploy.lock import folder_lock
+from neurodeploy.preflight import check_recipe
 from neurodeploy.pipeline import BY_NAME, settings_digest
 from neurodeploy.recipe import CHOICES, Recipe
 from neurodeploy.sweep.plots import write_plots
@@ -101,6 +103,7 @@ def sweep(
     out_dir: Path,
     workers: int | None = None,
     progress: Callable[[str], None] = lambda line: None,
+    limits: Limits | None = None,
 ) -> Path:
     """Run (or resume) the sweep into ``out_dir``; returns the path of ``sweep.json``.
 
@@ -110,6 +113,9 @@ def sweep(
     """
     todo = points(criteria, sparsities, seeds)
     workers = max(1, workers or os.cpu_count() or 1)
+    for sparsity in sparsities:  # every point's recipe, checked before any training
+        check_recipe(dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, sparsity=sparsity)),
+                     limits or Limits(), lava=False)
     with folder_lock(out_dir):
         return _sweep(recipe, todo, seeds, out_dir, workers, progress)
 

@@ -13,6 +13,7 @@ model is rebuilt from it (``Checkpoint.model``).
 """
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -80,8 +81,10 @@ def save_checkpoint(
         "losses": [float(v) for v in losses],
         "extra": extra or {},
     }
+    buffer = io.BytesIO()  # serialized first: torch's writer turns a failed write (a full disk) into
+    torch.save(payload, buffer)  # an unreadable RuntimeError, a plain write gives the OSError
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def _check_tensors(path: Path, name: str, value: Any, dtype: torch.dtype | None = None) -> None:
@@ -106,10 +109,16 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except FileNotFoundError as err:
         raise CheckpointError(f"{path}: no such checkpoint; {REDO}") from err
     except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path}: refused: its pickle asks for more than tensors and plain data "
-            f"({str(err).splitlines()[-1].strip() or 'unsupported global'}); nothing in it was run; {REDO}"
-        ) from err
+        # torch's message: a preamble, the reason, a link; the reason names a refused GLOBAL
+        lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        reason = next((line for line in lines if "GLOBAL" in line), None)
+        if reason is not None:
+            raise CheckpointError(
+                f"{path}: refused: its pickle asks for more than tensors and plain data ({reason}); "
+                f"nothing in it was run; {REDO}"
+            ) from err
+        detail = lines[-2] if len(lines) > 1 else str(err).splitlines()[0]
+        raise CheckpointError(f"{path}: not a readable checkpoint (damaged pickle: {detail}); {REDO}") from err
     except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"{path}: not a readable checkpoint ({str(err).splitlines()[0]}); {REDO}") from err
     if not isinstance(payload, dict) or not {"input_shape", "num_classes", "state_dict"} <= set(payload):
