@@ -387,8 +387,11 @@ def _check_network_options(args: argparse.Namespace, network: Network) -> None:
                          f"(layer 0 here is {network.kinds[0]}, whose input the file gives)")
 
 
-def _stimulus(args: argparse.Namespace, network: Network, limits: Limits) -> Stimulus:
-    """The input the options ask for, as a ``Stimulus`` for ``network``."""
+def _stimulus(args: argparse.Namespace, network: Network, limits: Limits,
+              check: Callable[[int, int], None]) -> Stimulus:
+    """The input the options ask for, as a ``Stimulus`` for ``network``. ``check(samples,
+    steps)`` checks the command's memory for that input; inputs whose size the options
+    give are checked before they are made."""
     import numpy as np
 
     from neurodeploy.simulate import inputs
@@ -401,10 +404,12 @@ def _stimulus(args: argparse.Namespace, network: Network, limits: Limits) -> Sti
         if args.steps is None:
             raise UsageError(f"neurodeploy {args.command}: --bias needs --steps")
         bias = inputs.load_bias(args.bias, network.input_shape, limits)[: args.samples]
+        check(len(bias), args.steps)
         return Stimulus(spikes=None, bias=bias, steps=args.steps)
     if args.random_rate is not None:
         if args.steps is None:
             raise UsageError(f"neurodeploy {args.command}: --random-rate needs --steps")
+        check(args.samples or 1, args.steps)
         spikes = inputs.random_spikes(args.samples or 1, size, args.steps, args.random_rate, args.seed or 0, limits)
     elif args.events is not None:
         notes: list[str] = []
@@ -437,7 +442,7 @@ def _warn_zero_rows(network: Network) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     """Run ``verify``; print the per-layer table; 0 when equivalent, else 1."""
-    from neurodeploy.compare.verify import verify
+    from neurodeploy.compare.verify import check_verify_memory, verify
     from neurodeploy.network.netx import read_netx
     from neurodeploy.network.probe import probe_hdf5
 
@@ -447,7 +452,8 @@ def _verify(args: argparse.Namespace) -> int:
     network = read_netx(args.net, args.num_layers, args.input_shape)
     _check_network_options(args, network)
     _warn_zero_rows(network)
-    result = verify(network, _stimulus(args, network, limits), sparse=args.sparse, layers=args.layers, limits=limits)
+    stimulus = _stimulus(args, network, limits, lambda n, t: check_verify_memory(network, n, t, limits))
+    result = verify(network, stimulus, sparse=args.sparse, layers=args.layers, limits=limits)
     _write_json(args.json, result)
     print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
           f"{result['columns']} columns, {'Sparse' if args.sparse else 'Dense'} synapses")
@@ -477,7 +483,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _compare_networks(args: argparse.Namespace) -> None:
     """Run ``compare A.net B.net`` and print its summary."""
-    from neurodeploy.compare.networks import NetworkMismatchError, compare_networks
+    from neurodeploy.compare.networks import NetworkMismatchError, check_compare_memory, compare_networks
     from neurodeploy.network.netx import read_netx
     from neurodeploy.network.probe import probe_hdf5
 
@@ -508,7 +514,7 @@ def _compare_networks(args: argparse.Namespace) -> None:
         count = args.samples or len(data.x_test)
         stimulus, labels = Stimulus(a.to_lava_order(data.x_test[:count]), None, recipe.data.steps), data.y_test[:count]
     elif any(getattr(args, name) is not None for name in ("spikes", "events", "bias", "random_rate")):
-        stimulus = _stimulus(args, a, limits)
+        stimulus = _stimulus(args, a, limits, lambda n, t: check_compare_memory((a, b), n, t, limits))
     else:
         raise UsageError("neurodeploy compare: give an input set (--spikes, --events, --bias, --random-rate or --recipe)")
     try:

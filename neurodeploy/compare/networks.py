@@ -49,6 +49,13 @@ def _summary(network: Network, run: GoldenRun, synops: np.ndarray, seconds: floa
     }
 
 
+def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int, limits: Limits) -> None:
+    """``LimitError`` unless running every network on ``samples`` x ``steps`` fits ``limits``."""
+    length = steps + max(drain(len(n.layers), n.starts_with_input) for n in networks)
+    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, samples, length) for n in networks)
+    limits.check_memory(needed, f"compare ({samples} samples x {length} steps, {len(networks)} networks)")
+
+
 def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None,
                      limits: Limits | None = None) -> dict[str, Any]:
     """Compare A and B on every sample of ``stimulus`` (JSON-ready).
@@ -68,10 +75,7 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
             f"{a.path} and {b.path} differ in input {a.input_shape} / {b.input_shape} "
             f"or output {a.layers[-1].lava_shape} / {b.layers[-1].lava_shape}"
         )
-    limits = limits or Limits()
-    length = stimulus.steps + max(drain(len(n.layers), n.starts_with_input) for n in (a, b))
-    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, stimulus.num_samples, length) for n in (a, b))
-    limits.check_memory(needed, f"compare ({stimulus.num_samples} samples x {length} steps, two networks)")
+    check_compare_memory((a, b), stimulus.num_samples, stimulus.steps, limits or Limits())
     run_a, synops_a, seconds_a = run_batch(a, stimulus)
     run_b, synops_b, seconds_b = run_batch(b, stimulus)
     out_a, out_b = run_a.spikes[-1], run_b.spikes[-1]

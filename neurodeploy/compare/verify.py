@@ -21,9 +21,19 @@ from neurodeploy.limits import Limits
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun, run_bytes
 from neurodeploy.simulate.harness import lava_process_count, run_lava
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import arrival, owners
+from neurodeploy.simulate.timing import arrival, drain, owners
 
 LAYER_CHOICES = ("all", "out")
+
+
+def check_verify_memory(network: Network, samples: int, steps: int, limits: Limits) -> None:
+    """``LimitError`` unless a verify of ``samples`` x ``steps`` fits ``limits``: the golden
+    model's stream with its state, Lava's source (int32) and recordings."""
+    length = samples * steps + drain(len(network.layers), network.starts_with_input)
+    input_size = int(np.prod(network.input_shape))
+    needed = run_bytes(input_size, network.sizes, 1, length, record_state=True) + \
+        length * (8 * input_size + 2 * sum(network.sizes))
+    limits.check_memory(needed, f"verify ({samples} samples x {steps} steps = {length} columns)")
 
 
 def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: str = "all",
@@ -47,10 +57,7 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     limits.check_lava_processes(
         lava_process_count(count, network.starts_with_input, len(recorded), stream_spikes is not None),
         f"verify of {network.path} ({count} layers)")
-    input_size = int(np.prod(network.input_shape))
-    lava_bytes = length * (8 * input_size + 2 * sum(network.sizes))
-    limits.check_memory(run_bytes(input_size, network.sizes, 1, length, record_state=True) + lava_bytes,
-                        f"verify ({stimulus.num_samples} samples x {stimulus.steps} steps = {length} columns)")
+    check_verify_memory(network, stimulus.num_samples, stimulus.steps, limits)
     start = time.perf_counter()
     golden_run = golden.run_stream(stimulus)
     golden_seconds = time.perf_counter() - start

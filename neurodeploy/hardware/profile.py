@@ -16,6 +16,7 @@ that is not published as such and then needs a ``reason``; ``note`` and
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,12 +84,25 @@ def available_profiles() -> list[str]:
 
 
 def load_profile(name_or_path: str | Path) -> ChipProfile:
-    """Read and validate a profile: a name in ``hardware/`` (``loihi1``) or a YAML path."""
+    """Read and validate a profile: a name in ``hardware/`` (``loihi1``) or a YAML path.
+
+    A file is parsed once while it is unchanged (cached by path, size and
+    modification time)."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = HARDWARE_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
             raise ProfileError(f"no chip profile '{name_or_path}' (available: {', '.join(available_profiles())})")
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise ProfileError(f"{path}: cannot read the profile ({err})") from err
+    return _parse_profile(path.resolve(), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_profile(path: Path, size: int, mtime_ns: int) -> ChipProfile:
+    """The profile in ``path`` (``size`` and ``mtime_ns`` key the cache)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:

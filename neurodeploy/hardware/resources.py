@@ -144,11 +144,18 @@ def _place(stored: scipy.sparse.csr_matrix, row_bits: np.ndarray, profile: ChipP
     return core_of, problems
 
 
+def _distinct_per_row(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """int64 [shape[0]]: how many distinct ``cols`` each row has among the (row, col) pairs
+    (a CSR matrix sums duplicate pairs into one entry: linear time, where np.unique sorts)."""
+    matrix = scipy.sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    return np.diff(matrix.indptr).astype(np.int64)
+
+
 def _fan_out(stored_next: scipy.sparse.csr_matrix, core_of_next: np.ndarray, core_of: np.ndarray) -> np.ndarray:
     """Output axons per core of a layer: distinct (neuron, destination core) pairs, summed per core."""
     coo = stored_next.tocoo()
-    pairs = np.unique(np.stack([coo.col, core_of_next[coo.row]]), axis=1)
-    per_neuron = np.bincount(pairs[0], minlength=core_of.size)
+    per_neuron = _distinct_per_row(coo.col, core_of_next[coo.row], (core_of.size, int(core_of_next.max()) + 1))
     return np.bincount(core_of, weights=per_neuron, minlength=int(core_of.max()) + 1).astype(np.int64)
 
 
@@ -193,8 +200,8 @@ def estimate_resources(network: Network, profile: ChipProfile) -> NetworkResourc
         max_fan_in = 0
         if stored is not None:
             coo = stored.tocoo()
-            pairs = np.unique(np.stack([core_of[coo.row], coo.col]), axis=1)
-            max_fan_in = int(np.bincount(pairs[0]).max()) if pairs.size else 0
+            per_core = _distinct_per_row(core_of[coo.row], coo.col, (int(core_of.max()) + 1, stored.shape[1]))
+            max_fan_in = int(per_core.max()) if coo.nnz else 0
         layers.append(LayerResources(
             index=index, kind=kind, neurons=neurons,
             synapses=0 if conn is None else int(conn.structure.nnz),
