@@ -50,7 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from neurodeploy.compare.equivalence import compare_recordings
-from neurodeploy.network.netx import Network, read_netx
+from neurodeploy.netx import Network, read_netx
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import LavaRun, run_lava
 from neurodeploy.simulate.inputs import load_events, random_spikes

@@ -52,12 +52,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from neurodeploy.compare.equivalence import compare_recordings
-from neurodeploy.network.netx import Network, read_netx
+from neurodeploy.netx import Network, read_netx
 from neurodeploy.recipe import Recipe, load_recipe
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import LavaRun, run_lava
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import arrival, drain, split_stream
+from neurodeploy.loihi.timing import arrival, drain, split_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_NET = ROOT / "runs" / "demo" / "dense.net"

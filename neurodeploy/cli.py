@@ -10,7 +10,7 @@ from neurodeploy.fileio import check_output
 
 if TYPE_CHECKING:
     from neurodeploy.limits import Limits
-    from neurodeploy.network.netx import Network
+    from neurodeploy.netx import Network
     from neurodeploy.simulate.stimulus import Stimulus
 
 DESCRIPTION = """\
@@ -79,16 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 INPUT_HELP = """\
-input (one of): --spikes FILE.npy, a 0/1 array [neurons, T] or [samples,
-neurons, T]; --events FILE.npy, rows of (x, channel, t in ms) binned into
+input (one of): --spikes FILE.npy, integers [neurons, T] or [samples,
+neurons, T] (neurons in Lava's order), or the first layer's Lava shape and T,
+e.g. [W, H, C, T] (with or without a samples axis), as Lava's RingBuffer takes
+it: 0/1 spikes, or any int32 values for a network whose layer 0 is an input
+layer (fed into its neurons' a_in, e.g. a sigma-delta Delta); --events FILE.npy, rows of (x, channel, t in ms) binned into
 1 ms steps as lava-dl's slayer.io.read_np_spikes(FILE).to_tensor() does;
 --bias FILE.npy, an image [W, H, C] (or a stack [N, W, H, C]) for a network
 fed through its input layer's bias; --random-rate R, Bernoulli spikes."""
 
 
 EXIT_HELP = """\
-exit codes: 0 equivalent, and every compared layer spiked; 3 equivalent, but
-some layer had no spike on either side, so nothing was compared there (the
+exit codes: 0 equivalent, and every compared layer sent messages; 3 equivalent,
+but some layer sent none on either side, so nothing was compared there (the
 JSON's silent_layers names them); 1 not equivalent; 2 bad input (one line
 naming the file, layer and key, or the option); 130 Ctrl-C, 143 SIGTERM,
 129 SIGHUP."""
@@ -130,8 +133,9 @@ def _add_verify(sub) -> None:
     verify = sub.add_parser(
         "verify", help="check a NetX network's golden model against Lava fixed_pt",
         description="Run the golden model and Lava fixed_pt on the same input stream and compare "
-        "every spike of every layer at every step. Layers with all-zero weight rows (neurons pruning "
-        "left without input) get a warning line on stderr.\n\n" + EXIT_HELP + "\n\n" + INPUT_HELP,
+        "every message of every layer at every step (spikes, and the values of graded messages). What "
+        "netx does to the file (clipped or ignored values) and layers with all-zero weight rows (neurons "
+        "pruning left without input) get a warning line on stderr.\n\n" + EXIT_HELP + "\n\n" + INPUT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("net", type=Path, metavar="NET.net", help="NetX HDF5 network")
@@ -159,8 +163,9 @@ def _add_inspect(sub) -> None:
 
 def _inspect(args: argparse.Namespace) -> int:
     """Run ``inspect``; print its summary; 0 (warnings do not fail it)."""
-    from neurodeploy.network.inspect import inspect_network, summary_lines
-    from neurodeploy.network.probe import probe_hdf5
+    from neurodeploy.report.inspect import inspect_network, summary_lines
+    from neurodeploy.netx.probe import probe_hdf5
+    from neurodeploy.netx.registry import layer_kind
 
     if args.num_layers is not None and args.num_layers < 1:
         raise UsageError(f"neurodeploy inspect: --num-layers must be at least 1, got {args.num_layers}")
@@ -168,9 +173,10 @@ def _inspect(args: argparse.Namespace) -> int:
         check_output(args.json)
     probe_hdf5(args.net)
     result = inspect_network(args.net, args.input_shape, args.num_layers)
-    if args.input_shape is not None and result["layers"][0]["type"] != "conv":
+    first = result["layers"][0]["type"]
+    if args.input_shape is not None and not layer_kind(first).needs_input_shape:
         raise UsageError(f"{args.net}: --input-shape is only for a network whose layer 0 is conv "
-                         f"(layer 0 here is {result['layers'][0]['type']}, whose input the file gives)")
+                         f"(layer 0 here is {first}, whose input the file gives)")
     _write_json(args.json, result)
     print("\n".join(summary_lines(result)))
     return 0
@@ -382,7 +388,7 @@ def _check_input_options(args: argparse.Namespace) -> None:
 
 def _check_network_options(args: argparse.Namespace, network: Network) -> None:
     """``--input-shape`` is for a conv layer 0 only (elsewhere the file says the input)."""
-    if args.input_shape is not None and not network.starts_with_conv:
+    if args.input_shape is not None and not network.layers[0].needs_input_shape:
         raise UsageError(f"{network.path}: --input-shape is only for a network whose layer 0 is conv "
                          f"(layer 0 here is {network.kinds[0]}, whose input the file gives)")
 
@@ -417,7 +423,7 @@ def _stimulus(args: argparse.Namespace, network: Network, limits: Limits,
         for line in notes:
             print(f"neurodeploy: warning: {line}", file=sys.stderr)
     else:
-        spikes = inputs.load_spikes(args.spikes, size, limits)[: args.samples]
+        spikes = inputs.load_spikes(args.spikes, network.input_shape, network.starts_with_input, limits)[: args.samples]
         if args.steps is not None:
             if args.steps > spikes.shape[-1]:
                 raise UsageError(f"{args.spikes}: --steps {args.steps} exceeds the file's {spikes.shape[-1]} steps")
@@ -432,60 +438,66 @@ def _write_json(path: Path | None, result: dict) -> None:
         write_json(path, result)
 
 
-def _warn_zero_rows(network: Network) -> None:
-    """Print a warning line on stderr for each layer with all-zero weight rows (not an error)."""
-    from neurodeploy.network.netx import zero_row_warnings
+def _warn(network: Network) -> None:
+    """Print a warning line on stderr for what netx does to the file (clipped or ignored
+    values), each layer's notes and each layer with all-zero weight rows (none is an error)."""
+    from neurodeploy.netx import network_warnings
 
-    for line in zero_row_warnings(network):
+    for line in network_warnings(network):
         print(f"neurodeploy: warning: {line}", file=sys.stderr)
 
 
 def _verify(args: argparse.Namespace) -> int:
     """Run ``verify``; print the per-layer table; 0 when equivalent, else 1."""
     from neurodeploy.compare.verify import check_verify_memory, verify
-    from neurodeploy.network.netx import read_netx
-    from neurodeploy.network.probe import probe_hdf5
+    from neurodeploy.netx import read_netx
+    from neurodeploy.netx.probe import probe_hdf5
 
     _check_input_options(args)
     limits = _limits(args)
     probe_hdf5(args.net)
     network = read_netx(args.net, args.num_layers, args.input_shape)
     _check_network_options(args, network)
-    _warn_zero_rows(network)
+    _warn(network)
     stimulus = _stimulus(args, network, limits, lambda n, t: check_verify_memory(network, n, t, limits))
     result = verify(network, stimulus, sparse=args.sparse, layers=args.layers, limits=limits)
     _write_json(args.json, result)
     print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
           f"{result['columns']} columns, {'Sparse' if args.sparse else 'Dense'} synapses")
-    print(f"{'layer':>5}  {'type':<6} {'neurons':>7}  {'golden':>9}  {'lava':>9}  {'mismatch':>8}  {'synops':>11}")
+    print(f"{'layer':>5}  {'type':<9} {'neurons':>7}  {'golden':>9}  {'lava':>9}  {'mismatch':>8}  {'synops':>11}  "
+          "neuron")
     for layer in result["layers"]:
         lava = "-" if layer["spikes_lava"] is None else layer["spikes_lava"]
         mismatch = "-" if layer["mismatches"] is None else layer["mismatches"]
-        print(f"{layer['index']:>5}  {layer['type']:<6} {layer['neurons']:>7}  {layer['spikes_golden']:>9}  "
-              f"{lava:>9}  {mismatch:>8}  {layer['synops']:>11}")
+        print(f"{layer['group']:>5}  {layer['type']:<9} {layer['neurons']:>7}  {layer['spikes_golden']:>9}  "
+              f"{lava:>9}  {mismatch:>8}  {layer['synops']:>11}  {layer['neuron']}")
+    print("golden, lava: nonzero messages (spikes, or graded messages, whose values are compared too)")
     timing = result["timing"]
     print(f"time: golden {timing['golden_s']:.2f} s, Lava {timing['lava_s']:.2f} s")
     first = result["first_divergence"]
     if first is None:
-        print(f"EQUIVALENT: {result['compared_entries']} spike entries compared, none differ")
+        print(f"EQUIVALENT: {result['compared_entries']} message entries compared, none differ")
         if result["silent_layers"]:
             print(f"but layer(s) {', '.join(map(str, result['silent_layers']))} had no spike on either side: "
                   "nothing was compared there (exit code 3)")
             return 3
         return 0
-    print(f"NOT EQUIVALENT: first divergence at layer {first['layer']} neuron {first['neuron']} "
+    def state(values: dict[str, int]) -> str:
+        return ", ".join(f"{name} {value}" for name, value in values.items())
+
+    print(f"NOT EQUIVALENT: first divergence at layer/{first['group']} neuron {first['neuron']} "
           f"{tuple(first['neuron_index'])} column {first['column']} (sample {first['sample']} step {first['step']}): "
-          f"spike golden {first['spike_golden']} / Lava {first['spike_lava']}, "
-          f"v golden {first['v_golden']} / Lava {first['v_lava']} "
-          f"(before: {first['v_before_golden']} / {first['v_before_lava']})")
+          f"message golden {first['message_golden']} / Lava {first['message_lava']}; "
+          f"state golden {state(first['state_golden'])} / Lava {state(first['state_lava'])} "
+          f"(step before: {state(first['state_before_golden'])} / {state(first['state_before_lava'])})")
     return 1
 
 
 def _compare_networks(args: argparse.Namespace) -> None:
     """Run ``compare A.net B.net`` and print its summary."""
     from neurodeploy.compare.networks import NetworkMismatchError, check_compare_memory, compare_networks
-    from neurodeploy.network.netx import read_netx
-    from neurodeploy.network.probe import probe_hdf5
+    from neurodeploy.netx import read_netx
+    from neurodeploy.netx.probe import probe_hdf5
 
     if len(args.nets) != 2:
         raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
@@ -497,8 +509,8 @@ def _compare_networks(args: argparse.Namespace) -> None:
         probe_hdf5(path)
     a, b = (read_netx(path, args.num_layers, args.input_shape) for path in args.nets)
     _check_network_options(args, a)
-    _warn_zero_rows(a)
-    _warn_zero_rows(b)
+    _warn(a)
+    _warn(b)
     labels = None
     if args.recipe is not None:
         from neurodeploy.data.dataset import dataset_bytes, load_dataset

@@ -10,7 +10,7 @@ from neurodeploy.fileio import PathError
 from neurodeploy.hardware.profile import ProfileError
 from neurodeploy.limits import LimitError
 from neurodeploy.lock import FolderBusyError
-from neurodeploy.network.netx import NetxError
+from neurodeploy.netx import NetxError
 from neurodeploy.pipeline import StageError
 from neurodeploy.prune.selection import EmptiedLayerError
 from neurodeploy.recipe import RecipeError

@@ -18,7 +18,7 @@ from neurodeploy.prune.selection import EmptiedLayerError, pruned_count
 from neurodeploy.recipe import Recipe, RecipeError
 from neurodeploy.simulate.harness import lava_process_count
 from neurodeploy.simulate.stage import simulate_bytes
-from neurodeploy.simulate.timing import drain
+from neurodeploy.loihi.timing import drain
 from neurodeploy.train.model import layer_shapes
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodeploy.simulate.timing import owners
+from neurodeploy.loihi.timing import owners
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """``neurodeploy compare A.net B.net``: two networks on one input set, golden model only.
 
 Typically A is a dense network and B its pruned version. Each sample runs
-alone from zero state for T + drain steps (``simulate.timing``), so every
+alone from zero state for T + drain steps (``loihi.timing``), so every
 spike it causes is counted.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ import numpy as np
 
 from neurodeploy.compare.caveats import agreement_caveat, layer_caveats, prediction_caveats, silent_layers
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.network.netx import Network
+from neurodeploy.netx import Network
 from neurodeploy.limits import Limits
-from neurodeploy.simulate.golden import GoldenModel, GoldenRun, run_bytes
-from neurodeploy.simulate.timing import drain
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
+from neurodeploy.loihi.timing import drain
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.train.model import classify
 
@@ -52,7 +52,8 @@ def _summary(network: Network, run: GoldenRun, synops: np.ndarray, seconds: floa
 def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int, limits: Limits) -> None:
     """``LimitError`` unless running every network on ``samples`` x ``steps`` fits ``limits``."""
     length = steps + max(drain(len(n.layers), n.starts_with_input) for n in networks)
-    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, samples, length) for n in networks)
+    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, samples, length, message_size=message_bytes(n))
+                 for n in networks)
     limits.check_memory(needed, f"compare ({samples} samples x {length} steps, {len(networks)} networks)")
 
 

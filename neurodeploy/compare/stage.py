@@ -21,10 +21,10 @@ from neurodeploy.fileio import REDO, atomic_path, open_npz
 from neurodeploy.hardware.energy import energy_per_inference
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.hardware.resources import estimate_resources
-from neurodeploy.network.netx import Network, read_netx
+from neurodeploy.netx import Network, read_netx
 from neurodeploy.simulate.stage import MODELS, load_layers
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import arrival, drain, split_stream
+from neurodeploy.loihi.timing import arrival, drain, split_stream
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.train.model import classify
@@ -46,7 +46,8 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
             network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
             result[name] = {
                 **_golden_figures(sim, name, network, inputs, labels, steps),
-                **_sparsity([layer.weight for layer in network.layers], masks, model.weight_names()),
+                **_sparsity([np.concatenate([w.reshape(-1) for w in layer.weights()]) for layer in network.layers],
+                            masks, model.weight_names()),
                 "lava": _lava_figures(sim, name, network, inputs[:count], labels[:count], steps),
             }
             result[name]["caveats"] = _caveats(sim, name, steps, len(labels), count)

@@ -1,10 +1,10 @@
 """``neurodeploy verify``: the golden model against Lava ``fixed_pt`` on one stream.
 
 Both sides run the same N samples as one stream with netx's resets
-(``simulate.timing``); every spike of every recorded layer at every column
+(``loihi.timing``); every spike of every recorded layer at every column
 is compared. On a mismatch, the first divergence is located and both
-sides' u and v of that neuron are read around it (Lava by a second run that
-stops there).
+sides' state of that neuron is read around it (Lava by a second run that
+stops there). Graded messages are compared by value, not just by presence.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import numpy as np
 from neurodeploy.compare.caveats import silent_layers
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.network.netx import Network
+from neurodeploy.netx import Network
 from neurodeploy.limits import Limits
-from neurodeploy.simulate.golden import GoldenModel, GoldenRun, run_bytes
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
 from neurodeploy.simulate.harness import lava_process_count, run_lava
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import arrival, drain, owners
+from neurodeploy.loihi.timing import arrival, drain, owners
 
 LAYER_CHOICES = ("all", "out")
 
@@ -31,7 +31,8 @@ def check_verify_memory(network: Network, samples: int, steps: int, limits: Limi
     model's stream with its state, Lava's source (int32) and recordings."""
     length = samples * steps + drain(len(network.layers), network.starts_with_input)
     input_size = int(np.prod(network.input_shape))
-    needed = run_bytes(input_size, network.sizes, 1, length, record_state=True) + \
+    needed = run_bytes(input_size, network.sizes, 1, length, record_state=True,
+                       message_size=message_bytes(network)) + \
         length * (8 * input_size + 2 * sum(network.sizes))
     limits.check_memory(needed, f"verify ({samples} samples x {steps} steps = {length} columns)")
 
@@ -44,12 +45,13 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     last one only (smaller recordings; synops from Lava's spikes are then
     unknown for the other layers). Keys: equivalent, samples, steps,
     columns, sparse_synapses, layers_compared, silent_layers (compared layers
-    with no spike on either side: nothing was compared there), layers (one entry per layer:
-    index, type, neurons, spikes_golden, spikes_lava, mismatches, synops,
-    synops_lava), first_divergence, exact_samples, timing (golden_s, lava_s).
+    with no message on either side: nothing was compared there), layers (one
+    entry per layer: index, group, type, neuron, neurons, spikes_golden and
+    spikes_lava (nonzero messages), mismatches, synops, synops_lava),
+    first_divergence, exact_samples, timing (golden_s, lava_s).
     """
     count = len(network.layers)
-    golden = GoldenModel(network)
+    golden = GoldenModel(network, sparse=sparse)
     stream_spikes = stimulus.stream_spikes(golden.drain_steps)
     length = stimulus.stream_length(golden.drain_steps)
     recorded = list(range(count)) if layers == "all" else [count - 1]
@@ -86,10 +88,12 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
         "layers": [
             {
                 "index": i,
+                "group": network.group_of(i),
                 "type": kind,
+                "neuron": network.layers[i].neuron.describe()["summary"],
                 "neurons": int(golden_spikes[i].shape[0]),
-                "spikes_golden": int(golden_spikes[i].sum()),
-                "spikes_lava": int(lava_run.spikes[i].sum()) if i in lava_run.spikes else None,
+                "spikes_golden": int(np.count_nonzero(golden_spikes[i])),
+                "spikes_lava": int(np.count_nonzero(lava_run.spikes[i])) if i in lava_run.spikes else None,
                 "mismatches": result.mismatches.get(i),
                 "synops": int(synops_golden[i]),
                 "synops_lava": int(synops_lava[i]) if synops_lava[i] >= 0 else None,
@@ -114,26 +118,27 @@ def _divergence(
     lava_spikes: dict[int, np.ndarray],
     golden_state: GoldenRun,
 ) -> dict[str, Any]:
-    """Where and how the two sides first differ: both sides' spike, v (after
-    that step and the step before) and u; Lava's state from a run stopped there."""
+    """Where and how the two sides first differ: both sides' message, and the neuron model's
+    state variables (u and v for CUBA; sigma, act and residue for sigma-delta; real and imag
+    for resonate-and-fire) after that step and the step before; Lava's from a run stopped there."""
     layer, neuron, column = first
     probe = run_lava(network, stimulus, layers=[layer], sparse=sparse, probe=first).probe
     sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
                           golden_spikes[layer].shape[1])
-    u, v = golden_state.u[layer][0, neuron], golden_state.v[layer][0, neuron]
+    state = golden_state.state[layer]
     return {
         "layer": layer,
+        "group": network.group_of(layer),
         "neuron": neuron,
         "neuron_index": [int(i) for i in np.unravel_index(neuron, network.layers[layer].lava_shape)],
         "column": column,
         "sample": int(sample[column]),
         "step": int(step[column]),
-        "spike_golden": int(golden_spikes[layer][neuron, column]),
-        "spike_lava": int(lava_spikes[layer][neuron, column]),
-        "v_golden": int(v[column]),
-        "v_lava": probe.v,
-        "v_before_golden": int(v[column - 1]) if column else 0,
-        "v_before_lava": probe.v_before,
-        "u_golden": int(u[column]),
-        "u_lava": probe.u,
+        "message_golden": int(golden_spikes[layer][neuron, column]),
+        "message_lava": int(lava_spikes[layer][neuron, column]),
+        "state_golden": {name: int(values[0, neuron, column]) for name, values in state.items()},
+        "state_lava": probe.after,
+        "state_before_golden": {name: int(values[0, neuron, column - 1]) if column else 0
+                                for name, values in state.items()},
+        "state_before_lava": probe.before,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from neurodeploy.network.netx import Network, read_netx
+from neurodeploy.netx import Network, read_netx
 from neurodeploy.train.checkpoint import load_checkpoint
 
 

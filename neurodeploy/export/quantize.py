@@ -15,7 +15,11 @@ import numpy as np
 import torch
 
 from neurodeploy.lavacompat import slayer
-from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, write_netx
+from neurodeploy.loihi.geometry import conv_output_size
+from neurodeploy.netx import write_netx
+from neurodeploy.netx.layers.conv import ConvLayer
+from neurodeploy.netx.layers.dense import DenseLayer
+from neurodeploy.netx.neurons.cuba import CubaNeuron
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
 
@@ -68,7 +72,7 @@ def _conv_output_shape(block: torch.nn.Module, input_shape: tuple[int, int, int]
     computed = None
     if input_shape is not None:
         height, width = (
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            conv_output_size(size, k, s, p, d)
             for size, p, d, k, s in zip(input_shape[1:], synapse.padding, synapse.dilation,
                                         synapse.kernel_size, synapse.stride)
         )
@@ -132,7 +136,7 @@ def network_to_layers(model: torch.nn.Module, input_shape: tuple[int, int, int] 
     flatten = False
     for index, block in enumerate(model.blocks):
         name = f"blocks.{index} ({type(block).__name__})"
-        after_conv = bool(layers) and isinstance(layers[-1], ConvLayer) and not flatten
+        after_conv = bool(layers) and len(layers[-1].lava_shape) == 3 and not flatten  # an image out
         if isinstance(block, slayer.block.cuba.Flatten):
             if not after_conv:
                 raise ValueError(f"{name}: a Flatten block must follow a Conv block")
@@ -147,7 +151,7 @@ def network_to_layers(model: torch.nn.Module, input_shape: tuple[int, int, int] 
         except ValueError as err:
             raise ValueError(f"{name}: {err}") from err
         flatten = False
-        shape = layer.shape if isinstance(layer, ConvLayer) else None
+        shape = tuple(reversed(layer.lava_shape)) if len(layer.lava_shape) == 3 else None
         layers.append(layer)
     if flatten:
         raise ValueError(f"blocks.{len(model.blocks) - 1} (Flatten): a Flatten block must be followed by a Dense block")

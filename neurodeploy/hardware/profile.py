@@ -10,7 +10,8 @@ A profile is a YAML file in ``hardware/`` (see ``hardware/loihi1.yaml``)::
       ...
 
 Every figure of ``FIGURES`` must be present with a positive ``value`` and a
-``source`` that is a key of ``sources``; ``estimate: true`` marks a figure
+``source`` that is a key of ``sources`` (``OPTIONAL_FIGURES``, both or
+neither: a chip without them sends spikes only); ``estimate: true`` marks a figure
 that is not published as such and then needs a ``reason``; ``note`` and
 ``unit`` are free text.
 """
@@ -37,8 +38,13 @@ FIGURES = {
     "energy_neuron_update_inactive": "energy per inactive neuron update, pJ",
     "energy_spike_sent": "energy per spike sent, pJ",
 }
+# Figures a chip may lack: without them it sends spikes only.
+OPTIONAL_FIGURES = {
+    "graded_message_bits": "largest payload of a graded message (graded spike), bits",
+    "energy_graded_message_sent": "energy per graded message sent, pJ",
+}
 INTEGER_FIGURES = ("cores_per_chip", "neurons_per_core", "synaptic_memory_bits_per_core", "weight_bits",
-                   "fan_in_per_core", "fan_out_per_core")
+                   "fan_in_per_core", "fan_out_per_core", "graded_message_bits")
 FIGURE_KEYS = {"value", "unit", "source", "estimate", "reason", "note"}
 
 
@@ -67,6 +73,10 @@ class ChipProfile:
     sources: dict[str, str]
     figures: dict[str, Figure]
     path: Path | None = None
+
+    def has(self, name: str) -> bool:
+        """Whether the profile gives figure ``name`` (optional figures may be absent)."""
+        return name in self.figures
 
     def value(self, name: str) -> float:
         """The value of figure ``name`` (int for the counts of ``INTEGER_FIGURES``)."""
@@ -115,13 +125,19 @@ def _parse_profile(path: Path, size: int, mtime_ns: int) -> ChipProfile:
     sources, figures = raw["sources"], raw["figures"]
     if not isinstance(sources, dict) or not isinstance(figures, dict):
         raise ProfileError(f"{path}: 'sources' and 'figures' must be mappings")
-    unknown = set(figures) - set(FIGURES)
+    unknown = set(figures) - set(FIGURES) - set(OPTIONAL_FIGURES)
     if unknown:
-        raise ProfileError(f"{path}: unknown figure '{sorted(unknown)[0]}' (known: {', '.join(FIGURES)})")
+        raise ProfileError(f"{path}: unknown figure '{sorted(unknown)[0]}' "
+                           f"(known: {', '.join([*FIGURES, *OPTIONAL_FIGURES])})")
     parsed = {}
     for name in FIGURES:
         if name not in figures:
             raise ProfileError(f"{path}: missing figure '{name}' ({FIGURES[name]})")
+        parsed[name] = _figure(path, name, figures[name], sources)
+    graded = [name for name in OPTIONAL_FIGURES if name in figures]
+    if graded and len(graded) != len(OPTIONAL_FIGURES):
+        raise ProfileError(f"{path}: give both {' and '.join(OPTIONAL_FIGURES)} or neither")
+    for name in graded:
         parsed[name] = _figure(path, name, figures[name], sources)
     return ChipProfile(str(raw["name"]), str(raw["title"]), {str(k): str(v) for k, v in sources.items()},
                        parsed, path)

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse
 
-from neurodeploy.hardware.connectivity import connections
 from neurodeploy.hardware.profile import ChipProfile
-from neurodeploy.network.netx import InputLayer, Network
+from neurodeploy.netx import Network
+from neurodeploy.netx.base import Connections, Layer
 
 
 def weight_bits(weight: np.ndarray) -> int:
@@ -152,63 +152,76 @@ def _distinct_per_row(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
     return np.diff(matrix.indptr).astype(np.int64)
 
 
-def _fan_out(stored_next: scipy.sparse.csr_matrix, core_of_next: np.ndarray, core_of: np.ndarray) -> np.ndarray:
-    """Output axons per core of a layer: distinct (neuron, destination core) pairs, summed per core."""
-    coo = stored_next.tocoo()
-    per_neuron = _distinct_per_row(coo.col, core_of_next[coo.row], (core_of.size, int(core_of_next.max()) + 1))
-    return np.bincount(core_of, weights=per_neuron, minlength=int(core_of.max()) + 1).astype(np.int64)
+def _blocks(blocks: list[Connections], bits: int, profile: ChipProfile
+            ) -> tuple[list[Connections], scipy.sparse.csr_matrix, np.ndarray, str]:
+    """A layer's synapse matrices (``Layer.connections``), stacked side by side as stored
+    (model point 3, one format for all of them), the bits of each neuron's row, and the
+    format."""
+    dense_rows = sum(np.diff(b.structure.indptr) for b in blocks) * bits
+    sparse_rows = sum(np.diff(b.weights.indptr) for b in blocks) * (bits + index_bits(profile))
+    dense = int(dense_rows.sum()) <= int(sparse_rows.sum())
+    stored = scipy.sparse.hstack([b.structure if dense else b.weights for b in blocks], format="csr")
+    return blocks, stored, dense_rows if dense else sparse_rows, "dense" if dense else "sparse"
 
 
-def estimate_resources(network: Network, profile: ChipProfile) -> NetworkResources:
-    """Cores, synaptic memory, fan-in and fan-out of ``network`` on ``profile`` (module docstring)."""
-    previous = network.input_shape
-    rows = []  # per layer: (neurons, connections or None, stored matrix or None, row bits, storage, weight bits)
-    for layer in network.layers:
-        neurons = int(np.prod(layer.lava_shape))
-        if isinstance(layer, InputLayer):
-            rows.append((neurons, None, None, np.zeros(neurons, dtype=np.int64), "none", 0))
-        else:
-            conn = connections(layer, previous)
-            bits = weight_bits(layer.weight)
-            dense_rows = np.diff(conn.structure.indptr) * bits
-            sparse_rows = np.diff(conn.weights.indptr) * (bits + index_bits(profile))
-            dense = int(dense_rows.sum()) <= int(sparse_rows.sum())
-            stored = conn.structure if dense else conn.weights
-            rows.append((neurons, conn, stored, dense_rows if dense else sparse_rows,
-                         "dense" if dense else "sparse", bits))
-        previous = layer.lava_shape
+def _message_problems(layer: Layer, profile: ChipProfile) -> list[str]:
+    """What the chip cannot carry of the layer's messages."""
+    bits = layer.neuron.message_bits
+    if not bits:
+        return []
+    if not profile.has("graded_message_bits"):
+        return [f"it sends {bits}-bit graded messages; {profile.name} sends spikes only"]
+    if bits > profile.value("graded_message_bits"):
+        return [f"it sends {bits}-bit graded messages; {profile.name} carries at most "
+                f"{profile.value('graded_message_bits')} bits"]
+    return []
+
+
+def network_connections(network: Network) -> list[list[Connections]]:
+    """Every layer's synapse matrices (``Layer.connections``), computed once for several
+    profiles."""
+    return [layer.connections(network.previous(index)) for index, layer in enumerate(network.layers)]
+
+
+def estimate_resources(network: Network, profile: ChipProfile,
+                       connections: list[list[Connections]] | None = None) -> NetworkResources:
+    """Cores, synaptic memory, fan-in and fan-out of ``network`` on ``profile`` (module
+    docstring); ``connections``: ``network_connections(network)``, when already computed."""
+    connections = network_connections(network) if connections is None else connections
+    plans = []  # per layer: (blocks, stored matrix or None, row bits, storage, weight bits)
+    for index, layer in enumerate(network.layers):
+        if not layer.has_synapse:
+            plans.append(([], None, np.zeros(layer.size, dtype=np.int64), "none", 0))
+            continue
+        bits = max(weight_bits(w) for w in layer.weights())
+        blocks, stored, row_bits, storage = _blocks(connections[index], bits, profile)
+        plans.append((blocks, stored, row_bits, storage, bits))
     placements = []
-    for neurons, conn, stored, row_bits, _, _ in rows:
-        if conn is None:
-            placements.append((np.arange(neurons) // profile.value("neurons_per_core"), []))
+    for layer, (_, stored, row_bits, _, _) in zip(network.layers, plans):
+        if stored is None:
+            placements.append((np.arange(layer.size) // profile.value("neurons_per_core"), []))
         else:
             placements.append(_place(stored, row_bits, profile))
     layers = []
-    for index, (kind, (neurons, conn, stored, row_bits, storage, bits), (core_of, problems)) in enumerate(
-            zip(network.kinds, rows, placements)):
-        problems = list(problems)
+    for index, (layer, (blocks, stored, row_bits, storage, bits), (core_of, problems)) in enumerate(
+            zip(network.layers, plans, placements)):
+        problems = list(problems) + _message_problems(layer, profile)
         if bits > profile.value("weight_bits"):
             problems.append(f"weights need {bits} bits, the chip stores {profile.value('weight_bits')}")
-        fan_out = np.zeros(1, dtype=np.int64)
-        if index + 1 < len(rows):
-            stored_next, core_of_next = rows[index + 1][2], placements[index + 1][0]
-            if stored_next is not None:
-                fan_out = _fan_out(stored_next, core_of_next, core_of)
+        fan_out = _fan_out(index, network, plans, placements)
         if fan_out.max() > profile.value("fan_out_per_core"):
             problems.append(f"a core needs {int(fan_out.max())} output axons, the limit is "
                             f"{profile.value('fan_out_per_core')}")
         max_fan_in = 0
-        if stored is not None:
+        if stored is not None and stored.nnz:
             coo = stored.tocoo()
             per_core = _distinct_per_row(core_of[coo.row], coo.col, (int(core_of.max()) + 1, stored.shape[1]))
-            max_fan_in = int(per_core.max()) if coo.nnz else 0
+            max_fan_in = int(per_core.max())
+        synapses = sum(int(b.structure.nnz) for b in blocks)
+        nonzero = sum(int(b.weights.nnz) for b in blocks)
         layers.append(LayerResources(
-            index=index, kind=kind, neurons=neurons,
-            synapses=0 if conn is None else int(conn.structure.nnz),
-            nonzero=0 if conn is None else int(conn.weights.nnz),
-            weight_bits=bits,
-            dense_bits=0 if conn is None else int(conn.structure.nnz) * bits,
-            sparse_bits=0 if conn is None else int(conn.weights.nnz) * (bits + index_bits(profile)),
+            index=index, kind=layer.netx_type, neurons=layer.size, synapses=synapses, nonzero=nonzero,
+            weight_bits=bits, dense_bits=synapses * bits, sparse_bits=nonzero * (bits + index_bits(profile)),
             storage=storage, cores=int(core_of.max()) + 1, max_fan_in=max_fan_in,
             max_fan_out=int(fan_out.max()), problems=tuple(problems),
         ))
@@ -216,3 +229,30 @@ def estimate_resources(network: Network, profile: ChipProfile) -> NetworkResourc
     chip_problems = () if cores <= profile.value("cores_per_chip") else (
         f"{cores} cores exceed one chip's {profile.value('cores_per_chip')}",)
     return NetworkResources(profile.name, tuple(layers), profile.value("cores_per_chip"), chip_problems)
+
+
+def _fan_out(index: int, network: Network, plans: list, placements: list) -> np.ndarray:
+    """Output axons per core of layer ``index``: distinct (neuron, destination core) pairs
+    over every stored synapse from its neurons (the next layer's feedforward blocks and
+    its own recurrent block), summed per core; none for the last layer's outputs."""
+    core_of = placements[index][0]
+    columns, destinations = [], []
+    targets = [(index + 1, False)] if index + 1 < len(network.layers) else []
+    targets.append((index, True))
+    for target, recurrent in targets:
+        blocks, stored = plans[target][0], plans[target][1]
+        if stored is None:
+            continue
+        offset = 0
+        for block in blocks:
+            width = block.structure.shape[1]
+            if block.recurrent == recurrent:
+                part = stored[:, offset:offset + width].tocoo()
+                columns.append(part.col)
+                destinations.append(placements[target][0][part.row])
+            offset += width
+    if not columns:
+        return np.zeros(1, dtype=np.int64)
+    cols, dest = np.concatenate(columns), np.concatenate(destinations)
+    per_neuron = _distinct_per_row(cols, dest, (core_of.size, int(dest.max(initial=0)) + 1))
+    return np.bincount(core_of, weights=per_neuron, minlength=int(core_of.max()) + 1).astype(np.int64)

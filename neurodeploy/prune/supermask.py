@@ -66,7 +66,7 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.export.quantize import export_model
 from neurodeploy.fileio import atomic_path
 from neurodeploy.lock import folder_lock
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.prune.masks import Masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.golden import GoldenModel

@@ -20,7 +20,7 @@ import numpy as np
 from neurodeploy.fileio import REDO, atomic_path, open_npz, read_json
 from neurodeploy.report.figures import SIDES, layer_bars_figure, raster_figure
 from neurodeploy.simulate.stage import load_layers
-from neurodeploy.simulate.timing import arrival, split_stream
+from neurodeploy.loihi.timing import arrival, split_stream
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }

@@ -6,22 +6,25 @@ sample k reaches it (``reset_interval=T``, ``reset_offset=timing.reset_offset``)
 and ``drain`` silent columns follow the last sample. An input layer's bias
 (an image) is set before each sample's window and zeroed for the drain.
 Spikes of the layers asked for are recorded by ``SpikeRecorder``
-(bit-packed, so reading them costs 1/48 of a ring-buffer sink).
+(bit-packed, so reading them costs 1/48 of a ring-buffer sink), graded
+messages by ``ValueRecorder``.
 """
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from neurodeploy.lavacompat import Loihi2SimCfg, RunSteps, SourceRingBuffer, netx
-from neurodeploy.network.netx import Network
+from neurodeploy.loihi.timing import drain, reset_offset
+from neurodeploy.netx import Network
+from neurodeploy.netx.base import Layer
 from neurodeploy.simulate.lava_runtime import started
+from neurodeploy.simulate.recorder.process import SpikeRecorder, ValueRecorder, unpack
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.recorder.process import SpikeRecorder, unpack
-from neurodeploy.simulate.timing import drain, reset_offset
 
 
 # Lava's own processes beside the network's: the runtime service, the
@@ -40,24 +43,21 @@ def lava_process_count(layers: int, starts_with_input: bool, recorded: int, sour
 
 @dataclass(frozen=True)
 class Probe:
-    """Lava's state of one neuron around one column.
-
-    u, v: after the step of ``column``; u_before, v_before: after the step
-    before it (0 when ``column`` is 0).
-    """
+    """Lava's state of one neuron around one column: each of its neuron model's state
+    variables after the step of ``column`` (``after``) and after the step before it
+    (``before``; zeros when ``column`` is 0)."""
 
     layer: int
     neuron: int
     column: int
-    u: int
-    v: int
-    u_before: int
-    v_before: int
+    after: dict[str, int]
+    before: dict[str, int]
 
 
 @dataclass(frozen=True)
 class LavaRun:
-    """Spikes per recorded layer, uint8 [n_l, length]; wall seconds of the whole run."""
+    """Messages per recorded layer, [n_l, length] (uint8 spikes or int32 graded values);
+    wall seconds of the whole run."""
 
     spikes: dict[int, np.ndarray]
     seconds: float
@@ -81,6 +81,15 @@ def _schedule(length: int, steps: int, bias: np.ndarray | None, stops: Sequence[
     return [(a, b, biases.get(a)) for a, b in zip(points[:-1], points[1:])]
 
 
+def _recorder(layer: Layer, length: int) -> tuple[object, Callable[[object], np.ndarray]]:
+    """A recorder of ``layer``'s messages and how to read it: bit-packed spikes, or values."""
+    if layer.neuron.message_bits:
+        recorder = ValueRecorder(size=layer.size, num_steps=length)
+        return recorder, lambda r: r.values.get().astype(np.int64).astype(np.int32)
+    recorder = SpikeRecorder(size=layer.size, num_steps=length)
+    return recorder, lambda r: unpack(r.words.get(), length)
+
+
 def run_lava(
     network: Network,
     stimulus: Stimulus,
@@ -91,28 +100,32 @@ def run_lava(
     """Run ``stimulus`` through ``network``'s file in Lava ``fixed_pt`` as one stream.
 
     netx builds the same layers from the file (its first ``network.groups``
-    groups; a conv layer 0 gets ``network.input_shape``, which the file does
-    not store). The stream has N*T + drain columns (``Stimulus.stream_spikes``,
-    ``timing.drain``), neurons in Lava order (``Network.to_lava_order``);
-    spikes go to ``net.inp``, or to an input layer's ``a_in``; an input
-    layer's bias is sample k's in its window and zero after the last.
-    layers: indices to record (default all). sparse: Lava ``Sparse``
-    synapses for dense layers (``sparse_fc_layer``). probe: (layer, neuron,
-    column) whose u and v to read around that column.
+    groups; a network without an input layer gets ``network.input_shape``,
+    which a conv layer 0 needs and the file does not store). The stream has
+    N*T + drain columns (``Stimulus.stream_spikes``, ``timing.drain``),
+    neurons in Lava order (``Network.to_lava_order``); the input goes to
+    ``net.inp``, or to an input layer's ``a_in``; an input layer's image
+    goes to its bias Var (``NeuronModel.input_bias_var``), sample k's in its
+    window and zero after the last. layers: indices to record (default
+    all). sparse: Lava ``Sparse`` synapses for dense layers
+    (``sparse_fc_layer``). probe: (layer, neuron, column) whose state
+    variables to read around that column.
     """
     extra = drain(len(network.layers), network.starts_with_input)
     length = stimulus.stream_length(extra)
     steps = stimulus.steps
     spikes = stimulus.stream_spikes(extra)
     start = time.perf_counter()
-    net = netx.hdf5.Network(
-        net_config=str(network.path),
-        num_layers=network.groups,
-        reset_interval=steps,
-        reset_offset=reset_offset(network.starts_with_input),
-        sparse_fc_layer=sparse,
-        input_shape=network.input_shape if network.starts_with_conv else None,
-    )
+    with warnings.catch_warnings():  # netx warns that sigma-delta neurons ignore the reset interval
+        warnings.filterwarnings("ignore", message="Reset is not supported with Sigma Delta")
+        net = netx.hdf5.Network(
+            net_config=str(network.path),
+            num_layers=network.groups,
+            reset_interval=steps,
+            reset_offset=reset_offset(network.starts_with_input),
+            sparse_fc_layer=sparse,
+            input_shape=None if network.starts_with_input else network.input_shape,
+        )
     in_layer = net.layers[0]
     if spikes is not None:
         target = in_layer.neuron.a_in if network.starts_with_input else net.inp
@@ -122,13 +135,14 @@ def run_lava(
     recorders = {}
     for index in wanted:
         out = net.layers[index].out
-        recorder = SpikeRecorder(size=int(np.prod(out.shape)), num_steps=length)
+        recorder, read = _recorder(network.layers[index], length)
         (out.flatten() if len(out.shape) > 1 else out).connect(recorder.a_in)
-        recorders[index] = recorder
+        recorders[index] = (recorder, read)
     stops = [] if probe is None else [probe[2], probe[2] + 1]
-    state: dict[int, tuple[int, int]] = {}
+    state: dict[int, dict[str, int]] = {}
     schedule = _schedule(length, steps, stimulus.bias, stops)
-    bias = in_layer.neuron.bias_mant
+    bias_var = network.layers[0].neuron.input_bias_var
+    bias = getattr(in_layer.neuron, bias_var) if bias_var is not None and network.starts_with_input else None
     if schedule[0][2] is not None:
         bias.init = schedule[0][2].reshape(bias.shape)
     with started(net, Loihi2SimCfg(select_tag="fixed_pt")):
@@ -138,12 +152,12 @@ def run_lava(
             net.run(condition=RunSteps(num_steps=stop - first))
             if probe is not None and stop in (probe[2], probe[2] + 1):
                 neuron = net.layers[probe[0]].neuron
-                state[stop] = (int(neuron.u.get().reshape(-1)[probe[1]]), int(neuron.v.get().reshape(-1)[probe[1]]))
-        recorded = {i: unpack(r.words.get(), length) for i, r in recorders.items()}
+                state[stop] = {name: int(getattr(neuron, name).get().reshape(-1)[probe[1]])
+                               for name in network.layers[probe[0]].neuron.state_names}
+        recorded = {i: read(r) for i, (r, read) in recorders.items()}
     found = None
     if probe is not None:
         layer, neuron, column = probe
-        u, v = state[column + 1]
-        u_before, v_before = state.get(column, (0, 0))
-        found = Probe(layer, neuron, column, u, v, u_before, v_before)
+        names = network.layers[layer].neuron.state_names
+        found = Probe(layer, neuron, column, state[column + 1], state.get(column, dict.fromkeys(names, 0)))
     return LavaRun(recorded, time.perf_counter() - start, found)

@@ -70,33 +70,49 @@ def _load_npy(path: Path, limits: Limits) -> np.ndarray:
         raise InputError(f"{path}: corrupt .npy file ({reason})") from exc
 
 
-def load_spikes(path: Path, num_inputs: int, limits: Limits | None = None) -> np.ndarray:
-    """Spike array from a .npy file shaped [neurons, T] (one sample) or [samples, neurons, T].
+def load_spikes(path: Path, input_shape: int | tuple[int, ...], graded: bool = False,
+                limits: Limits | None = None) -> np.ndarray:
+    """Input from a .npy file: spikes, or graded values for a first layer that takes them.
 
-    Any bool, integer or float dtype is accepted if every value is 0 or 1;
-    ``neurons`` must equal ``num_inputs`` and T (steps of 1 ms) and the sample
-    count must be positive. Returns uint8 [N, num_inputs, T].
+    Shapes: [neurons, T] or [samples, neurons, T] with neurons in Lava's flat
+    order, or the first layer's Lava shape followed by T (e.g. (W, H, C, T),
+    as Lava's ``io.source.RingBuffer`` takes it), with or without a leading
+    samples axis. ``input_shape`` is that Lava shape (its product the number
+    of inputs). Values: 0 or 1 when not ``graded`` (any bool, integer or
+    float dtype holding them); integers within int32 when ``graded`` (the
+    values Lava's source sends as int32). Returns [N, neurons, T]: uint8
+    spikes, or int32 values.
     """
     array = _load_npy(path, limits or Limits())
+    input_shape = (input_shape,) if isinstance(input_shape, int) else tuple(int(s) for s in input_shape)
+    size = math.prod(input_shape)
+    shape = array.shape
+    if len(input_shape) > 1 and shape[-len(input_shape) - 1:-1] == input_shape:
+        array = array.reshape(*shape[:-len(input_shape) - 1], size, shape[-1])
     if array.ndim == 2:
         array = array[np.newaxis]
     if array.ndim != 3:
-        raise InputError(
-            f"{path}: spike array has {array.ndim} dimensions, shape {array.shape}; "
-            "expected [neurons, T] or [samples, neurons, T]"
-        )
+        expected = "[neurons, T], [samples, neurons, T]" + (f" or {input_shape} + (T,)" if len(input_shape) > 1 else "")
+        raise InputError(f"{path}: input array of shape {shape} has {len(shape)} dimensions; expected {expected}")
     samples, neurons, steps = array.shape
-    if neurons != num_inputs:
-        raise InputError(f"{path}: spike array has {neurons} neurons, the network has {num_inputs} inputs")
+    if neurons != size:
+        raise InputError(f"{path}: input array of shape {shape} has {neurons} neurons, the network has "
+                         f"{size} inputs (Lava shape {input_shape})")
     if samples == 0 or steps == 0:
-        raise InputError(f"{path}: spike array of shape {array.shape} is empty (no samples or no steps)")
-    if array.dtype.kind == "f" and np.isnan(array).any():
-        raise InputError(f"{path}: spike array contains NaN")
-    invalid = ~np.isin(array, (0, 1))
-    if invalid.any():
-        bad = array[invalid][0]
-        raise InputError(f"{path}: spike array contains {bad}; values must be 0 or 1")
-    return array.astype(np.uint8)
+        raise InputError(f"{path}: input array of shape {shape} is empty (no samples or no steps)")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InputError(f"{path}: input array contains NaN or infinite values")
+    if not graded:
+        invalid = ~np.isin(array, (0, 1))
+        if invalid.any():
+            raise InputError(f"{path}: input array contains {array[invalid][0]}; values must be 0 or 1 (the "
+                             "network's first synapse takes spikes: netx's input_message_bits is 0)")
+        return array.astype(np.uint8)
+    if array.dtype.kind == "f" and (array != np.round(array)).any():
+        raise InputError(f"{path}: input array contains non-integer values; messages are integers")
+    if (array.astype(np.float64) < -INT32_LIMIT).any() or (array.astype(np.float64) >= INT32_LIMIT).any():
+        raise InputError(f"{path}: input array has values beyond int32, which Lava's source sends")
+    return array.astype(np.int32)
 
 
 def load_events(path: Path, num_inputs: int, steps: int | None, limits: Limits | None = None,

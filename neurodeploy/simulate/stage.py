@@ -14,7 +14,7 @@ import numpy as np
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.fileio import atomic_path
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.golden import GoldenModel, run_bytes
 from neurodeploy.simulate.harness import run_lava
@@ -63,7 +63,7 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
         test = Stimulus(network.to_lava_order(x), None, steps)
         samples = Stimulus(test.spikes[:count], None, steps)
         arrays["inputs"] = test.spikes
-        golden = GoldenModel(network)
+        golden = GoldenModel(network, sparse=SPARSE_SYNAPSES[name])
         start = time.perf_counter()
         whole = golden.run_samples(test)
         arrays[f"{name}/golden_seconds"] = np.array(time.perf_counter() - start)

@@ -1,8 +1,9 @@
 """What drives a network's first layer, as samples, as one stream, or as a batch.
 
-A sample is T steps of input spikes for layer 0 (a dense layer's synapse or
-an input layer's ``a_in``) and/or a bias image for an input layer, constant
-over its T steps. ``timing`` says how samples sit in a stream.
+A sample is T steps of input for layer 0 (spikes into a dense or conv
+layer's synapse, or spikes or graded values into an input layer's ``a_in``)
+and/or a bias image for an input layer, constant over its T steps.
+``loihi.timing`` says how samples sit in a stream.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import numpy as np
 class Stimulus:
     """N samples of T steps.
 
-    spikes: uint8 [N, n_in, T] or None, neurons in Lava order (an image as
+    spikes: integers [N, n_in, T] (uint8 spikes, or int32 values for an
+    input layer that takes them) or None, neurons in Lava order (an image as
     (W, H, C); ``Network.to_lava_order`` converts a model's (C, H, W)
     input). bias: int64 [N, n_in] input-layer bias mantissas (Lava flat
     order) or None. At least one is given.
@@ -43,11 +45,11 @@ class Stimulus:
         return self.num_samples * self.steps + drain
 
     def stream_spikes(self, drain: int) -> np.ndarray | None:
-        """uint8 [n_in, N*T + drain]: sample k in columns [kT, kT + T), silence after."""
+        """[n_in, N*T + drain] (the spikes' dtype): sample k in columns [kT, kT + T), silence after."""
         if self.spikes is None:
             return None
         count, size, steps = self.spikes.shape
-        out = np.zeros((size, self.stream_length(drain)), dtype=np.uint8)
+        out = np.zeros((size, self.stream_length(drain)), dtype=self.spikes.dtype)
         out[:, : count * steps] = self.spikes.transpose(1, 0, 2).reshape(size, -1)
         return out
 
@@ -60,11 +62,11 @@ class Stimulus:
         return out
 
     def batch_spikes(self, extra: int) -> np.ndarray | None:
-        """uint8 [N, n_in, T + extra]: each sample followed by ``extra`` silent steps."""
+        """[N, n_in, T + extra] (the spikes' dtype): each sample followed by ``extra`` silent steps."""
         if self.spikes is None:
             return None
-        pad = np.zeros((*self.spikes.shape[:2], extra), dtype=np.uint8)
-        return np.concatenate([self.spikes.astype(np.uint8), pad], axis=-1)
+        pad = np.zeros((*self.spikes.shape[:2], extra), dtype=self.spikes.dtype)
+        return np.concatenate([self.spikes, pad], axis=-1)
 
     def batch_bias(self, extra: int) -> np.ndarray | None:
         """int64 [N, n_in, T + extra]: each sample's bias for T steps, zero for ``extra``."""

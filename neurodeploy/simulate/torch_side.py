@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neurodeploy.network.netx import chw_to_lava
+from neurodeploy.loihi.order import chw_to_lava
 
 
 def lava_order(spikes: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 from neurodeploy.compare.networks import run_batch
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.export.quantize import export_model
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.stimulus import Stimulus
@@ -52,7 +52,7 @@ def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> di
     network = read_netx(path, input_shape=model.input_shape)
     stimulus = Stimulus(network.to_lava_order(data.x_test.astype(np.uint8)), None, steps)
     run, synops, _ = run_batch(network, stimulus)
-    weights = [layer.weight for layer in network.layers]
+    weights = [w for layer in network.layers for w in layer.weights()]
     return {
         "accuracy": float((classify(run.spikes[-1], steps) == data.y_test).mean()),
         "synops_per_sample": float(synops.sum(axis=1).mean()),

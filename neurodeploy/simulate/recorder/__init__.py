@@ -1,4 +1,5 @@
-"""A Lava process that records spikes bit-packed, so that reading them is cheap.
+"""Lava processes that record a layer's messages: spikes bit-packed, so that reading them
+is cheap, and graded values one per element.
 
 Lava's ``Var.get`` sends a Var one element at a time; a ring-buffer sink of
 [n, S] spikes costs n*S sends. ``SpikeRecorder`` packs 48 steps into each

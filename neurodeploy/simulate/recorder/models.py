@@ -13,7 +13,7 @@ from neurodeploy.lavacompat import (
     requires,
     tag,
 )
-from neurodeploy.simulate.recorder.process import WORD_BITS, SpikeRecorder
+from neurodeploy.simulate.recorder.process import WORD_BITS, SpikeRecorder, ValueRecorder
 
 
 @implements(proc=SpikeRecorder, protocol=LoihiProtocol)
@@ -29,3 +29,16 @@ class PySpikeRecorderModel(PyLoihiProcessModel):
         spikes = self.a_in.recv()
         word, bit = divmod(self.time_step - 1, WORD_BITS)
         self.words[:, word] += (spikes != 0) * float(1 << bit)
+
+
+@implements(proc=ValueRecorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyValueRecorderModel(PyLoihiProcessModel):
+    """Stores every neuron's message of step t in column t."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+    values: np.ndarray = LavaPyType(np.ndarray, np.float64)
+
+    def run_spk(self) -> None:
+        self.values[:, self.time_step - 1] = self.a_in.recv()

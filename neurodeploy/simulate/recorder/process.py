@@ -1,4 +1,4 @@
-"""The ``SpikeRecorder`` process: spikes of one layer, 48 steps per element."""
+"""Recorder processes: spikes of one layer, 48 steps per element; graded messages, one per element."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,3 +27,13 @@ def unpack(words: np.ndarray, num_steps: int) -> np.ndarray:
     packed = words.astype(np.uint64)
     bits = (packed[:, :, None] >> np.arange(WORD_BITS, dtype=np.uint64)) & np.uint64(1)
     return bits.reshape(words.shape[0], -1)[:, :num_steps].astype(np.uint8)
+
+
+class ValueRecorder(AbstractProcess):
+    """Records the graded messages (int32 values) of ``size`` neurons for ``num_steps``
+    steps: ``values`` [size, num_steps], float64 (exact for every int32)."""
+
+    def __init__(self, size: int, num_steps: int) -> None:
+        super().__init__(size=size, num_steps=num_steps)
+        self.a_in = InPort(shape=(size,))
+        self.values = Var(shape=(size, num_steps), init=np.zeros((size, num_steps)))

@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 
 from neurodeploy.fileio import PathError, check_input
-from neurodeploy.network.netx import NetxError
+from neurodeploy.netx.keys import NetxError
 
 
 def read_every_dataset(path: str | Path) -> None:

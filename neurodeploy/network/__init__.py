@@ -1,1 +1,0 @@
-"""Networks as NetX HDF5 describes them: layer records, reader and writer."""

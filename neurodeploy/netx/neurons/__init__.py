@@ -1,0 +1,1 @@
+"""Neuron models, one module each, registered by NetX ``neuron/type`` in ``netx.registry``."""
