@@ -1,4 +1,4 @@
-"""Small NetX networks written for tests: every layer type and option the golden model runs."""
+"""NetX networks written for tests: every layer type and option the golden model runs, and random networks of every kind."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +7,20 @@ import h5py
 import numpy as np
 import torch
 
-from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, read_netx, write_netx
+from neurodeploy.loihi.geometry import conv_output_size
+from neurodeploy.netx import (
+    ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, RecurrentDenseLayer, ResonateFireNeuron,
+    SigmaDeltaNeuron, read_netx, write_netx,
+)
 from neurodeploy.recipe import ConvSettings, ModelSettings
 from neurodeploy.reference import fixtures_dir
+from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.train.model import SpikingNet, build_model
 
 FIXTURES = fixtures_dir()
+RANDOM_STEPS = 12
+RANDOM_SAMPLES = 2
 
 
 def weights(rng: np.random.Generator, shape: tuple[int, ...], density: float = 0.6, scale: int = 40) -> np.ndarray:
@@ -99,3 +107,103 @@ def assert_same_file_as_lava_dl(model: torch.nn.Module, ours: Path, theirs: Path
                 if isinstance(a[key], h5py.Dataset):
                     np.testing.assert_array_equal(np.asarray(a[key][()]), np.asarray(b[key][()]), err_msg=f"{i}/{key}")
         return [a_file[f"layer/{i}/type"][0] for i in range(len(model.blocks))]
+
+
+# ------------------------------------------------------------ random networks of every kind
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, ...], gain: float) -> np.ndarray:
+    """Integers in [-256, 254] (even or odd, about 60 % nonzero), mostly positive with
+    ``gain`` > 1 so that deep layers still receive input."""
+    scale = int(min(254, 30 * gain))
+    w = rng.integers(-scale // 2, scale + 1, size=shape)
+    return np.where(rng.random(shape) < 0.6, w, 0).astype(np.int64)
+
+
+def _neuron(rng: np.random.Generator, model: str) -> CubaNeuron | SigmaDeltaNeuron | ResonateFireNeuron:
+    if model == "cuba":
+        return CubaNeuron(v_th_mant=int(rng.integers(4, 80)), i_decay=int(rng.integers(0, 4097)),
+                          v_decay=int(rng.integers(1, 4097)))
+    if model == "sdnn":
+        return SigmaDeltaNeuron("sigma_delta", v_th_mant=int(rng.integers(0, 12)))
+    if model == "sigma":
+        return SigmaDeltaNeuron("sigma")
+    variant = str(rng.choice(["RF_PHASE", "RF_IZHIKEVICH"]))
+    radius, angle = rng.uniform(3600, 4090), rng.uniform(0.2, 1.2)
+    return ResonateFireNeuron("RF" if variant == "RF_PHASE" else "RF_IZ", variant, int(radius * np.sin(angle)),
+                              int(radius * np.cos(angle)), v_th_mant=int(rng.integers(2, 30)))
+
+
+def random_layers(seed: int, gain: float) -> tuple[list, tuple[int, ...] | None]:
+    """The layers drawn by ``seed`` (weights scaled by ``gain``) and, for a conv layer 0,
+    the network's input shape (C, H, W)."""
+    rng = np.random.default_rng(seed)
+    layers: list = []
+    shape: tuple[int, ...] = (int(rng.integers(1, 3)), int(rng.integers(5, 9)), int(rng.integers(5, 9)))
+    image = bool(rng.random() < 0.6)
+    if not image:
+        shape = (int(rng.integers(8, 30)),)
+    input_shape = shape if image else None
+    if rng.random() < 0.5:
+        layers.append(InputLayer(shape, CubaNeuron(v_th_mant=int(rng.integers(2, 20)), i_decay=4096, v_decay=1024)
+                                 if rng.random() < 0.5 else SigmaDeltaNeuron("delta", int(rng.integers(0, 4)))))
+        input_shape = None
+    count = int(rng.integers(1, 5))
+    for position in range(count):
+        last = position == count - 1
+        kinds = ["dense", "dense_rec", "complex"] + (["conv", "conv"] if len(shape) == 3 else [])
+        kind = str(rng.choice(kinds))
+        model = "rf" if kind == "complex" else str(rng.choice(["cuba", "cuba", "sdnn"] + (["sigma"] if last else [])))
+        neuron = _neuron(rng, model)
+        with_bias = model in ("cuba", "sdnn") and rng.random() < 0.5
+        if kind == "conv":
+            channels = shape[0]
+            groups = 2 if channels % 2 == 0 and rng.random() < 0.5 else 1
+            out_channels = groups * int(rng.integers(1, 4))
+            kernel, stride, padding = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(0, 2))
+            height, width = (conv_output_size(size, kernel, stride, padding) for size in shape[1:])
+            if min(height, width) < 1:
+                kernel, stride, padding = 1, 1, 0
+                height, width = shape[1:]
+            out = (out_channels, height, width)
+            layers.append(ConvLayer(_weights(rng, (out_channels, channels // groups, kernel, kernel), gain), neuron,
+                                    shape=out, stride=(stride, stride), padding=(padding, padding), groups=groups,
+                                    bias=rng.integers(-20, 60, size=out_channels) if with_bias else None))
+            shape = out
+            continue
+        inputs, flatten = int(np.prod(shape)), len(shape) == 3
+        size = int(rng.integers(4, 20))
+        weight = _weights(rng, (size, inputs), gain)
+        bias = rng.integers(-20, 60, size=size) if with_bias else None
+        if kind == "complex":
+            layers.append(DenseLayer(weight, neuron, flatten_input=flatten,
+                                     weight_imag=_weights(rng, (size, inputs), gain)))
+        elif kind == "dense_rec":
+            layers.append(RecurrentDenseLayer(weight, neuron, bias=bias, flatten_input=flatten,
+                                              weight_rec=_weights(rng, (size, size), gain / 2)))
+        else:
+            delay = rng.integers(0, 5, size=weight.shape) if rng.random() < 0.4 else None
+            layers.append(DenseLayer(weight, neuron, bias=bias, delay=delay, flatten_input=flatten))
+        shape = (size,)
+    return layers, input_shape
+
+
+def random_network(seed: int, folder: Path) -> tuple[Network, np.ndarray]:
+    """A network drawn by ``seed`` in which every layer sends something in the golden
+    model on its inputs (stronger weights until it does), read back from its file."""
+    for attempt in range(12):
+        gain = 1.0 + attempt
+        layers, input_shape = random_layers(seed, gain)
+        path = folder / f"random_{seed}.net"
+        write_netx(path, layers)
+        network = read_netx(path, input_shape=input_shape)
+        rng = np.random.default_rng(seed + 1000)
+        size = int(np.prod(network.input_shape))
+        if network.starts_with_input:  # values into the input layer's a_in
+            inputs = rng.integers(-40 * attempt - 20, 60 * attempt + 100, size=(RANDOM_SAMPLES, size, RANDOM_STEPS))
+        else:  # spikes into the first synapse
+            inputs = (rng.random((RANDOM_SAMPLES, size, RANDOM_STEPS)) < 0.4).astype(np.int64)
+        run = GoldenModel(network).run_stream(Stimulus(inputs, None, RANDOM_STEPS))
+        if all(np.count_nonzero(s) for s in run.spikes):
+            return network, inputs
+    raise AssertionError(f"seed {seed}: no draw where every layer sends something")

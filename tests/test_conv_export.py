@@ -13,9 +13,8 @@ from neurodeploy.compare.equivalence import compare_recordings
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.export.quantize import block_to_layer, export_model, network_to_layers
 from neurodeploy.lavacompat import slayer
-from neurodeploy.network.netx import (
-    ConvLayer, CubaNeuron, DenseLayer, NetxError, Network, chw_to_lava, conv_input_shape, read_netx, whc_to_chw,
-)
+from neurodeploy.loihi.order import chw_to_lava, whc_to_chw
+from neurodeploy.netx import ConvLayer, CubaNeuron, DenseLayer, NetxError, Network, read_netx
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.stimulus import Stimulus
@@ -78,7 +77,7 @@ def test_conv_shape_from_input_shape_without_a_forward_pass():
         network_to_layers(fresh)
     computed = network_to_layers(fresh, input_shape=(1, 8, 8))
     after_forward = network_to_layers(built(first_stride=2))
-    assert [layer.shape for layer in computed] == [layer.shape for layer in after_forward] == [(4, 4, 4), (8, 2, 2), (10, 32)]
+    assert [layer.lava_shape for layer in computed] == [layer.lava_shape for layer in after_forward] == [(4, 4, 4), (2, 2, 8), (10,)]
     with pytest.raises(ValueError, match=r"blocks.0 \(Conv\): neuron shape \[4, 4, 4\] differs"):
         network_to_layers(built(first_stride=2), input_shape=(1, 12, 12))
 
@@ -109,8 +108,8 @@ def test_block_order_errors_name_the_block():
 def test_input_shape_inferred_for_stride_1_and_required_otherwise(tmp_path):
     export_model(built(first_stride=1), tmp_path / "s1.net")
     network = read_netx(tmp_path / "s1.net")
-    assert network.conv_input == (1, 8, 8) and network.input_shape == (8, 8, 1)
-    assert network.starts_with_conv and not network.starts_with_input
+    assert network.input_shape == (8, 8, 1)
+    assert network.kinds[0] == "conv" and not network.starts_with_input
 
     export_model(built(first_stride=2), tmp_path / "s2.net")
     with pytest.raises(NetxError, match=r"s2.net: layer/0: conv layer with stride \[2, 2\]: its input shape cannot be inferred"):
@@ -137,13 +136,15 @@ def test_input_shape_checked_for_dense_and_input_first_layers(tmp_path):
 def test_network_records_infer_or_reject_conv_input():
     neuron = CubaNeuron(80, 1024, 123)
     conv = ConvLayer(np.full((2, 1, 3, 3), 2), neuron, shape=(2, 6, 5), padding=(1, 0))
-    assert Network((conv,)).conv_input == (1, 6, 7) == conv_input_shape(conv)
+    assert Network((conv,)).input_shape == (7, 6, 1) and conv.infer_input(None) == (1, 6, 7)
     strided = ConvLayer(np.full((2, 1, 3, 3), 2), neuron, shape=(2, 3, 3), stride=(2, 2))
     with pytest.raises(NetxError, match="layer/0: conv layer with stride"):
         Network((strided,))
-    assert Network((strided,), conv_input=(1, 7, 8)).input_shape == (8, 7, 1)
-    with pytest.raises(NetxError, match="only for a network whose layer 0 is conv"):
-        Network((DenseLayer(np.full((2, 3), 2), neuron),), conv_input=(1, 1, 3))
+    assert Network((strided,), input_shape=(8, 7, 1)).input_shape == (8, 7, 1)
+    with pytest.raises(NetxError, match="differs from the convolution's output"):
+        Network((strided,), input_shape=(9, 9, 1))
+    with pytest.raises(NetxError, match=r"input shape \[1, 1, 4\] does not hold the 3 inputs"):
+        Network((DenseLayer(np.full((2, 3), 2), neuron),), input_shape=(4, 1, 1))
 
 
 # -------------------------------------------------------------------------- neuron order

@@ -4,13 +4,14 @@ import pytest
 
 from netx_builders import FIXTURES, conv_network, dense_network
 from neurodeploy.compare.equivalence import compare_recordings
-from neurodeploy.network.netx import read_netx
-from neurodeploy.simulate.fixed_point import NeuronConstants, cuba_step, dense_weights
+from neurodeploy.loihi.weights import optimize_weight_bits
+from neurodeploy.netx import DenseLayer, read_netx, write_netx
+from neurodeploy.netx.neurons.cuba import CubaNeuron
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.inputs import load_bias, load_events, random_spikes
 from neurodeploy.simulate.stimulus import Stimulus
-from neurodeploy.simulate.timing import arrival, drain, owners, split_stream
+from neurodeploy.loihi.timing import arrival, drain, owners, split_stream
 
 
 def golden_stream(network, stimulus):
@@ -32,11 +33,11 @@ def assert_equal_to_lava(network, stimulus, sparse=False):
 
 def test_cuba_step_by_hand():
     """trunc toward zero, strict threshold, reset of v only, 24-bit wrap of u, saturation of v."""
-    constants = NeuronConstants(i_decay=1024, v_decay=2048, threshold=100 << 6, bias=None)
+    neuron = CubaNeuron(v_th_mant=100, i_decay=1024, v_decay=2048)
     u = np.array([[-7, 7, 0, 0, (1 << 23) - 10, 0]], dtype=np.int64)
     v = np.array([[-5, 5, 6399, 0, 0, (1 << 23) - 1]], dtype=np.int64)
     a_in = np.array([[0, 0, 0, 100, 1, 0]], dtype=np.int64)
-    spikes = cuba_step(u, v, a_in, constants)
+    spikes = neuron.step([u, v], a_in, None)
     # u: -7 * 3072 / 4096 = -5.25 -> -5 (toward zero); 7 -> 5; a_in 100 -> 6400;
     # (2^23 - 10) * 0.75 + 64 stays in range
     assert u.tolist() == [[-5, 5, 0, 6400, ((1 << 23) - 10) * 3 // 4 + 64, 0]]
@@ -48,10 +49,10 @@ def test_cuba_step_by_hand():
 
 
 def test_u_wraps_like_lava():
-    constants = NeuronConstants(i_decay=0, v_decay=4096, threshold=1 << 30, bias=None)
+    neuron = CubaNeuron(v_th_mant=1 << 24, i_decay=0, v_decay=4096)
     u = np.array([[(1 << 23) - 64]], dtype=np.int64)
     v = np.zeros((1, 1), dtype=np.int64)
-    cuba_step(u, v, np.array([[2]]), constants)  # + 128 -> 2^23 + 64 -> wraps to -2^23 + 64
+    neuron.step([u, v], np.array([[2]]), None)  # + 128 -> 2^23 + 64 -> wraps to -2^23 + 64
     assert u[0, 0] == -(1 << 23) + 64
 
 
@@ -59,10 +60,10 @@ def test_dense_weights_follow_netx_rescaling():
     """Small odd weights: netx shifts them left and stores a negative exponent; the
     accumulated sum shifted back equals the plain sum."""
     weight = np.array([[3, -5], [7, 0]])
-    effective = dense_weights(weight)
+    effective = optimize_weight_bits(weight)
     assert effective.exponent < 0
     np.testing.assert_array_equal(effective.weight >> -effective.exponent, weight)
-    full = dense_weights(np.array([[254, -256]]))
+    full = optimize_weight_bits(np.array([[254, -256]]))
     assert full.exponent == 0 and full.weight.tolist() == [[254, -256]]
 
 
@@ -118,7 +119,7 @@ def test_conv_stride_padding_dilation_groups_flatten_bias_delay(tmp_path):
 @pytest.mark.parametrize("sparse", [False, True])
 def test_dense_with_delays_and_weight_exponent(tmp_path, sparse):
     network = dense_network(tmp_path / "d.net", delays=True)
-    assert dense_weights(network.layers[0].weight).exponent < 0 > dense_weights(network.layers[1].weight).exponent
+    assert optimize_weight_bits(network.layers[0].weight).exponent < 0 > optimize_weight_bits(network.layers[1].weight).exponent
     spikes = random_spikes(4, 30, 15, 0.4, seed=3)
     assert_equal_to_lava(network, Stimulus(spikes, None, 15), sparse=sparse)
 
@@ -146,7 +147,31 @@ def test_state_is_recorded_on_request():
     spikes = random_spikes(2, 200, 30, 0.2, seed=5)
     run = GoldenModel(network).run(spikes, record_state=True)
     threshold = network.layers[0].neuron.v_th_mant << 6
-    assert run.v[0].shape == run.spikes[0].shape == (2, 256, 30)
-    assert np.all(run.v[0][run.spikes[0] == 1] == 0), "v is 0 after a spike"
-    assert np.all(run.v[0] <= threshold)
-    assert GoldenModel(network).run(spikes).u is None
+    v = run.state[0]["v"]
+    assert set(run.state[0]) == {"u", "v"}
+    assert v.shape == run.spikes[0].shape == (2, 256, 30)
+    assert np.all(v[run.spikes[0] == 1] == 0), "v is 0 after a spike"
+    assert np.all(v <= threshold)
+    assert GoldenModel(network).run(spikes).state is None
+
+
+@pytest.mark.lava
+def test_weights_beyond_the_netx_range_run_as_lava_runs_them(tmp_path):
+    """A mixed-sign matrix beyond [-256, 254] is clipped by netx; 255 in an all-positive
+    one is kept; an all-positive one beyond 255 is scaled to nothing (only the bias drives
+    that layer). The file is read with warnings and runs as Lava runs it."""
+    rng = np.random.default_rng(8)
+    neuron = CubaNeuron(v_th_mant=60, i_decay=1024, v_decay=512)
+    mixed = rng.integers(-400, 300, size=(12, 20))
+    positive = np.where(rng.random((10, 12)) < 0.5, 255, rng.integers(0, 40, size=(10, 12)))
+    lost = rng.integers(0, 300, size=(6, 10))
+    lost[0, 0] = 300
+    path = tmp_path / "wide.net"
+    write_netx(path, [DenseLayer(mixed, neuron), DenseLayer(positive, neuron),
+                      DenseLayer(lost, neuron, bias=np.full(6, 40))])
+    network = read_netx(path)
+    assert [w.split(": ")[-1] for w in network.warnings] == [
+        "netx clips them into the range", "netx and Lava keep them",
+        "netx's weight scaling then turns every weight of this matrix into 0"]
+    spikes = random_spikes(3, 20, 25, 0.5, seed=9)
+    assert_equal_to_lava(network, Stimulus(spikes, None, 25))

@@ -8,13 +8,11 @@ import pytest
 import yaml
 from netx_builders import conv_network
 
-from neurodeploy.compare.synops import layer_fan_out
 from neurodeploy.hardware import ProfileError, available_profiles, load_profile
-from neurodeploy.hardware.connectivity import connections
 from neurodeploy.hardware.energy import energy_per_inference
-from neurodeploy.hardware.profile import FIGURES
+from neurodeploy.hardware.profile import FIGURES, OPTIONAL_FIGURES
 from neurodeploy.hardware.resources import estimate_resources, index_bits, weight_bits
-from neurodeploy.network.netx import CubaNeuron, DenseLayer, Network
+from neurodeploy.netx import CubaNeuron, DenseLayer, Network
 
 NEURON = CubaNeuron(v_th_mant=10, i_decay=1024, v_decay=512)
 # layer 0: 4 neurons <- 3 inputs, 4 nonzero weights; layer 1: 2 neurons <- 4, all weights 2
@@ -36,8 +34,10 @@ def small_profile(tmp_path: Path, **limits: int) -> Path:
 def test_shipped_profiles_cite_every_figure() -> None:
     assert {"loihi1", "loihi2"} <= set(available_profiles())
     loihi1, loihi2 = load_profile("loihi1"), load_profile("loihi2")
+    assert set(loihi1.figures) == set(FIGURES)
+    assert set(loihi2.figures) == set(FIGURES) | set(OPTIONAL_FIGURES), "Loihi 2 sends graded messages"
+    assert not loihi1.has("graded_message_bits") and loihi2.value("graded_message_bits") == 32
     for profile in (loihi1, loihi2):
-        assert set(profile.figures) == set(FIGURES)
         assert all(figure.source in profile.sources for figure in profile.figures.values())
     assert loihi1.estimates == []
     assert (loihi1.value("energy_synaptic_op"), loihi1.value("energy_neuron_update_active"),
@@ -81,14 +81,15 @@ def test_weight_bits_match_netx() -> None:
 
 
 def test_conv_connectivity_agrees_with_synops_fan_out(tmp_path: Path) -> None:
-    """connections() and compare.synops count a presynaptic neuron's nonzero synapses independently."""
+    """A conv layer's connections (synapse by synapse, for the resource model) and its fan-out
+    (one einsum, for synaptic operations) count a presynaptic neuron's nonzero synapses independently."""
     network = conv_network(tmp_path / "conv.net")
     previous = network.input_shape
     for layer in network.layers[1:]:
         previous = network.layers[0].lava_shape if previous == network.input_shape else previous
-        conn = connections(layer, previous)
+        [conn] = layer.connections(previous)
         fan_out = np.asarray((conn.weights != 0).sum(axis=0)).ravel()
-        np.testing.assert_array_equal(fan_out, layer_fan_out(layer, previous))
+        np.testing.assert_array_equal(fan_out, layer.fan_out(previous))
         assert conn.structure.nnz > conn.weights.nnz > 0
         previous = layer.lava_shape
 
@@ -134,3 +135,33 @@ def test_energy_by_hand() -> None:
     assert energy.energy_pj_min == pytest.approx(8 * 23.6 + 18 * 52 + 3 * 1.7)
     with pytest.raises(ValueError, match="-1"):
         energy_per_inference(profile, NETWORK, -np.ones((2, 2)), [spikes0, spikes1])
+
+
+def test_graded_messages_and_recurrent_routing_are_charged() -> None:
+    """A graded message is charged Loihi 2's graded figure; a recurrent layer's messages
+    are routed to itself too; Loihi 1, which sends spikes only, has no energy for them and
+    a resource problem naming the layer's messages."""
+    from neurodeploy.netx import RecurrentDenseLayer, SigmaDeltaNeuron
+
+    network = Network((DenseLayer(W0, SigmaDeltaNeuron("sigma_delta", 1)),
+                       RecurrentDenseLayer(W1, NEURON, weight_rec=np.full((2, 2), 2))))
+    graded = np.zeros((1, 4, 3), dtype=np.int32)
+    graded[0, 0, :] = [500, -7, 0]          # 2 graded messages, to layer 1
+    spikes = np.zeros((1, 2, 3), dtype=np.uint8)
+    spikes[0, 1, :2] = 1                     # 2 spikes, to layer 1 itself (it is the last)
+    synops = np.array([[4, 6]])
+    loihi2 = load_profile("loihi2")
+    energy = energy_per_inference(loihi2, network, synops, [graded, spikes])
+    assert (energy.graded_sent, energy.spikes_sent, energy.synaptic_ops) == (2.0, 2.0, 10.0)
+    assert energy.energy_pj == pytest.approx(10 * loihi2.value("energy_synaptic_op")
+                                             + 2 * loihi2.value("energy_spike_sent")
+                                             + 2 * loihi2.value("energy_graded_message_sent")
+                                             + 18 * loihi2.value("energy_neuron_update_active"))
+    assert "energy_graded_message_sent" in loihi2.estimates
+    loihi1 = load_profile("loihi1")
+    assert energy_per_inference(loihi1, network, synops, [graded, spikes]).energy_pj is None
+    problems = estimate_resources(network, loihi1).layers[0].problems
+    assert "it sends 16-bit graded messages; loihi1 sends spikes only" in problems
+    assert not estimate_resources(network, loihi2).layers[0].problems
+    # the recurrent block is stored: 4 + 4 synapses into layer 1
+    assert estimate_resources(network, loihi2).layers[1].synapses == W1.size + 4

@@ -233,3 +233,38 @@ def test_random_spikes_rate_extremes():
 def test_random_spikes_bad_options(args, option):
     with pytest.raises(InputError, match=option):
         random_spikes(*args, seed=0)
+
+
+# ------------------------------------------------------- Lava shapes and graded values
+
+
+def test_spikes_in_the_first_layers_lava_shape_with_and_without_samples(tmp_path):
+    """(W, H, C, T), as Lava's RingBuffer takes it, flattens in Lava's neuron order."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 2, size=(4, 3, 2, 5))  # W, H, C, T
+    flat = load_spikes(save(tmp_path, "whc.npy", image), (4, 3, 2))
+    assert flat.shape == (1, 24, 5)
+    w, h, c = 3, 1, 1
+    np.testing.assert_array_equal(flat[0, w * 3 * 2 + h * 2 + c], image[w, h, c])
+    batch = load_spikes(save(tmp_path, "nwhc.npy", np.stack([image, 1 - image])), (4, 3, 2))
+    assert batch.shape == (2, 24, 5)
+    np.testing.assert_array_equal(batch[1], 1 - flat[0])
+    with pytest.raises(InputError, match=r"whc.npy: input array of shape \(4, 3, 2, 5\) has 4 dimensions; "
+                                          r"expected \[neurons, T\], \[samples, neurons, T\] or \(3, 4, 2\)"):
+        load_spikes(tmp_path / "whc.npy", (3, 4, 2))
+
+
+def test_graded_values_for_a_first_layer_that_takes_them(tmp_path):
+    values = np.array([[[-300, 0, 70000]], [[5, -(2**31), 2**31 - 1]]]).transpose(0, 2, 1)  # [2, 3, 1]
+    path = save(tmp_path, "graded.npy", values.astype(np.int64))
+    loaded = load_spikes(path, 3, graded=True)
+    assert loaded.dtype == np.int32
+    np.testing.assert_array_equal(loaded, values)
+    with pytest.raises(InputError, match=r"graded.npy: input array contains -300; values must be 0 or 1"):
+        load_spikes(path, 3)
+    save(tmp_path, "wide.npy", np.array([[2**31]] * 3))
+    with pytest.raises(InputError, match="wide.npy: input array has values beyond int32"):
+        load_spikes(tmp_path / "wide.npy", 3, graded=True)
+    save(tmp_path, "half.npy", np.array([[0.5]] * 3))
+    with pytest.raises(InputError, match="half.npy: input array contains non-integer values"):
+        load_spikes(tmp_path / "half.npy", 3, graded=True)

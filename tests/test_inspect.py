@@ -10,8 +10,8 @@ import pytest
 from netx_builders import FIXTURES
 
 from neurodeploy.cli import main
-from neurodeploy.network.inspect import inspect_network, max_voltage
-from neurodeploy.network.netx import CubaNeuron, DenseLayer, NetxError, read_netx, write_netx
+from neurodeploy.report.inspect import inspect_network
+from neurodeploy.netx import CubaNeuron, DenseLayer, NetxError, read_netx, write_netx
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.stimulus import Stimulus
 
@@ -47,13 +47,12 @@ def test_out_of_range_weights_are_a_warning_not_an_error(tmp_path: Path) -> None
     with h5py.File(path, "r+") as handle:
         del handle["layer/0/weight"]
         handle["layer/0/weight"] = np.array([[300, 4], [-400, 8]], dtype=np.int16)
-    with pytest.raises(NetxError, match="outside"):
-        read_netx(path)
+    line = (f"{path}: layer/0: 2 weight(s) of 'weight' outside [-256, 254] (range [-400, 300]): netx clips them "
+            "into the range")
+    assert list(read_netx(path).warnings) == [line]
     report = inspect_network(path)
-    assert report["warnings"] == [
-        f"{path}: layer/0: 2 weight(s) outside [-256, 254] (range [-400, 300]): netx clips them; read as clipped"
-    ]
-    assert (report["layers"][0]["weight_min"], report["layers"][0]["weight_max"]) == (-256, 254)
+    assert report["warnings"] == [line]
+    assert (report["layers"][0]["weight_min"], report["layers"][0]["weight_max"]) == (-400, 300)
 
 
 def test_zero_layers_and_rows(tmp_path: Path) -> None:
@@ -72,12 +71,15 @@ def test_unreachable_threshold_by_hand_and_in_the_golden_model(tmp_path: Path) -
     neuron = CubaNeuron(v_th_mant=10, i_decay=4096, v_decay=2048)
     path = tmp_path / "quiet.net"
     write_netx(path, [DenseLayer(np.array([[8, 2], [2, -2]]), neuron)])
-    np.testing.assert_allclose(max_voltage(np.array([10.0, 2.0]), np.zeros(2), 4096, 2048), [20.0, 4.0])
-    assert np.isinf(max_voltage(np.array([1.0]), np.zeros(1), 0, 2048)[0])
+    # the voltage bounds: (a / di + b) / dv = 20 and 4 against threshold 10
+    assert neuron.never_emits(np.array([10.0, 2.0]), np.zeros(2)).tolist() == [False, True]
+    assert neuron.never_emits(np.array([10.0, 2.0]), np.array([0.0, 4.0])).tolist() == [False, False]
+    no_leak = CubaNeuron(v_th_mant=10, i_decay=0, v_decay=2048)
+    assert no_leak.never_emits(np.array([1e-6, 0.0]), np.zeros(2)).tolist() == [False, True]
     report = inspect_network(path)
     assert report["warnings"] == [
         f"{path}: layer/0: 1 of 2 neurons can never spike: with every input spiking at every step their "
-        "voltage stays at most 4.0 (<= threshold vThMant 10, weight units)"
+        "voltage stays at or below the threshold (vThMant 10)"
     ]
     # every input spiking at every step: neuron 0 spikes, neuron 1 never does
     run = GoldenModel(read_netx(path)).run_samples(Stimulus(np.ones((1, 2, 30), dtype=np.uint8), None, 30))

@@ -99,7 +99,7 @@ def test_exception_inside_a_lava_process_does_not_hang_and_leaves_no_child(small
 
 LONG_RUN = f"""
 import numpy as np
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.inputs import load_events
 from neurodeploy.simulate.stimulus import Stimulus

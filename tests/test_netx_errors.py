@@ -10,8 +10,8 @@ import pytest
 from netx_builders import conv_network, dense_network
 
 from neurodeploy.cli import main
-from neurodeploy.network.inspect import inspect_network
-from neurodeploy.network.netx import NetxError, read_netx, zero_row_warnings
+from neurodeploy.report.inspect import inspect_network
+from neurodeploy.netx import NetxError, read_netx, zero_row_warnings
 
 
 def _set(path: Path, key: str, data) -> None:
@@ -42,24 +42,26 @@ CASES = {
     "missing neuron key": ("layer/0/neuron/vDecay", None, "{p}: layer/0: missing key 'neuron/vDecay'"),
     "weight as text": ("layer/1/weight", np.full((8, 20), b"ab"), "{p}: layer/1: key 'weight' must be numeric, got dtype |S2"),
     "weight 3-D": ("layer/1/weight", np.ones((8, 20, 2), np.int16),
-                   "{p}: layer/1: key 'weight' of a dense layer must be 2-D [out, in], got shape (8, 20, 2)"),
+                   "{p}: layer/1: key 'weight' must be a non-empty 2-D array [out, in], got shape (8, 20, 2)"),
     "bias length": ("layer/1/bias", np.ones(7, np.int32), "{p}: layer/1: key 'bias' has shape (7,), expected (8,)"),
     "delay shape": ("layer/1/delay", np.ones((3, 2), np.int32),
                     "{p}: layer/1: key 'delay' of shape (3, 2) does not fit weight (8, 20)"),
     "NaN weight": ("layer/0/weight", "nan", "{p}: layer/0: key 'weight' holds 1 NaN or infinite value(s) (e.g. nan)"),
     "infinite weight": ("layer/0/weight", "inf", "{p}: layer/0: key 'weight' holds 1 NaN or infinite value(s) (e.g. inf)"),
-    "fractional weight": ("layer/0/weight", 0.5,
-                          "{p}: layer/0: key 'weight' holds 1 non-integer value(s) (e.g. 0.5); NetX stores integers"),
+    "fractional threshold": ("layer/0/neuron/vThMant", 30.5,
+                             "{p}: layer/0: key 'neuron/vThMant' holds 1 non-integer value(s) (e.g. 30.5); NetX "
+                             "stores integers"),
     "huge weight": ("layer/0/weight", 1e30, "{p}: layer/0: key 'weight' holds 1 value(s) beyond +-2^31 (e.g. 1e+30)"),
-    "weight out of range": ("layer/0/weight", 300.0,
-                            "{p}: layer/0: key 'weight' range [-80, 300] is outside [-256, 254]"),
-    "unknown type": ("layer/1/type", np.array([b"pool"]),
-                     "{p}: layer/1: layer type 'pool' is not supported (supported: input, dense, conv, flatten); "
-                     "--num-layers can stop before it"),
+    "unknown type": ("layer/1/type", np.array([b"lstm"]),
+                     "{p}: layer/1: layer type 'lstm' is not supported (supported: input, dense, dense_rec, conv, "
+                     "flatten); --num-layers can stop before it"),
+    "type netx cannot build": ("layer/1/type", np.array([b"pool"]),
+                               "{p}: layer/1: layer type 'pool': netx cannot load it (supported: input, dense, "
+                               "dense_rec, conv, flatten); --num-layers can stop before it"),
     "threshold not a number": ("layer/1/neuron/vThMant", "x",
                                "{p}: layer/1: key 'neuron/vThMant' must be numeric, got dtype |S1"),
     "neuron as dataset": ("layer/1/neuron", np.arange(3), "{p}: layer/1: key 'neuron' must be a group, found a dataset"),
-    "weight as group": ("layer/1/weight", "group", "{p}: layer/1: key 'weight' must be a dataset, found a group"),
+    "weight as group": ("layer/1/weight", "group", "{p}: layer/1: missing key 'weight/real'"),
     "all-zero dense matrix": ("layer/1/weight", np.zeros((8, 20), np.int16),
                               "{p}: layer/1: key 'weight' [8, 20] is all zero: netx cannot load an all-zero dense "
                               "weight matrix (it takes log2 of infinity)"),
@@ -88,6 +90,22 @@ def test_dense_malformations(dense: Path, case: str, capsys) -> None:
     assert capsys.readouterr().err == f"neurodeploy: error: {expected}\n"
 
 
+def test_fractional_weights_biases_and_delays_are_truncated_as_netx_does(dense: Path) -> None:
+    """netx reads weights, biases and delays with ``astype(int)``: toward zero, with a warning."""
+    with h5py.File(dense, "r") as handle:
+        weight = np.asarray(handle["layer/1/weight"][()], dtype=np.float64)
+    weight[0, :3] = [6.9, -6.9, 0.5]
+    _set(dense, "layer/1/weight", weight)
+    _set(dense, "layer/1/bias", np.array([2.5, -1.5, 0, 0, 0, 0, 0, 0]))
+    network = read_netx(dense)
+    assert network.layers[1].weight[0, :3].tolist() == [6, -6, 0]
+    assert network.layers[1].bias[:2].tolist() == [2, -1]
+    assert [w.split(": ", 2)[2] for w in network.warnings] == [
+        "key 'weight' holds 3 non-integer value(s) (e.g. 6.9): netx truncates them toward zero, and so does this reader",
+        "key 'bias' holds 2 non-integer value(s) (e.g. 2.5): netx truncates them toward zero, and so does this reader",
+    ]
+
+
 def test_conv_malformations(conv: Path) -> None:
     _set(conv, "layer/1/shape", np.array([4, 4]))
     with pytest.raises(NetxError, match=r"^.*c.net: layer/1: key 'shape' must hold 3 positive integers, got \[4, 4\]$"):
@@ -98,7 +116,7 @@ def test_conv_malformations(conv: Path) -> None:
         read_netx(conv)
     conv_network(conv)
     _set(conv, "layer/0/shape", np.array([2, 0, 7]))
-    with pytest.raises(NetxError, match=r"c.net: layer/0: key 'shape' must hold 1 or 3 positive integers, got \[2, 0, 7\]$"):
+    with pytest.raises(NetxError, match=r"c.net: layer/0: key 'shape' must hold 1, 2 or 3 positive integers, got \[2, 0, 7\]$"):
         read_netx(conv)
     conv_network(conv)
     _set(conv, "layer/1/neuron", None)
@@ -134,7 +152,8 @@ def test_out_of_range_and_all_zero_are_warnings_in_inspect(dense: Path, capsys) 
     _set(dense, "layer/1/weight", np.zeros((8, 20), np.int16))
     warnings = inspect_network(dense)["warnings"]
     assert warnings == [
-        f"{dense}: layer/0: 1 weight(s) outside [-256, 254] (range [-80, 300]): netx clips them; read as clipped",
+        f"{dense}: layer/0: 1 weight(s) of 'weight' outside [-256, 254] (range [-80, 300]): netx clips them into "
+        "the range",
         f"{dense}: layer/1: all weights are zero (netx cannot load an all-zero weight matrix)",
     ]
     assert main(["inspect", str(dense)]) == 0

@@ -11,7 +11,10 @@ import torch
 from neurodeploy.data.dataset import load_dataset
 from neurodeploy.export.nir_graph import NirExportError, export_nir
 from neurodeploy.export.quantize import export_model
-from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, read_netx, write_netx
+from neurodeploy.netx import (
+    ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, RecurrentDenseLayer, ResonateFireNeuron, SigmaDeltaNeuron,
+    read_netx, write_netx,
+)
 from neurodeploy.recipe import ModelSettings, load_recipe
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.inputs import load_events
@@ -38,19 +41,16 @@ def check_graph(network: Network, path: Path) -> nir.NIRGraph:
     graph = nir.read(path)
     assert graph.metadata["dt"] == 1.0
     chain(graph)
-    first = network.layers[0]
-    expected_in = first.shape if isinstance(first, InputLayer) else (
-        network.conv_input if isinstance(first, ConvLayer) else (first.weight.shape[1],))
+    expected_in = tuple(reversed(network.input_shape))  # NetX order
     np.testing.assert_array_equal(graph.nodes["input"].output_type["output"], expected_in)
     shape = tuple(expected_in)
-    group = 0
-    for layer in network.layers:
+    for index, layer in enumerate(network.layers):
+        group = network.group_of(index)
         if isinstance(layer, DenseLayer) and layer.flatten_input:
             flatten = graph.nodes[f"layer{group}_flatten"]
             assert isinstance(flatten, nir.Flatten) and flatten.start_dim == 0
             np.testing.assert_array_equal(flatten.output_type["output"], [np.prod(shape)])
             shape = (int(np.prod(shape)),)
-            group += 1
         bias = np.zeros(1)
         gain = 1.0
         if isinstance(layer, InputLayer):
@@ -79,8 +79,8 @@ def check_graph(network: Network, path: Path) -> nir.NIRGraph:
             assert conv.groups == 1 and not conv.bias.any()
             np.testing.assert_array_equal(conv.output_type["output"], layer.shape)
             shape = layer.shape
-            bias = np.zeros(layer.shape[0]) if layer.bias is None else layer.bias
-            bias = bias.reshape(-1, 1, 1)
+            # per neuron, Lava's (W, H, C) order, to NIR's (C, H, W)
+            bias = np.zeros(1) if layer.bias is None else layer.bias.reshape(layer.lava_shape).transpose()
         lif = graph.nodes[f"layer{group}_lif"]
         assert isinstance(lif, nir.CubaLIF)
         neuron = layer.neuron
@@ -94,9 +94,10 @@ def check_graph(network: Network, path: Path) -> nir.NIRGraph:
             actual = getattr(lif, key)
             assert actual.shape == tuple(shape), key
             np.testing.assert_allclose(actual, np.broadcast_to(value, shape), rtol=1e-12, err_msg=key)
-        group += 1
     np.testing.assert_array_equal(graph.nodes["output"].input_type["input"], shape)
-    assert len(graph.nodes) == 2 + group + sum(1 for layer in network.layers if not isinstance(layer, InputLayer))
+    flattens = sum(1 for layer in network.layers if getattr(layer, "flatten_input", False))
+    synapses = sum(1 for layer in network.layers if not isinstance(layer, InputLayer))
+    assert len(graph.nodes) == 2 + len(network.layers) + synapses + flattens
     return graph
 
 
@@ -158,7 +159,7 @@ def test_conv_network_without_delays_and_error_for_delays(tmp_path):
     assert not (tmp_path / "c.nir").exists()
     layers = tuple(dataclasses.replace(layer, delay=None) if isinstance(layer, DenseLayer) else layer
                    for layer in network.layers)
-    graph = check_graph(Network(layers, network.path), tmp_path / "c.nir")
+    graph = check_graph(Network(layers, network.input_shape, network.path), tmp_path / "c.nir")
     kinds = [type(graph.nodes[name]).__name__ for name in chain(graph)]
     assert kinds == ["Input", "CubaLIF", "Conv2d", "CubaLIF", "Conv2d", "CubaLIF", "Flatten",
                      "Linear", "CubaLIF", "Linear", "CubaLIF", "Output"]
@@ -227,3 +228,33 @@ def test_dynamics_close_to_golden_on_oxford(tmp_path):
     assert golden.sum() == 9565
     assert abs(ours.sum() - golden.sum()) < 0.02 * golden.sum()
     assert (ours * golden).sum() / np.maximum(ours, golden).sum() > 0.85
+
+
+def test_recurrent_layer_is_a_linear_loop_on_its_neurons(tmp_path):
+    rng = np.random.default_rng(4)
+    neuron = CubaNeuron(v_th_mant=30, i_decay=1024, v_decay=512)
+    recurrent = RecurrentDenseLayer(rng.integers(-40, 60, size=(6, 10)), neuron,
+                                    weight_rec=rng.integers(-40, 40, size=(6, 6)))
+    path = tmp_path / "rec.net"
+    write_netx(path, [DenseLayer(rng.integers(-40, 60, size=(10, 8)), neuron), recurrent])
+    export_nir(read_netx(path), tmp_path / "rec.nir")
+    graph = nir.read(tmp_path / "rec.nir")
+    loop = graph.nodes["layer1_recurrent"]
+    assert isinstance(loop, nir.Linear)
+    np.testing.assert_array_equal(loop.weight * 64, recurrent.weight_rec)
+    assert ("layer1_lif", "layer1_recurrent") in graph.edges and ("layer1_recurrent", "layer1_lif") in graph.edges
+    assert ("layer1_linear", "layer1_lif") in graph.edges and ("layer1_lif", "output") in graph.edges
+
+
+@pytest.mark.parametrize("layer, message", [
+    (DenseLayer(np.full((4, 3), 6), SigmaDeltaNeuron("sigma_delta", 2)), "NIR has no node for SDNN neurons"),
+    (DenseLayer(np.full((4, 3), 6), ResonateFireNeuron("RF", "RF_PHASE", 500, 3800, 10),
+                weight_imag=np.full((4, 3), 2)), "NIR has no node for complex (resonate-and-fire) weights"),
+])
+def test_kinds_nir_cannot_express_are_refused_naming_the_layer(tmp_path, layer, message):
+    path = tmp_path / "k.net"
+    write_netx(path, [DenseLayer(np.full((3, 5), 8), CubaNeuron(v_th_mant=30, i_decay=1024, v_decay=512)), layer])
+    with pytest.raises(NirExportError) as err:
+        export_nir(read_netx(path), tmp_path / "k.nir")
+    assert str(err.value) == f"{path}: layer/1: {message}"
+    assert not (tmp_path / "k.nir").exists()

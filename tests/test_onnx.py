@@ -10,14 +10,15 @@ from neurodeploy.data.dataset import load_dataset
 from neurodeploy.export.onnx_graph import STARTS_WITH_INPUT_KEY, OnnxExportError, build_onnx, export_onnx
 from neurodeploy.export.onnx_run import iter_onnx, run_onnx
 from neurodeploy.export.quantize import export_model
-from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, Network, read_netx
+from neurodeploy.netx import ConvLayer, CubaNeuron, DenseLayer, Network, read_netx
 from neurodeploy.recipe import ConvSettings, DataSettings, ModelSettings
-from neurodeploy.simulate.fixed_point import STATE_LIMIT
+from neurodeploy.loihi.arithmetic import STATE_LIMIT
 from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.inputs import load_bias, load_events, random_spikes
 from neurodeploy.train.model import build_model
 from neurodeploy.train.trainer import fit
-from netx_builders import FIXTURES, conv_network, dense_network
+from netx_builders import FIXTURES, RANDOM_STEPS, conv_network, dense_network, random_network
 
 
 def padded(spikes: np.ndarray, extra: int) -> np.ndarray:
@@ -40,7 +41,7 @@ def assert_same_spikes(network, tmp_path, spikes, bias=None, steps=None, reset_i
 
 def without_delays(network: Network) -> Network:
     return Network(tuple(replace(layer, delay=None) if isinstance(layer, DenseLayer) else layer
-                         for layer in network.layers), conv_input=network.conv_input)
+                         for layer in network.layers), input_shape=network.input_shape)
 
 
 def test_dense_network_with_weight_exponents(tmp_path):
@@ -108,7 +109,7 @@ def assert_same_state(network, path, spikes):
     """u and v after every step equal the golden model's; returns the golden run."""
     golden = GoldenModel(network).run(spikes, record_state=True)
     steps = list(iter_onnx(export_onnx(network, path), spikes))
-    for name, expected in (("u", golden.u[0]), ("v", golden.v[0])):
+    for name, expected in golden.state[0].items():
         np.testing.assert_array_equal(np.stack([s[f"{name}_0_out"] for s in steps], axis=-1), expected, err_msg=name)
     return golden
 
@@ -124,7 +125,7 @@ def test_state_equals_golden_through_24_bit_wrap_clip_and_rounding(tmp_path):
     spikes = (rng.random((2, fan_in, 12)) < 0.9).astype(np.uint8)
     spikes[0] = 1
     golden = assert_same_state(network, tmp_path / "wrap.onnx", spikes)
-    u, v = golden.u[0], golden.v[0]
+    u, v = golden.state[0]["u"], golden.state[0]["v"]
     assert u[0, 0].min() < 0 < u[0, 1].max(), "u of the all-positive and all-negative rows must wrap"
     assert v.max() == STATE_LIMIT - 1 and v.min() == -(STATE_LIMIT - 1), "v must saturate both ways"
 
@@ -138,7 +139,7 @@ def test_state_equals_golden_when_the_int32_input_shift_overflows(tmp_path):
     spikes[0, ::3, 2] = 0
     assert (254 * fan_in) << 6 >= 1 << 31
     golden = assert_same_state(network, tmp_path / "wide.onnx", spikes)
-    assert np.abs(golden.v[0]).max() > 0
+    assert np.abs(golden.state[0]["v"]).max() > 0
 
 
 def test_state_equals_golden_when_the_conv_accumulator_wraps(tmp_path):
@@ -149,7 +150,7 @@ def test_state_equals_golden_when_the_conv_accumulator_wraps(tmp_path):
     spikes = np.ones((1, 200 * 13 * 13, 3), dtype=np.uint8)
     assert 254 * spikes.shape[1] >= STATE_LIMIT
     golden = assert_same_state(network, tmp_path / "conv.onnx", spikes)
-    assert golden.u[0][0, 0, 1] < 0 < golden.u[0][0, 1, 1], "both sums wrap"
+    assert golden.state[0]["u"][0, 0, 1] < 0 < golden.state[0]["u"][0, 1, 1], "both sums wrap"
 
 
 def test_graph_interface_names_doc_and_metadata(tmp_path):
@@ -171,16 +172,16 @@ def test_graph_interface_names_doc_and_metadata(tmp_path):
 
 
 def test_axonal_delays_are_refused_naming_the_layer(tmp_path):
-    with pytest.raises(OnnxExportError, match=r"layer 3 \(dense\): axonal delays \(key 'delay'"):
+    with pytest.raises(OnnxExportError, match=r"c.net: layer/4: axonal delays \(key 'delay', up to 3 steps\) are not supported"):
         build_onnx(conv_network(tmp_path / "c.net"))
-    with pytest.raises(OnnxExportError, match=r"layer 0 \(dense\): axonal delays"):
+    with pytest.raises(OnnxExportError, match=r"d.net: layer/0: axonal delays"):
         export_onnx(dense_network(tmp_path / "d.net", delays=True), tmp_path / "d.onnx")
     assert not (tmp_path / "d.onnx").exists()
 
 
 def test_conv_beyond_exact_float32_is_refused():
     layer = ConvLayer(np.full((1, 300, 15, 15), -256), CubaNeuron(v_th_mant=10, i_decay=0, v_decay=0), shape=(1, 1, 1))
-    with pytest.raises(OnnxExportError, match=r"layer 0 \(conv\): a sum of \|weights\| reaches 2\^24"):
+    with pytest.raises(OnnxExportError, match=r"^network: layer/0: a sum of \|weights\| \(17280000\) reaches 16777216"):
         build_onnx(Network((layer,)))
 
 
@@ -190,3 +191,26 @@ def test_runner_rejects_bad_input(tmp_path):
         run_onnx(path, np.zeros((1, 29, 4), dtype=np.uint8))
     with pytest.raises(ValueError, match="needs a network that starts with an input layer"):
         run_onnx(path, None, bias=np.zeros((1, 30)), steps=3)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_networks_of_every_kind_state_included(tmp_path, seed):
+    """The property test's networks (``netx_builders.random_network``: sigma-delta, Sigma,
+    resonate-and-fire, recurrent, conv, graded messages), delays removed (refused above):
+    every message and every state variable after every step of a stream of the samples
+    (with netx's resets) equals the golden model's."""
+    network, inputs = random_network(seed, tmp_path)
+    network = Network(tuple(replace(layer, delay=None) if getattr(layer, "delay", None) is not None else layer
+                            for layer in network.layers), input_shape=network.input_shape)
+    path = export_onnx(network, tmp_path / "random.onnx")
+    stimulus = Stimulus(inputs, None, RANDOM_STEPS)
+    golden = GoldenModel(network).run_stream(stimulus, record_state=True)
+    stream = stimulus.stream_spikes(GoldenModel(network).drain_steps)[None]
+    steps = list(iter_onnx(path, stream, reset_interval=RANDOM_STEPS))
+    for layer, state in enumerate(golden.state):
+        np.testing.assert_array_equal(np.stack([s[f"spikes_{layer}"] for s in steps], axis=-1), golden.spikes[layer],
+                                      err_msg=f"layer {layer} messages")
+        assert np.count_nonzero(golden.spikes[layer]) > 0
+        for name, values in state.items():
+            np.testing.assert_array_equal(np.stack([s[f"{name}_{layer}_out"] for s in steps], axis=-1), values,
+                                          err_msg=f"layer {layer} {name}")

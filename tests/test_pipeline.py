@@ -8,7 +8,7 @@ import torch
 
 from neurodeploy.cli import main
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.train.checkpoint import load_checkpoint
 
@@ -74,7 +74,7 @@ def test_pruned_export_keeps_masked_weights_zero(run_dir):
     masks = load_checkpoint(run_dir / "pruned.pt").masks
     assert list(masks) == ["blocks.0.synapse.weight", "blocks.1.synapse.weight"]  # exclude: []
     for index, layer in enumerate(layers):
-        mask = masks[f"blocks.{index}.synapse.weight"].reshape(layer.shape).numpy()
+        mask = masks[f"blocks.{index}.synapse.weight"].reshape(layer.weight.shape).numpy()
         assert np.all(layer.weight[~mask] == 0)
         assert (~mask).mean() > 0.5
 

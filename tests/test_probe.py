@@ -3,7 +3,7 @@ import signal
 
 import pytest
 
-import neurodeploy.network.probe as probe
+import neurodeploy.netx.probe as probe
 from neurodeploy.cli import main
 from netx_builders import dense_network
 

@@ -21,7 +21,7 @@ import pytest
 
 from neurodeploy.cli import main
 from neurodeploy.limits import GIB, LimitError, Limits
-from neurodeploy.network.netx import CubaNeuron, read_netx, write_netx
+from neurodeploy.netx import CubaNeuron, read_netx, write_netx
 from neurodeploy.preflight import check_recipe
 from neurodeploy.recipe import RecipeError, load_recipe, recipe_from_dict
 from neurodeploy.reference import fixtures_dir

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from neurodeploy.cli import main
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.pipeline import BY_NAME, read_records, settings_digest
 from neurodeploy.recipe import load_recipe
 from neurodeploy.train.checkpoint import load_checkpoint

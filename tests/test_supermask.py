@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neurodeploy.data.dataset import load_dataset
-from neurodeploy.network.netx import read_netx
+from neurodeploy.netx import read_netx
 from neurodeploy.prune.supermask import (
     CSV_COLUMNS,
     MaskedQuantizer,

@@ -97,6 +97,14 @@ def test_a_killed_sweep_resumes_without_redoing_finished_points(tmp_path, capsys
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # the whole process group: the sweep and its workers
     process.wait()
+    # the workers hold the folder lock (inherited) until they have exited too
+    gone = time.monotonic() + 30
+    while time.monotonic() < gone:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
     finished = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
     assert 2 <= len(finished) < 5
     assert not (out / "sweep.json").exists()

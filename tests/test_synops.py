@@ -3,14 +3,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neurodeploy.compare.synops import (
-    conv_fan_out,
-    dense_fan_out,
-    layer_fan_out,
-    network_synops,
-    synops,
-)
-from neurodeploy.network.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network
+from neurodeploy.compare.synops import network_synops, synops
+from neurodeploy.netx import ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network
+from neurodeploy.netx.layers.conv import conv_fan_out
+
+
+def dense_fan_out(weight):
+    """A dense layer's own fan-out (the layer kind computes it)."""
+    weight = np.asarray(weight)
+    return DenseLayer(weight, CubaNeuron(64, 1024, 1024)).fan_out((weight.shape[1],))
 
 
 def dense_synops(spikes, weight):
@@ -91,22 +92,22 @@ def test_network_uses_previous_layer_spikes_and_ignores_the_last():
     np.testing.assert_array_equal(network_synops(network, inputs, [None, out]), [[24, -1]])
 
 
-def test_layer_fan_out_follows_lava_flat_order():
+def test_layers_fan_out_in_lava_flat_order():
     """Conv fan-out comes back in Lava's (W, H, C) order; after a flatten, a dense
     layer's (C, H, W) columns are put back into that order too."""
     neuron = CubaNeuron(64, 1024, 1024)
     rng = np.random.default_rng(3)
     weight = rng.integers(-3, 4, size=(4, 2, 2, 2)) * 2
     conv = ConvLayer(weight, neuron, shape=(4, 2, 3))
-    fan = layer_fan_out(conv, (4, 3, 2))  # input W=4, H=3, C=2
+    fan = conv.fan_out((4, 3, 2))  # input W=4, H=3, C=2
     expected = conv_fan_out(weight, (2, 3, 4), (1, 1), (0, 0), (1, 1), 1)  # [C, H, W]
     np.testing.assert_array_equal(fan, expected.transpose(2, 1, 0).reshape(-1))
     dense_w = rng.integers(-3, 4, size=(5, 24)) * 2
     dense = DenseLayer(dense_w, neuron, flatten_input=True)
-    fan = layer_fan_out(dense, (3, 2, 4))  # W=3, H=2, C=4
+    fan = dense.fan_out((3, 2, 4))  # W=3, H=2, C=4
     chw = dense_fan_out(dense_w).reshape(4, 2, 3)
     np.testing.assert_array_equal(fan, chw.transpose(2, 1, 0).reshape(-1))
-    assert layer_fan_out(InputLayer((2, 3, 4), neuron), (4, 3, 2)) is None
+    assert InputLayer((2, 3, 4), neuron).fan_out((4, 3, 2)) is None
 
 
 # -------------------------------------------------------------------- synops
@@ -205,10 +206,6 @@ def test_conv_last_row_read_past_transpose_size():
     w = np.ones((1, 1, 1, 1))
     line = np.array([0, 1, 0, 1, 0, 1])
     np.testing.assert_array_equal(_conv(w, shape=(1, 6, 6), stride=2, padding=1), [np.outer(line, line)])
-
-
-def test_conv_trailing_singleton_dim_is_dropped():
-    np.testing.assert_array_equal(_conv(KERNEL[..., None]), _conv(KERNEL))
 
 
 def test_conv_rejects_inconsistent_groups():
@@ -320,3 +317,39 @@ def test_conv_fan_out_matches_input_gradient_at_realistic_size():
     # and without padding the total is Ho * Wo * nnz(weight)
     fan = conv_fan_out(w, (32, 64, 64), (1, 1), (0, 0), (1, 1), 2)
     assert fan.sum() == 62 * 62 * np.count_nonzero(w)
+
+
+# ------------------------------------------------- graded messages and recurrent synapses
+
+
+def test_graded_messages_and_recurrent_synapses_by_brute_force():
+    """A graded message costs one operation per nonzero weight whatever its value; a
+    recurrent layer's own messages also pass through weight_rec; complex weights count
+    both parts."""
+    from neurodeploy.netx import RecurrentDenseLayer, ResonateFireNeuron, SigmaDeltaNeuron
+
+    rng = np.random.default_rng(5)
+    w0 = rng.integers(-3, 4, size=(6, 4)) * 2
+    w1 = rng.integers(-3, 4, size=(5, 6)) * 2
+    rec = rng.integers(-3, 4, size=(5, 5)) * 2
+    real, imag = rng.integers(-3, 4, size=(3, 5)) * 2, rng.integers(-3, 4, size=(3, 5)) * 2
+    network = Network((
+        DenseLayer(w0, SigmaDeltaNeuron("sigma_delta", 1)),
+        RecurrentDenseLayer(w1, CubaNeuron(64, 1024, 1024), weight_rec=rec),
+        DenseLayer(real, ResonateFireNeuron("RF", "RF_PHASE", 500, 3800, 10), weight_imag=imag),
+    ))
+    inputs = (rng.random((2, 4, 7)) < 0.5).astype(np.uint8)
+    graded = np.where(rng.random((2, 6, 7)) < 0.4, rng.integers(-9000, 9000, size=(2, 6, 7)), 0).astype(np.int32)
+    spikes1 = (rng.random((2, 5, 7)) < 0.5).astype(np.uint8)
+    spikes2 = (rng.random((2, 3, 7)) < 0.5).astype(np.uint8)
+    expected = np.zeros((2, 3), dtype=np.int64)
+    for b in range(2):
+        for t in range(7):
+            expected[b, 0] += sum(np.count_nonzero(w0[:, i]) for i in range(4) if inputs[b, i, t])
+            expected[b, 1] += sum(np.count_nonzero(w1[:, i]) for i in range(6) if graded[b, i, t] != 0)
+            expected[b, 1] += sum(np.count_nonzero(rec[:, i]) for i in range(5) if spikes1[b, i, t])
+            expected[b, 2] += sum(np.count_nonzero(real[:, i]) + np.count_nonzero(imag[:, i])
+                                  for i in range(5) if spikes1[b, i, t])
+    got = network_synops(network, inputs, [graded, spikes1, spikes2])
+    np.testing.assert_array_equal(got, expected)
+    assert expected.min() > 0

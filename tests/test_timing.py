@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neurodeploy.simulate.timing import arrival, drain, owners, reset_columns, reset_offset, split_stream
+from neurodeploy.loihi.timing import arrival, drain, owners, reset_columns, reset_offset, split_stream
 
 
 def test_arrival_reset_offset_and_drain():
