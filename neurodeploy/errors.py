@@ -14,6 +14,7 @@ from neurodeploy.netx import NetxError
 from neurodeploy.pipeline import StageError
 from neurodeploy.prune.selection import EmptiedLayerError
 from neurodeploy.recipe import RecipeError
+from neurodeploy.registry import UnknownNameError
 from neurodeploy.simulate.inputs import InputError
 from neurodeploy.sweep.run import SweepError
 from neurodeploy.train.checkpoint import CheckpointError
@@ -21,7 +22,7 @@ from neurodeploy.train.checkpoint import CheckpointError
 USER_ERRORS: tuple[type[BaseException], ...] = (
     RecipeError, NetxError, AnalysisError, DatasetError, InputError, CheckpointError, SweepError,
     OnnxExportError, ProfileError, PathError, LimitError, FolderBusyError, StageError, SplitError,
-    EmptiedLayerError, NetworkMismatchError, OSError, MemoryError,
+    EmptiedLayerError, NetworkMismatchError, UnknownNameError, OSError, MemoryError,
 )
 
 

@@ -16,7 +16,9 @@ exactly two places (see ``shared/docs/lava-notes.md``):
 
 Nothing under site-packages is edited and no other import error is caught:
 any other failure propagates unchanged. Every other module of neurodeploy
-imports Lava names from here, so the hooks are always installed first.
+imports Lava names from here, so the hooks are always installed first. The
+names are imported on first use: ``from neurodeploy.lavacompat import
+slayer`` loads lava-dl's SLAYER and none of Lava's runtime.
 """
 from __future__ import annotations
 
@@ -133,46 +135,49 @@ def install() -> None:
 
 install()
 
-# Every Lava and lava-dl name the project uses, imported after the hooks.
-import lava.lib.dl.netx as netx  # noqa: E402
-import lava.lib.dl.slayer as slayer  # noqa: E402
-import lava.proc.conv.utils as conv_utils  # noqa: E402
-from lava.magma.core.decorator import implements, requires, tag  # noqa: E402
-from lava.magma.core.model.py.model import PyLoihiProcessModel  # noqa: E402
-from lava.magma.core.model.py.ports import PyInPort  # noqa: E402
-from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
-from lava.magma.core.process.ports.ports import InPort  # noqa: E402
-from lava.magma.core.process.process import AbstractProcess  # noqa: E402
-from lava.magma.core.process.variable import Var  # noqa: E402
-from lava.magma.core.resources import CPU  # noqa: E402
-from lava.magma.core.run_conditions import RunSteps  # noqa: E402
-from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
-from lava.proc.io.source import RingBuffer as SourceRingBuffer  # noqa: E402
-from lava.utils import weightutils  # noqa: E402
+# Every Lava and lava-dl name the project uses, by module, imported on first
+# use (PEP 562) after the hooks: training needs lava-dl's SLAYER only, and
+# should not load Lava's runtime (``lava.magma``) with it.
+_NAMES = {
+    "netx": ("lava.lib.dl.netx", None),
+    "slayer": ("lava.lib.dl.slayer", None),
+    "weightutils": ("lava.utils.weightutils", None),
+    "implements": ("lava.magma.core.decorator", "implements"),
+    "requires": ("lava.magma.core.decorator", "requires"),
+    "tag": ("lava.magma.core.decorator", "tag"),
+    "PyLoihiProcessModel": ("lava.magma.core.model.py.model", "PyLoihiProcessModel"),
+    "PyInPort": ("lava.magma.core.model.py.ports", "PyInPort"),
+    "LavaPyType": ("lava.magma.core.model.py.type", "LavaPyType"),
+    "InPort": ("lava.magma.core.process.ports.ports", "InPort"),
+    "AbstractProcess": ("lava.magma.core.process.process", "AbstractProcess"),
+    "Var": ("lava.magma.core.process.variable", "Var"),
+    "CPU": ("lava.magma.core.resources", "CPU"),
+    "RunSteps": ("lava.magma.core.run_conditions", "RunSteps"),
+    "Loihi2SimCfg": ("lava.magma.core.run_configs", "Loihi2SimCfg"),
+    "LoihiProtocol": ("lava.magma.core.sync.protocols.loihi_protocol", "LoihiProtocol"),
+    "SourceRingBuffer": ("lava.proc.io.source", "RingBuffer"),
+}
 
-# lava-dl's own tests do this before running conv layers: torch inside Lava's
-# worker processes "sometimes causes multiprocessing error"; SciPy is used.
-conv_utils.TORCH_IS_AVAILABLE = False
 
-__all__ = [
-    "AbstractProcess",
-    "CPU",
-    "InPort",
-    "LavaPyType",
-    "Loihi2SimCfg",
-    "LoihiProtocol",
-    "PyInPort",
-    "PyLoihiProcessModel",
-    "Var",
-    "implements",
-    "requires",
-    "tag",
-    "RunSteps",
-    "SourceRingBuffer",
-    "install",
-    "netx",
-    "patch_var_model_source",
-    "slayer",
-    "weightutils",
-]
+def __getattr__(name: str) -> object:
+    """The Lava or lava-dl object ``name`` (``_NAMES``), imported on first use."""
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module_name, attribute = _NAMES[name]
+    module = importlib.import_module(module_name)
+    if name != "slayer":  # everything else runs in, or with, Lava's runtime
+        _prepare_lava_runtime()
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def _prepare_lava_runtime() -> None:
+    """lava-dl's own tests do this before running conv layers: torch inside Lava's
+    worker processes "sometimes causes multiprocessing error"; SciPy is used."""
+    import lava.proc.conv.utils as conv_utils
+
+    conv_utils.TORCH_IS_AVAILABLE = False
+
+
+__all__ = ["install", "patch_var_model_source", *_NAMES]

@@ -40,10 +40,21 @@ def default_memory() -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    """memory: bytes a command may plan to hold; lava_processes: OS processes one Lava run may fork."""
+    """memory: bytes a command may plan to hold; lava_processes: OS processes one Lava run may fork.
 
-    memory: int = field(default_factory=default_memory)
-    lava_processes: int = DEFAULT_LAVA_PROCESSES
+    Each field is the command-line option ``--max-`` and its name (``--max-memory``,
+    ``--max-lava-processes``); its metadata gives the option's ``help``, ``metavar``,
+    ``unit`` (bytes per unit of the option's value, which is then a float), ``default``
+    (the default in words, where it is not a constant) and ``lava`` (only commands that
+    run Lava take it).
+    """
+
+    memory: int = field(default_factory=default_memory, metadata={
+        "help": "refuse work whose arrays would need more memory than this, in GiB",
+        "metavar": "GIB", "unit": GIB, "default": "half of this machine's memory"})
+    lava_processes: int = field(default=DEFAULT_LAVA_PROCESSES, metadata={
+        "help": "refuse a Lava run that would fork more OS processes than this",
+        "metavar": "N", "lava": True})
 
     def check_memory(self, needed: float, what: str) -> None:
         """``LimitError`` when ``what`` needs more than ``memory`` bytes."""

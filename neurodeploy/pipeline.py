@@ -43,6 +43,7 @@ from neurodeploy.recipe import Recipe, RecipeError, recipe_from_dict
 from neurodeploy.report.stage import report_stage
 from neurodeploy.simulate.stage import simulate_stage
 from neurodeploy.train.trainer import train_stage
+from neurodeploy.variants import CHECKPOINTS, DENSE, NETWORKS, PRUNED
 
 RECIPE_FILE = "recipe.json"
 RECORDS_FILE = "stages.json"
@@ -68,17 +69,15 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("train", "train the recipe's dense SLAYER network",
-          ("seed", "data", "model", "train", "prune.rewind_epoch"), (), ("dense.pt",)),
-    Stage("prune", "prune DIR/dense.pt as the recipe says (criterion, scope, rounds, rewinding)",
-          ("seed", "data", "model", "train.batch_size", "prune"), ("dense.pt",), ("pruned.pt",)),
+          ("seed", "data", "model", "train", "prune.rewind_epoch"), (), (DENSE.checkpoint,)),
+    Stage("prune", f"prune DIR/{DENSE.checkpoint} as the recipe says (criterion, scope, rounds, rewinding)",
+          ("seed", "data", "model", "train.batch_size", "prune"), (DENSE.checkpoint,), (PRUNED.checkpoint,)),
     Stage("export", "quantize both networks and write NetX HDF5",
-          ("model",), ("dense.pt", "pruned.pt"), ("dense.net", "pruned.net")),
+          ("model",), CHECKPOINTS, NETWORKS),
     Stage("simulate", "run both networks in PyTorch and in Lava fixed_pt on test samples",
-          ("seed", "data", "model", "simulate"), ("dense.pt", "pruned.pt", "dense.net", "pruned.net"),
-          ("simulation.npz",)),
+          ("seed", "data", "model", "simulate"), CHECKPOINTS + NETWORKS, ("simulation.npz",)),
     Stage("compare", "spike equivalence, accuracy and synaptic operations of both networks",
-          ("data.steps", "model"), ("dense.pt", "pruned.pt", "dense.net", "pruned.net", "simulation.npz"),
-          ("comparison.json",)),
+          ("data.steps", "model"), CHECKPOINTS + NETWORKS + ("simulation.npz",), ("comparison.json",)),
     Stage("report", "write the report and print its summary",
           ALL_SETTINGS, ("comparison.json", "simulation.npz"), ("report.json", "report.html")),
 )

@@ -1,42 +1,74 @@
 """What can be checked about a recipe before any work starts, checked then.
 
-``neurodeploy run`` (and each stage command) calls ``check_recipe`` first,
-so that a recipe that would fail after minutes of training fails at once, in
-one line naming its key: a convolution that does not fit its input, a split
-too small for its classes, a pruned layer that does not exist or a sparsity
-that would leave a layer without weights, and the memory and Lava processes
-the run would need against ``limits.Limits``.
+``neurodeploy run`` (and each stage command, ``sweep`` and ``supermask``)
+calls ``check_recipe`` first, so that a recipe that would fail after minutes
+of training fails at once, in one line naming its key: a name that is not in
+its family's registry (``NAMED``; ``recipe.py`` imports no stage, so this is
+where the names are checked), a convolution that does not fit its input, a
+split too small for its classes, a pruned layer that does not exist or a
+sparsity that would leave a layer without weights, and the memory and Lava
+processes the run would need against ``limits.Limits``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from neurodeploy.data.dataset import dataset_bytes, dataset_shape, dataset_sizes
+from neurodeploy.data.dataset import DATASETS, dataset_bytes, dataset_shape, dataset_sizes
+from neurodeploy.data.encoding import ENCODERS
 from neurodeploy.limits import Limits
+from neurodeploy.prune.criteria import CRITERIA
 from neurodeploy.prune.imp import plan
-from neurodeploy.prune.selection import EmptiedLayerError, pruned_count
+from neurodeploy.prune.optimizers import OPTIMIZERS
+from neurodeploy.prune.selection import SCOPES, EmptiedLayerError, pruned_count
 from neurodeploy.recipe import Recipe, RecipeError
+from neurodeploy.registry import Registry, UnknownNameError
 from neurodeploy.simulate.harness import lava_process_count
 from neurodeploy.simulate.stage import simulate_bytes
 from neurodeploy.loihi.timing import drain
 from neurodeploy.train.model import layer_shapes
 
 
+# Every recipe key that names an implementation, and the registry of its names.
+NAMED: dict[str, Registry] = {
+    "data.dataset": DATASETS,
+    "data.encoding": ENCODERS,
+    "prune.criterion": CRITERIA,
+    "prune.scope": SCOPES,
+    "supermask.optimizer": OPTIMIZERS,
+}
+
+
+def check_names(recipe: Recipe) -> None:
+    """``RecipeError`` naming the key for a name its registry (``NAMED``) lacks, listing the
+    known ones, or for a dataset read from a folder without ``data.path``."""
+    for key, registry in NAMED.items():
+        section, field = key.split(".")
+        try:
+            registry.lookup(getattr(getattr(recipe, section), field), f"{key} =")
+        except UnknownNameError as err:
+            raise RecipeError(str(err)) from None
+    data = recipe.data
+    if DATASETS[data.dataset].needs_path and not data.path:
+        raise RecipeError(f"data.path is required for data.dataset = {data.dataset!r} (the folder tonic keeps it in)")
+
+
 def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True) -> None:
     """Raise ``RecipeError`` (a bad key) or ``LimitError`` (a limit) for anything about
-    running ``recipe`` that is wrong before the dataset is even read. ``lava``: the
-    command runs the simulate stage (``run``; a sweep does not)."""
+    running ``recipe`` that is wrong before the dataset is even read, the names first
+    (``check_names``). ``lava``: the command runs the simulate stage (``run``; a sweep
+    does not)."""
+    check_names(recipe)
     data = recipe.data
     limits.check_memory(dataset_bytes(data), f"the dataset ({data.dataset}, data.steps = {data.steps})")
     input_shape, classes = dataset_shape(data)
     layers = layer_shapes(input_shape, classes, recipe.model)
     names = [f"layer {index}" for index in range(len(layers))]
     weights = dict(zip(names, (count for _, count in layers)))
-    for group in plan(names, recipe.prune).groups:
+    for pool in plan(names, recipe.prune).pools:
         try:
-            pruned_count([weights[name] for name in group], recipe.prune.sparsity)
+            pruned_count([weights[name] for name in pool], recipe.prune.sparsity)
         except EmptiedLayerError as err:
-            where = group[0] if len(group) == 1 else f"layers {', '.join(n.split()[1] for n in group)}"
+            where = pool[0] if len(pool) == 1 else f"layers {', '.join(n.split()[1] for n in pool)}"
             raise RecipeError(f"prune.sparsity = {recipe.prune.sparsity}: {where}: {err}") from err
     _, test = dataset_sizes(data)
     sizes = [int(np.prod(shape)) for shape, _ in layers]

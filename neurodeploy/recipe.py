@@ -2,7 +2,10 @@
 
 A recipe is a YAML file in ``models/`` whose sections match the dataclasses
 below field for field. Unknown keys, wrong types and values out of range are
-errors that name the file and the dotted key (``RecipeError``).
+errors that name the file and the dotted key (``RecipeError``). This is a base
+module, importing no stage: the names a key picks from a family (a dataset, a
+criterion, ...) are checked against the family's registry by
+``preflight.check_recipe`` before any work starts.
 """
 from __future__ import annotations
 
@@ -207,18 +210,11 @@ class Recipe:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "data.dataset": ("digits", "nmnist", "shd"),
-    "data.encoding": ("rate", "latency"),
-    "prune.criterion": ("magnitude", "random", "sf"),
-    "prune.scope": ("global", "layerwise"),
-    "supermask.optimizer": ("adam", "sgd"),
-}
-
 # (low, high, low inclusive, high inclusive) for every bounded numeric key.
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "seed": (0, 2**32 - 1, True, True),
     "data.test_fraction": (0.0, 1.0, False, False),
+    "data.split_seed": (0, 2**32 - 1, True, True),
     "data.steps": (1, 100_000, True, True),
     "data.max_rate": (0.0, 1.0, False, True),
     "data.step_us": (1, 10_000_000, True, True),
@@ -315,8 +311,6 @@ def _scalar(key: str, value: Any, kind: type) -> Any:
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise RecipeError(f"{key} must be {kind.__name__}, got {value!r}")
-    if kind is str and key in CHOICES and value not in CHOICES[key]:
-        raise RecipeError(f"{key} = {value!r} is not one of: {', '.join(CHOICES[key])}")
     if kind in (int, float):
         _check_range(key, value)
     return value
@@ -328,8 +322,6 @@ def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     layers = len(recipe.model.conv) + len(recipe.model.hidden) + 1
     if layers > MAX_LAYERS:
         raise RecipeError(f"model: {layers} layers (conv, hidden and output) exceed the limit of {MAX_LAYERS}")
-    if recipe.data.dataset != "digits" and not recipe.data.path:
-        raise RecipeError(f"data.path is required for data.dataset = {recipe.data.dataset!r} (the folder tonic keeps it in)")
     rewind = recipe.prune.rewind_epoch
     if rewind is not None and rewind > recipe.train.epochs:
         raise RecipeError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {recipe.train.epochs})")

@@ -15,17 +15,18 @@ from pathlib import Path
 
 import torch
 
-from neurodeploy.prune.masks import apply_masks
+from neurodeploy.train.masks import apply_masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import CheckpointError, load_checkpoint
+from neurodeploy.variants import DENSE, PRUNED
 
 PERTURBATIONS = ("prune", "quantize")
 DESCRIPTIONS = {
     "prune": (
-        "dense.pt weights, 8-bit quantized",
-        "dense.pt weights times pruned.pt masks (not fine-tuned), 8-bit quantized",
+        f"{DENSE.checkpoint} weights, 8-bit quantized",
+        f"{DENSE.checkpoint} weights times {PRUNED.checkpoint} masks (not fine-tuned), 8-bit quantized",
     ),
-    "quantize": ("dense.pt weights in float (no quantizer)", "dense.pt weights, 8-bit quantized"),
+    "quantize": (f"{DENSE.checkpoint} weights in float (no quantizer)", f"{DENSE.checkpoint} weights, 8-bit quantized"),
 }
 
 
@@ -49,17 +50,17 @@ def perturbed_pair(out_dir: Path, recipe: Recipe, perturbation: str) -> Pair:
     (the networks ``recipe.model`` describes)."""
     if perturbation not in PERTURBATIONS:
         raise AnalysisError(f"unknown perturbation {perturbation!r}: choose one of {', '.join(PERTURBATIONS)}")
-    dense = load_checkpoint(out_dir / "dense.pt").model(recipe.model)
+    dense = load_checkpoint(out_dir / DENSE.checkpoint).model(recipe.model)
     perturbed = copy.deepcopy(dense)
     if perturbation == "prune":
-        path = out_dir / "pruned.pt"
+        path = out_dir / PRUNED.checkpoint
         masks = load_checkpoint(path).masks
         if not masks:
             raise CheckpointError(f"{path}: holds no pruning masks")
         try:
             apply_masks(perturbed, masks)
         except (KeyError, ValueError) as err:
-            raise CheckpointError(f"{path}: masks do not fit dense.pt ({err})") from err
+            raise CheckpointError(f"{path}: masks do not fit {DENSE.checkpoint} ({err})") from err
         reference = dense
     else:
         reference = dense

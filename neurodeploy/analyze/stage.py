@@ -22,6 +22,7 @@ from neurodeploy.data.dataset import load_dataset
 from neurodeploy.fileio import atomic_path, read_json, write_json
 from neurodeploy.lock import folder_lock
 from neurodeploy.pipeline import require_stages
+from neurodeploy.preflight import check_names
 from neurodeploy.recipe import Recipe
 
 
@@ -106,10 +107,12 @@ def analysis_paths(out_dir: Path, perturbation: str) -> tuple[Path, Path, Path]:
 
 def analyze_run(out_dir: Path, perturbation: str, samples: int | None = None) -> Path:
     """Run the analysis on run folder ``out_dir`` and write its json, csv and png; returns
-    the json path. The folder's train and prune stages must be up to date with its recipe."""
+    the json path. The folder's train and prune stages must be up to date with its recipe,
+    whose names are checked first (``preflight.check_names``)."""
     out_dir = Path(out_dir)
     with folder_lock(out_dir):
         recipe = require_stages(out_dir, "prune")
+        check_names(recipe)
         analysis = analyze(out_dir, recipe, perturbation, samples)
         json_path, csv_path, png_path = analysis_paths(out_dir, perturbation)
         with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as handle:

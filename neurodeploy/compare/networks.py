@@ -7,16 +7,20 @@ spike it causes is counted.
 from __future__ import annotations
 
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from neurodeploy.compare.caveats import agreement_caveat, layer_caveats, prediction_caveats, silent_layers
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.netx import Network
+from neurodeploy.netx import Network, network_warnings, read_netx
+from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.limits import Limits
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
 from neurodeploy.loihi.timing import drain
+from neurodeploy.simulate.input_options import (InputOptionError, InputOptions, check_input_shape,
+                                                make_stimulus, recipe_test_set)
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.train.model import classify
 
@@ -107,3 +111,27 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
     total_a = report["a"]["synops_per_sample"]
     report["synops_ratio"] = report["b"]["synops_per_sample"] / total_a if total_a else None
     return report
+
+
+def compare_files(paths: Sequence[Path], options: InputOptions, recipe: Path | None = None,
+                  num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None,
+                  limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """``compare_networks`` of the NetX files ``paths`` (A and B, their first ``num_layers``
+    layer groups) on the input ``options`` name, or on the test set of the recipe at
+    ``recipe`` with its labels. ``warn`` gets a line for what netx does to each file, for
+    layers with all-zero weight rows and for notes on the input, before anything runs."""
+    limits = limits or Limits()
+    for path in paths:
+        probe_hdf5(path)
+    a, b = (read_netx(path, num_layers, input_shape) for path in paths)
+    check_input_shape(a, input_shape)
+    for line in (*network_warnings(a), *network_warnings(b)):
+        warn(line)
+    labels = None
+    if recipe is not None:
+        stimulus, labels = recipe_test_set(recipe, a, options.samples, limits)
+    elif options.given:
+        stimulus = make_stimulus(options, a, limits, lambda n, t: check_compare_memory((a, b), n, t, limits), warn)
+    else:
+        raise InputOptionError("give an input set (--spikes, --events, --bias, --random-rate or --recipe)")
+    return compare_networks(a, b, stimulus, labels, limits)

@@ -22,12 +22,13 @@ from neurodeploy.hardware.energy import energy_per_inference
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.netx import Network, read_netx
-from neurodeploy.simulate.stage import MODELS, load_layers
+from neurodeploy.simulate.stage import load_layers
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.loihi.timing import arrival, drain, split_stream
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.train.model import classify
+from neurodeploy.variants import DENSE, PRUNED, VARIANTS
 
 
 def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
@@ -40,10 +41,10 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
     result: dict[str, Any] = {}
     with open_npz(out_dir / "simulation.npz", REDO) as sim:
         inputs, labels, count = sim["inputs"], sim["labels"], int(sim["lava_samples"])
-        for name in MODELS:
-            checkpoint = load_checkpoint(out_dir / f"{name}.pt")
+        for name, variant in VARIANTS.items():
+            checkpoint = load_checkpoint(out_dir / variant.checkpoint)
             model, masks = checkpoint.model(recipe.model), checkpoint.masks
-            network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
+            network = read_netx(out_dir / variant.network, input_shape=model.input_shape)
             result[name] = {
                 **_golden_figures(sim, name, network, inputs, labels, steps),
                 **_sparsity([np.concatenate([w.reshape(-1) for w in layer.weights()]) for layer in network.layers],
@@ -51,7 +52,7 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
                 "lava": _lava_figures(sim, name, network, inputs[:count], labels[:count], steps),
             }
             result[name]["caveats"] = _caveats(sim, name, steps, len(labels), count)
-    result["synops_ratio"] = result["pruned"]["synops_per_sample"] / result["dense"]["synops_per_sample"]
+    result["synops_ratio"] = result[PRUNED.name]["synops_per_sample"] / result[DENSE.name]["synops_per_sample"]
     path = out_dir / "comparison.json"
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=2))
@@ -67,8 +68,8 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
     """
     golden = load_layers(sim, name, "golden")
     slayer = load_layers(sim, name, "slayer")
-    extra = drain(len(network.layers), network.starts_with_input)
-    synops = network_synops(network, Stimulus(inputs, None, steps).batch_spikes(extra), golden)
+    drain_steps = drain(len(network.layers), network.starts_with_input)
+    synops = network_synops(network, Stimulus(inputs, None, steps).batch_spikes(drain_steps), golden)
     differs = [g != s for g, s in zip(golden, slayer)]
     return {
         "accuracy": float((classify(golden[-1], steps) == labels).mean()),
@@ -146,9 +147,9 @@ def _lava_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: 
     count = len(network.layers)
     arrivals = {i: arrival(i, network.starts_with_input) for i in range(count)}
     exact = exact_samples(golden, lava, arrivals, len(labels), steps)
-    extra = drain(count, network.starts_with_input)
-    output = split_stream(lava[count - 1], arrivals[count - 1], len(labels), steps, extra)
-    stream_inputs = Stimulus(inputs, None, steps).stream_spikes(extra)[None]
+    drain_steps = drain(count, network.starts_with_input)
+    output = split_stream(lava[count - 1], arrivals[count - 1], len(labels), steps, drain_steps)
+    stream_inputs = Stimulus(inputs, None, steps).stream_spikes(drain_steps)[None]
     synops_lava = network_synops(network, stream_inputs, [lava[i][None] for i in range(count)])
     synops_golden = network_synops(network, stream_inputs, [golden[i][None] for i in range(count)])
     return {

@@ -9,17 +9,20 @@ stops there). Graded messages are compared by value, not just by presence.
 from __future__ import annotations
 
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 from neurodeploy.compare.caveats import silent_layers
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.netx import Network
+from neurodeploy.netx import Network, network_warnings, read_netx
+from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.limits import Limits
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
 from neurodeploy.simulate.harness import lava_process_count, run_lava
+from neurodeploy.simulate.input_options import InputOptions, check_input_shape, make_stimulus
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.loihi.timing import arrival, drain, owners
 
@@ -107,6 +110,22 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
         report["first_divergence"] = _divergence(network, stimulus, sparse, result.first, golden_spikes,
                                                  lava_run.spikes, golden.run_stream(stimulus, record_state=True))
     return report
+
+
+def verify_file(path: Path, options: InputOptions, num_layers: int | None = None,
+                input_shape: tuple[int, int, int] | None = None, sparse: bool = False, layers: str = "all",
+                limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+    """``verify`` of the NetX file ``path`` (its first ``num_layers`` layer groups) on the
+    input ``options`` name. ``warn`` gets a line for what netx does to the file, for
+    layers with all-zero weight rows and for notes on the input, before anything runs."""
+    limits = limits or Limits()
+    probe_hdf5(path)
+    network = read_netx(path, num_layers, input_shape)
+    check_input_shape(network, input_shape)
+    for line in network_warnings(network):
+        warn(line)
+    stimulus = make_stimulus(options, network, limits, lambda n, t: check_verify_memory(network, n, t, limits), warn)
+    return verify(network, stimulus, sparse=sparse, layers=layers, limits=limits)
 
 
 def _divergence(

@@ -1,7 +1,9 @@
-"""The encoded dataset a recipe describes."""
+"""The encoded dataset a recipe describes; ``DATASETS`` is the registry of datasets
+by name (``data.dataset``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -9,6 +11,7 @@ from neurodeploy.data import events
 from neurodeploy.data.digits import IMAGE_SHAPE, NUM_CLASSES, NUM_INPUTS, load_digits_split, split_sizes
 from neurodeploy.data.encoding import encode
 from neurodeploy.recipe import DataSettings
+from neurodeploy.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -30,21 +33,89 @@ class SpikeDataset:
     input_shape: tuple[int, int, int]
 
 
+@dataclass(frozen=True)
+class DatasetSource:
+    """A dataset a recipe can name.
+
+    input_shape: (C, H, W) of a sample; classes: the number of labels.
+    sizes: (train, test) sample counts under the recipe's data settings, without
+        reading the dataset.
+    load: the spike-encoded sets under the data settings and a seed.
+    needs_path: whether it is read from ``data.path``.
+    """
+
+    input_shape: tuple[int, int, int]
+    classes: int
+    sizes: Callable[[DataSettings], tuple[int, int]]
+    load: Callable[[DataSettings, int], SpikeDataset]
+    needs_path: bool
+
+
+def _digits_sizes(settings: DataSettings) -> tuple[int, int]:
+    """``digits.split_sizes`` of the split (which checks it)."""
+    return split_sizes(settings.test_fraction)
+
+
+def _load_digits(settings: DataSettings, seed: int) -> SpikeDataset:
+    """Split, then encoded with ``seed`` (train) and ``seed + 1`` (test)."""
+    split = load_digits_split(settings.test_fraction, settings.split_seed)
+    kind, steps, rate = settings.encoding, settings.steps, settings.max_rate
+    return SpikeDataset(
+        x_train=encode(kind, split.x_train, steps, seed, rate),
+        y_train=split.y_train,
+        x_test=encode(kind, split.x_test, steps, seed + 1, rate),
+        y_test=split.y_test,
+        num_inputs=NUM_INPUTS,
+        num_classes=NUM_CLASSES,
+        input_shape=IMAGE_SHAPE,
+    )
+
+
+def _event_source(name: str) -> DatasetSource:
+    """Event dataset ``name``: counted as published, cut by ``train_samples`` and
+    ``test_samples``; tonic reads the files and ``events.load_events`` bins them
+    (the seed plays no part)."""
+    shape, classes = events.INPUT_SHAPE[name], events.NUM_CLASSES[name]
+
+    def sizes(settings: DataSettings) -> tuple[int, int]:
+        train, test = events.NUM_SAMPLES[name]
+        return min(train, settings.train_samples or train), min(test, settings.test_samples or test)
+
+    def load(settings: DataSettings, seed: int) -> SpikeDataset:
+        sets = [
+            events.load_events(name, settings.path, train, settings.steps, settings.step_us, limit,
+                               settings.split_seed)
+            for train, limit in ((True, settings.train_samples), (False, settings.test_samples))
+        ]
+        return SpikeDataset(
+            x_train=sets[0][0], y_train=sets[0][1], x_test=sets[1][0], y_test=sets[1][1],
+            num_inputs=int(np.prod(shape)), num_classes=classes, input_shape=shape,
+        )
+
+    return DatasetSource(shape, classes, sizes, load, needs_path=True)
+
+
+DATASETS: Registry[DatasetSource] = Registry("dataset", {
+    "digits": DatasetSource(IMAGE_SHAPE, NUM_CLASSES, _digits_sizes, _load_digits, needs_path=False),
+    **{name: _event_source(name) for name in events.DATASETS},
+})
+
+
+def _source(settings: DataSettings) -> DatasetSource:
+    return DATASETS.lookup(settings.dataset, "data.dataset =")
+
+
 def dataset_shape(settings: DataSettings) -> tuple[tuple[int, int, int], int]:
     """(input_shape (C, H, W), number of classes) of the recipe's dataset, without reading it."""
-    if settings.dataset in events.DATASETS:
-        return events.INPUT_SHAPE[settings.dataset], events.NUM_CLASSES[settings.dataset]
-    return IMAGE_SHAPE, NUM_CLASSES
+    source = _source(settings)
+    return source.input_shape, source.classes
 
 
 def dataset_sizes(settings: DataSettings) -> tuple[int, int]:
     """(train, test) sample counts of the recipe's dataset, without reading it
     (``digits.split_sizes`` checks the split; event datasets as published, cut by
     ``train_samples`` and ``test_samples``)."""
-    if settings.dataset in events.DATASETS:
-        train, test = events.NUM_SAMPLES[settings.dataset]
-        return min(train, settings.train_samples or train), min(test, settings.test_samples or test)
-    return split_sizes(settings.test_fraction)
+    return _source(settings).sizes(settings)
 
 
 def dataset_bytes(settings: DataSettings) -> int:
@@ -61,25 +132,4 @@ def load_dataset(settings: DataSettings, seed: int) -> SpikeDataset:
     (test). nmnist, shd: tonic reads the files, ``events.load_events`` bins
     them (``seed`` plays no part).
     """
-    if settings.dataset in events.DATASETS:
-        sets = [
-            events.load_events(settings.dataset, settings.path, train, settings.steps, settings.step_us,
-                               limit, settings.split_seed)
-            for train, limit in ((True, settings.train_samples), (False, settings.test_samples))
-        ]
-        shape = events.INPUT_SHAPE[settings.dataset]
-        return SpikeDataset(
-            x_train=sets[0][0], y_train=sets[0][1], x_test=sets[1][0], y_test=sets[1][1],
-            num_inputs=int(np.prod(shape)), num_classes=events.NUM_CLASSES[settings.dataset], input_shape=shape,
-        )
-    split = load_digits_split(settings.test_fraction, settings.split_seed)
-    kind, steps, rate = settings.encoding, settings.steps, settings.max_rate
-    return SpikeDataset(
-        x_train=encode(kind, split.x_train, steps, seed, rate),
-        y_train=split.y_train,
-        x_test=encode(kind, split.x_test, steps, seed + 1, rate),
-        y_test=split.y_test,
-        num_inputs=NUM_INPUTS,
-        num_classes=NUM_CLASSES,
-        input_shape=IMAGE_SHAPE,
-    )
+    return _source(settings).load(settings, seed)

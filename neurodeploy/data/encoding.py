@@ -1,13 +1,16 @@
 """Spike encodings of intensities in [0, 1] over T steps.
 
 Both return float32 spike trains shaped [samples, features, T] (SLAYER's
-layout: neurons first, time last) with values in {0, 1}.
+layout: neurons first, time last) with values in {0, 1}. ``ENCODERS`` is the
+registry of encodings by name (``data.encoding``).
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import numpy as np
+
+from neurodeploy.registry import Registry
 
 
 def rate_encode(x: np.ndarray, steps: int, seed: int, max_rate: float = 1.0) -> np.ndarray:
@@ -36,11 +39,10 @@ def latency_encode(x: np.ndarray, steps: int, seed: int, max_rate: float = 1.0) 
 
 
 Encoder = Callable[[np.ndarray, int, int, float], np.ndarray]
-ENCODERS: dict[str, Encoder] = {"rate": rate_encode, "latency": latency_encode}
+ENCODERS: Registry[Encoder] = Registry("spike encoding", {"rate": rate_encode, "latency": latency_encode})
 
 
 def encode(kind: str, x: np.ndarray, steps: int, seed: int, max_rate: float = 1.0) -> np.ndarray:
-    """Encode with the encoder registered as ``kind`` (see ``ENCODERS``)."""
-    if kind not in ENCODERS:
-        raise ValueError(f"unknown encoding {kind!r} (known: {', '.join(ENCODERS)})")
+    """Encode with the encoder registered as ``kind`` (``UnknownNameError``, a
+    ``ValueError`` listing ``ENCODERS``, for any other name)."""
     return ENCODERS[kind](x, steps, seed, max_rate)

@@ -1,8 +1,9 @@
 """Other formats of the exported networks: ONNX and NIR, made from the NetX files.
 
 ``neurodeploy export --format F`` writes ``dense.net`` and ``pruned.net``
-as always, then converts each file to ``DIR/{dense,pruned}.{F}``, so every
-format carries exactly the network written to NetX.
+as always, then converts each file to ``DIR/{dense,pruned}.{F}`` (one per
+``variants.VARIANTS``), so every format carries exactly the network written
+to NetX.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Callable
 
 from neurodeploy.netx import Network, read_netx
 from neurodeploy.train.checkpoint import load_checkpoint
+from neurodeploy.variants import VARIANTS
 
 
 def _nir(network: Network, path: Path) -> Path:
@@ -35,8 +37,8 @@ def convert_stage(out_dir: Path, fmt: str) -> list[Path]:
     """Convert ``DIR/dense.net`` and ``DIR/pruned.net`` to format ``fmt``; returns the paths."""
     suffix, convert = CONVERTERS[fmt]
     paths = []
-    for name in ("dense", "pruned"):
-        input_shape = load_checkpoint(out_dir / f"{name}.pt").input_shape
-        network = read_netx(out_dir / f"{name}.net", input_shape=input_shape)
-        paths.append(convert(network, out_dir / f"{name}{suffix}"))
+    for variant in VARIANTS.values():
+        input_shape = load_checkpoint(out_dir / variant.checkpoint).input_shape
+        network = read_netx(out_dir / variant.network, input_shape=input_shape)
+        paths.append(convert(network, out_dir / f"{variant.name}{suffix}"))
     return paths

@@ -194,9 +194,9 @@ def build_onnx(network: Network) -> onnx.ModelProto:
                 states.append((f"own_{index}", layer.size))
                 a_in = graph.wrap(graph.add(a_in, own), 32)
             states += [(f"{name}_{index}", layer.size) for name in layer.neuron.state_names]
-            extra = "bias_in" if not layer.has_synapse and "bias_in" in dict(inputs) else None
+            bias_input = "bias_in" if not layer.has_synapse and "bias_in" in dict(inputs) else None
             spikes = layer.neuron.onnx_step(graph, index, layer.size, a_in, None if not layer.has_synapse else layer.bias,
-                                            extra)
+                                            bias_input)
         except NetxError as err:
             raise OnnxExportError(f"{where}: {err}") from err
         graph.op("Identity", [spikes], f"spikes_{index}")

@@ -22,6 +22,7 @@ from neurodeploy.netx.layers.dense import DenseLayer
 from neurodeploy.netx.neurons.cuba import CubaNeuron
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
+from neurodeploy.variants import VARIANTS
 
 NeuronLayer = DenseLayer | ConvLayer
 
@@ -170,13 +171,13 @@ def export_model(model: torch.nn.Module, path: Path, input_shape: tuple[int, int
     return layers
 
 
-def export_stage(recipe: Recipe, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``dense.net`` and ``pruned.net`` from the two checkpoints in ``out_dir``
-    (the networks ``recipe.model`` describes)."""
+def export_stage(recipe: Recipe, out_dir: Path) -> tuple[Path, ...]:
+    """Write each variant's network (``dense.net``, ``pruned.net``) from its checkpoint in
+    ``out_dir`` (the networks ``recipe.model`` describes); returns their paths."""
     paths = []
-    for name in ("dense", "pruned"):
-        model = load_checkpoint(out_dir / f"{name}.pt").model(recipe.model)
-        path = out_dir / f"{name}.net"
+    for variant in VARIANTS.values():
+        model = load_checkpoint(out_dir / variant.checkpoint).model(recipe.model)
+        path = out_dir / variant.network
         export_model(model, path)
         paths.append(path)
-    return paths[0], paths[1]
+    return tuple(paths)

@@ -42,3 +42,10 @@ def whc_to_chw(lava_shape: tuple[int, int, int]) -> np.ndarray:
     """
     width, height, channels = lava_shape
     return np.arange(width * height * channels).reshape(width, height, channels).transpose(2, 1, 0).reshape(-1)
+
+
+def per_channel_to_lava(values: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """One value per channel [C] of a (C, H, W) layer (NetX shape ``shape``) as one per
+    neuron in Lava's order [W*H*C]: the channel varies fastest."""
+    channels, height, width = shape
+    return np.tile(np.asarray(values).reshape(channels), height * width)

@@ -76,8 +76,8 @@ def owners(first: int, num_samples: int, steps: int, length: int) -> tuple[np.nd
     return sample, columns - sample * steps
 
 
-def split_stream(stream: np.ndarray, first: int, num_samples: int, steps: int, extra: int) -> np.ndarray:
-    """Cut a stream [n, N*T + extra] of one layer into [N, n, T + extra] per sample.
+def split_stream(stream: np.ndarray, first: int, num_samples: int, steps: int, drain_steps: int) -> np.ndarray:
+    """Cut a stream [n, N*T + drain_steps] of one layer into [N, n, T + drain_steps] per sample.
 
     Steps of a sample that no column maps to are zero: its steps
     t < ``first`` when k > 0 (nothing can reach the layer that early) and
@@ -85,6 +85,6 @@ def split_stream(stream: np.ndarray, first: int, num_samples: int, steps: int, e
     """
     sample, step = owners(first, num_samples, steps, stream.shape[1])
     real = sample < num_samples
-    out = np.zeros((num_samples, stream.shape[0], steps + extra), dtype=stream.dtype)
+    out = np.zeros((num_samples, stream.shape[0], steps + drain_steps), dtype=stream.dtype)
     out[sample[real], :, step[real]] = stream[:, real].T
     return out

@@ -92,11 +92,11 @@ class NeuronModel(ABC):
         return []
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
-                  extra_bias: str | None) -> str:
+                  bias_input: str | None) -> str:
         """Write this model's step for layer ``index`` into the one-step ONNX graph
         (``export.onnx_graph.OnnxGraph``) for ``size`` neurons: read ``a_in`` and
         ``{name}_{index}_in`` for each state variable, write ``{name}_{index}_out``; return
-        the messages' tensor. bias: the layer's bias mantissas; extra_bias: an input
+        the messages' tensor. bias: the layer's bias mantissas; bias_input: an input
         layer's image tensor."""
         raise NetxError(f"the ONNX export has no {self.describe()['type']} neuron")
 
@@ -203,7 +203,7 @@ class Layer(ABC):
         (``flatten``, an input layer without neurons); updates ``context``."""
 
     @abstractmethod
-    def write(self, groups: "GroupWriter") -> None:
+    def write(self, writer: "GroupWriter") -> None:
         """Write the layer (and any group it implies, e.g. a flatten) as lava-dl does."""
 
     @property

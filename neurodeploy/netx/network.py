@@ -34,7 +34,7 @@ class Network:
     layers: its layers with neurons, in order. input_shape: Lava shape of
     what feeds layer 0 (an input layer's own neurons, a conv layer's input
     image (W, H, C), a dense layer's (n,)). path: the file read (None when
-    built in memory). groups: how many ``layer/i`` groups were read (netx's
+    built in memory). group_count: how many ``layer/i`` groups were read (netx's
     ``num_layers`` for the same network); group_indices: the group of each
     layer (for messages); warnings: what netx does to the file that a user
     should know, one line each.
@@ -43,7 +43,7 @@ class Network:
     layers: tuple[Layer, ...]
     input_shape: tuple[int, ...] | None = None
     path: Path | None = field(default=None, compare=False)
-    groups: int = field(default=0, compare=False)
+    group_count: int = field(default=0, compare=False)
     group_indices: tuple[int, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -203,9 +203,9 @@ def write_netx(path: str | Path, layers: list[Layer]) -> None:
     if not layers:
         raise NetxError(f"{path}: no layers to write")
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
-        groups = GroupWriter(handle.create_group("layer"))
+        writer = GroupWriter(handle.create_group("layer"))
         for layer in layers:
-            layer.write(groups)
+            layer.write(writer)
 
 
 def zero_row_warnings(network: Network) -> list[str]:

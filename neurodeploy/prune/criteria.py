@@ -1,4 +1,5 @@
-"""Pruning criteria: a score per weight, lowest pruned first; one registry.
+"""Pruning criteria: a score per weight, lowest pruned first; ``CRITERIA`` is the
+registry (name -> ``Criterion``: its score and whether it needs statistics).
 
 Each criterion maps a layer's weight (SLAYER shape [out, in, kH, kW, 1]; a
 dense layer has kH = kW = 1) and, when it needs them, the layer's
@@ -28,15 +29,17 @@ shape.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from neurodeploy.prune.statistics import LayerStatistics
+from neurodeploy.registry import Registry
 
 VARIANCE_FLOOR = 1e-8
 
-Criterion = Callable[[torch.Tensor, "LayerStatistics | None", torch.Generator], torch.Tensor]
+Score = Callable[[torch.Tensor, "LayerStatistics | None", torch.Generator], torch.Tensor]
 
 
 def magnitude(weight: torch.Tensor, stats: LayerStatistics | None, generator: torch.Generator) -> torch.Tensor:
@@ -72,5 +75,18 @@ def spiking_firing(weight: torch.Tensor, stats: LayerStatistics | None, generato
     return rate * weight.detach().abs().double() * density
 
 
-CRITERIA: dict[str, Criterion] = {"magnitude": magnitude, "random": random, "sf": spiking_firing}
-NEEDS_STATISTICS = frozenset({"sf"})
+@dataclass(frozen=True)
+class Criterion:
+    """A pruning criterion: its ``score`` (weight, statistics, generator) -> scores of
+    the weight's shape, and whether it needs the layer statistics measured on training
+    data (``statistics.layer_statistics``; without them ``score`` gets None)."""
+
+    score: Score
+    needs_statistics: bool = False
+
+
+CRITERIA: Registry[Criterion] = Registry("pruning criterion", {
+    "magnitude": Criterion(magnitude),
+    "random": Criterion(random),
+    "sf": Criterion(spiking_firing, needs_statistics=True),
+})

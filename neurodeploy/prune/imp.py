@@ -30,9 +30,9 @@ from typing import Any
 import torch
 
 from neurodeploy.data.dataset import SpikeDataset
-from neurodeploy.prune.criteria import CRITERIA, NEEDS_STATISTICS
-from neurodeploy.prune.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
-from neurodeploy.prune.selection import grouped_masks
+from neurodeploy.prune.criteria import CRITERIA
+from neurodeploy.train.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
+from neurodeploy.prune.selection import SCOPES, pooled_masks
 from neurodeploy.prune.statistics import layer_statistics
 from neurodeploy.recipe import PruneSettings, RecipeError
 from neurodeploy.train.model import SpikingNet
@@ -46,13 +46,13 @@ class PrunePlan:
     pruned: weight names of the pruned layers, in layer order.
     magnitude: those ranked by |w| whatever the criterion.
     dynamic: those with forward-only masks.
-    groups: the names ranked together (the scope), each a list.
+    pools: the names ranked together (the scope's pools), each a tuple.
     """
 
     pruned: tuple[str, ...]
     magnitude: frozenset[str]
     dynamic: frozenset[str]
-    groups: tuple[tuple[str, ...], ...]
+    pools: tuple[tuple[str, ...], ...]
 
     def criterion(self, name: str, criterion: str) -> str:
         """The criterion layer ``name`` is ranked by."""
@@ -76,13 +76,9 @@ def plan(names: list[str], settings: PruneSettings) -> PrunePlan:
         raise RecipeError(f"prune.exclude leaves no layer to prune (the model has {len(names)} layers)")
     magnitude = _indices(names, settings.magnitude_layers, "magnitude_layers") & set(pruned)
     dynamic = _indices(names, settings.dynamic_layers, "dynamic_layers") & set(pruned)
-    apart = [(name,) for name in pruned if name in magnitude and settings.criterion != "magnitude"]
-    shared = [name for name in pruned if (name,) not in apart]
-    if settings.scope == "layerwise":
-        groups = tuple((name,) for name in pruned)
-    else:
-        groups = tuple(apart + ([tuple(shared)] if shared else []))
-    return PrunePlan(pruned, frozenset(magnitude), frozenset(dynamic), groups)
+    apart = magnitude if settings.criterion != "magnitude" else set()
+    pools = SCOPES.lookup(settings.scope, "prune.scope =")(pruned, apart)
+    return PrunePlan(pruned, frozenset(magnitude), frozenset(dynamic), pools)
 
 
 def round_sparsity(target: float, rounds: int, k: int) -> float:
@@ -98,12 +94,11 @@ def score_layers(
     x: training spikes [samples, inputs, T] for the statistics ``sf`` needs.
     """
     params = dict(model.named_parameters())
-    needed = {prune_plan.criterion(name, criterion) for name in prune_plan.pruned}
-    stats = layer_statistics(model, x) if needed & NEEDS_STATISTICS else {}
-    return {
-        name: CRITERIA[prune_plan.criterion(name, criterion)](params[name], stats.get(name), generator)
-        for name in prune_plan.pruned
-    }
+    chosen = {name: CRITERIA.lookup(prune_plan.criterion(name, criterion), "prune.criterion =")
+              for name in prune_plan.pruned}
+    needed = any(kind.needs_statistics for kind in chosen.values())
+    stats = layer_statistics(model, x) if needed else {}
+    return {name: kind.score(params[name], stats.get(name), generator) for name, kind in chosen.items()}
 
 
 @dataclass(frozen=True)
@@ -139,7 +134,7 @@ def iterative_prune(
         target = round_sparsity(settings.sparsity, settings.rounds, k)
         scores = score_layers(model, prune_plan, settings.criterion, x_stats, generator)
         static_alive = {name: m if name not in prune_plan.dynamic else torch.ones_like(m) for name, m in alive.items()}
-        alive = grouped_masks(scores, target, [list(g) for g in prune_plan.groups], static_alive)
+        alive = pooled_masks(scores, target, [list(pool) for pool in prune_plan.pools], static_alive)
         if rewind_state is not None:
             model.load_state_dict(copy.deepcopy(rewind_state))
         static = {name: m for name, m in alive.items() if name not in prune_plan.dynamic}

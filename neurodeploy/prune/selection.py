@@ -1,11 +1,35 @@
-"""From scores to masks: prune the lowest-scoring weights of each group."""
+"""From scores to masks: prune the lowest-scoring weights of each pool.
+
+A pool is a set of layers whose weights are ranked together. ``SCOPES`` is the
+registry of pruning scopes: how the pruned layers are split into pools.
+"""
 from __future__ import annotations
 
 import math
+from typing import Callable, Collection, Sequence
 
 import torch
 
-from neurodeploy.prune.masks import Masks
+from neurodeploy.registry import Registry
+from neurodeploy.train.masks import Masks
+
+Pools = tuple[tuple[str, ...], ...]
+
+
+def global_pools(pruned: Sequence[str], apart: Collection[str]) -> Pools:
+    """The layers of ``apart`` each in a pool of its own, then every other pruned layer in one pool."""
+    alone = [(name,) for name in pruned if name in apart]
+    shared = tuple(name for name in pruned if name not in apart)
+    return tuple(alone + ([shared] if shared else []))
+
+
+def layerwise_pools(pruned: Sequence[str], apart: Collection[str]) -> Pools:
+    """Every pruned layer in a pool of its own (``apart`` changes nothing)."""
+    return tuple((name,) for name in pruned)
+
+
+Scope = Callable[[Sequence[str], Collection[str]], Pools]
+SCOPES: Registry[Scope] = Registry("pruning scope", {"global": global_pools, "layerwise": layerwise_pools})
 
 
 class EmptiedLayerError(ValueError):
@@ -71,21 +95,21 @@ def lowest_masks(
     return masks
 
 
-def grouped_masks(
+def pooled_masks(
     scores: dict[str, torch.Tensor],
     sparsity: float,
-    groups: list[list[str]],
+    pools: list[list[str]],
     alive: dict[str, torch.Tensor] | None = None,
 ) -> Masks:
-    """``lowest_masks`` on each group of names on its own, joined.
+    """``lowest_masks`` on each pool of names on its own, joined.
 
-    Global scope is one group of all pruned layers; layerwise scope a group
-    per layer. Every name of ``scores`` must be in exactly one group.
+    Global scope is one pool of all pruned layers; layerwise scope a pool
+    per layer. Every name of ``scores`` must be in exactly one pool.
     """
-    listed = [name for group in groups for name in group]
+    listed = [name for pool in pools for name in pool]
     if sorted(listed) != sorted(scores):
-        raise ValueError(f"groups {groups} do not cover the scored layers {sorted(scores)} once each")
+        raise ValueError(f"pools {pools} do not cover the scored layers {sorted(scores)} once each")
     masks: Masks = {}
-    for group in groups:
-        masks.update(lowest_masks({name: scores[name] for name in group}, sparsity, alive))
+    for pool in pools:
+        masks.update(lowest_masks({name: scores[name] for name in pool}, sparsity, alive))
     return masks

@@ -8,6 +8,7 @@ from neurodeploy.prune.imp import PruneResult, iterative_prune
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from neurodeploy.train.model import SpikingNet
+from neurodeploy.variants import DENSE, PRUNED
 
 
 def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe) -> tuple[SpikingNet, PruneResult]:
@@ -34,7 +35,7 @@ def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe) -> tuple[S
 def prune_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None) -> Path:
     """Prune ``out_dir/dense.pt`` as ``recipe.prune`` says; save ``out_dir/pruned.pt``."""
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
-    model, result = prune_checkpoint(out_dir / "dense.pt", data, recipe)
-    path = out_dir / "pruned.pt"
+    model, result = prune_checkpoint(out_dir / DENSE.checkpoint, data, recipe)
+    path = out_dir / PRUNED.checkpoint
     save_checkpoint(path, model, recipe, masks=result.masks, losses=result.losses, extra={"rounds": result.rounds})
     return path

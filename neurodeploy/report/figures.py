@@ -1,5 +1,8 @@
-"""The report's figures: spike rasters with mismatches marked, per-layer bars."""
+"""The report's figures: spike rasters with mismatches marked, per-layer bars, and a
+sweep's accuracy curves."""
 from __future__ import annotations
+
+from typing import Any, Sequence
 
 import matplotlib
 
@@ -7,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-SIDES = ("dense", "pruned")
+from neurodeploy.variants import NAMES  # noqa: E402
 
 
 def raster_figure(lava: dict[str, list[np.ndarray]], golden: dict[str, list[np.ndarray]], sample: int) -> plt.Figure:
@@ -17,9 +20,9 @@ def raster_figure(lava: dict[str, list[np.ndarray]], golden: dict[str, list[np.n
     lava[side][l], golden[side][l]: uint8 [n_l, S] spikes of layer l over the
     sample's window (neurons in Lava order, S steps).
     """
-    layers = len(lava[SIDES[0]])
-    figure, axes = plt.subplots(layers, len(SIDES), figsize=(11, 2.4 * layers), squeeze=False)
-    for column, side in enumerate(SIDES):
+    layers = len(lava[NAMES[0]])
+    figure, axes = plt.subplots(layers, len(NAMES), figsize=(11, 2.4 * layers), squeeze=False)
+    for column, side in enumerate(NAMES):
         for layer in range(layers):
             ax = axes[layer][column]
             spikes, reference = lava[side][layer], golden[side][layer]
@@ -52,8 +55,8 @@ def layer_bars_figure(report: dict) -> plt.Figure:
         (axes[0], "spikes_per_layer", "spikes per sample"),
         (axes[1], "synops_per_layer", "synaptic operations per sample"),
     ):
-        layers = np.arange(len(report["dense"][key]))
-        for offset, side in zip((-0.2, 0.2), SIDES):
+        layers = np.arange(len(report[NAMES[0]][key]))
+        for offset, side in zip((-0.2, 0.2), NAMES):
             ax.bar(layers + offset, report[side][key], width=0.4, label=side)
         ax.set_xticks(layers, [f"layer {i}" for i in layers])
         ax.set_ylabel(label)
@@ -61,4 +64,39 @@ def layer_bars_figure(report: dict) -> plt.Figure:
         ax.grid(alpha=0.3, axis="y")
         ax.legend()
     figure.subplots_adjust(left=0.07, right=0.98, wspace=0.25, top=0.95, bottom=0.1)
+    return figure
+
+
+AXES = {
+    "sparsity": ("sparsity_reached", "sparsity of the pruned layers"),
+    "synops": ("synops_per_sample", "synaptic operations per sample"),
+}
+
+
+def accuracy_figure(summary: Sequence[dict[str, Any]], against: str) -> plt.Figure:
+    """A sweep's accuracy against ``sparsity`` or ``synops``: mean over seeds with one
+    standard deviation as error bars, one line per criterion, the dense network as a dashed
+    line (against sparsity) or a star (against synops). summary: the sweep's ``summary``
+    entries (one per criterion and sparsity, ``sweep.table.summarize``)."""
+    x_key, x_label = AXES[against]
+    dense = [s for s in summary if s["criterion"] == "dense"]
+    criteria = [c for c in dict.fromkeys(s["criterion"] for s in summary) if c != "dense"]
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    for criterion in criteria:
+        line = sorted((s for s in summary if s["criterion"] == criterion), key=lambda s: s["sparsity"])
+        axes.errorbar(
+            [s[f"{x_key}_mean"] for s in line], [s["accuracy_mean"] for s in line],
+            yerr=[s["accuracy_std"] for s in line], marker="o", capsize=3, label=criterion,
+        )
+    for s in dense:
+        if against == "synops":
+            axes.plot(s["synops_per_sample_mean"], s["accuracy_mean"], "k*", markersize=12, label="dense")
+        else:
+            axes.axhline(s["accuracy_mean"], color="k", linestyle="--", label="dense")
+    if against == "synops":
+        axes.set_xscale("log")
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(f"test accuracy (mean of {max(s['seeds'] for s in summary)} seeds, +-1 std)")
+    axes.grid(alpha=0.3)
+    axes.legend()
     return figure

@@ -18,9 +18,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurodeploy.fileio import REDO, atomic_path, open_npz, read_json
-from neurodeploy.report.figures import SIDES, layer_bars_figure, raster_figure
+from neurodeploy.report.figures import accuracy_figure, layer_bars_figure, raster_figure
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.loihi.timing import arrival, split_stream
+from neurodeploy.variants import NAMES
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -76,7 +77,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _table(rows: list[tuple[str, str, str]]) -> str:
     body = "".join(f"<tr><td>{html.escape(a)}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
-    return f"<table><tr><th></th><th>dense</th><th>pruned</th></tr>{body}</table>"
+    head = "".join(f"<th>{name}</th>" for name in NAMES)
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
 def sample_windows(out_dir: Path, steps: int, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
@@ -90,12 +92,12 @@ def sample_windows(out_dir: Path, steps: int, sample: int = 0) -> tuple[dict[str
     lava, golden = {}, {}
     with open_npz(out_dir / "simulation.npz", REDO) as sim:
         count = int(sim["lava_samples"])
-        for side in SIDES:
+        for side in NAMES:
             streams = {"lava": load_layers(sim, side, "lava"), "golden": load_layers(sim, side, "golden_stream")}
-            extra = len(streams["lava"])
+            drain_steps = len(streams["lava"])
             for name, target in (("lava", lava), ("golden", golden)):
                 target[side] = [
-                    split_stream(stream, arrival(layer, False), count, steps, extra)[sample]
+                    split_stream(stream, arrival(layer, False), count, steps, drain_steps)[sample]
                     for layer, stream in enumerate(streams[name])
                 ]
     return lava, golden
@@ -130,13 +132,11 @@ def write_html(out_dir: Path, steps: int, sweep_dir: Path | None = None) -> Path
         _png(layer_bars_figure(report)),
     ]
     if sweep_dir is not None:
-        from neurodeploy.sweep.plots import accuracy_figure
-
-        rows = read_json(sweep_dir / "sweep.json", "run neurodeploy sweep again")["rows"]
+        summary = read_json(sweep_dir / "sweep.json", "run neurodeploy sweep again")["summary"]
         parts += [
             f"<h2>Sweep: {html.escape(str(sweep_dir))}</h2>",
-            _png(accuracy_figure(rows, "sparsity")),
-            _png(accuracy_figure(rows, "synops")),
+            _png(accuracy_figure(summary, "sparsity")),
+            _png(accuracy_figure(summary, "synops")),
         ]
     parts.append("</body></html>")
     path = out_dir / "report.html"

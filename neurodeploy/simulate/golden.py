@@ -96,17 +96,17 @@ class GoldenModel:
 
     def run_samples(self, stimulus: Stimulus, batch_size: int = 64) -> GoldenRun:
         """Every sample alone for T + drain steps: messages [N, n_l, T + drain] per layer."""
-        extra = self.drain_steps
-        return self.run(stimulus.batch_spikes(extra), stimulus.batch_bias(extra),
-                        steps=stimulus.steps + extra, batch_size=batch_size)
+        drain_steps = self.drain_steps
+        return self.run(stimulus.batch_spikes(drain_steps), stimulus.batch_bias(drain_steps),
+                        steps=stimulus.steps + drain_steps, batch_size=batch_size)
 
     def run_stream(self, stimulus: Stimulus, record_state: bool = False) -> GoldenRun:
         """All samples as one stream with netx's resets, as ``harness.run_lava`` runs
         them: one row, messages [1, n_l, N*T + drain] per layer."""
-        extra = self.drain_steps
-        spikes, bias = stimulus.stream_spikes(extra), stimulus.stream_bias(extra)
+        drain_steps = self.drain_steps
+        spikes, bias = stimulus.stream_spikes(drain_steps), stimulus.stream_bias(drain_steps)
         return self.run(None if spikes is None else spikes[None], None if bias is None else bias[None],
-                        steps=stimulus.stream_length(extra), reset_interval=stimulus.steps,
+                        steps=stimulus.stream_length(drain_steps), reset_interval=stimulus.steps,
                         record_state=record_state)
 
     def run(

@@ -99,7 +99,7 @@ def run_lava(
 ) -> LavaRun:
     """Run ``stimulus`` through ``network``'s file in Lava ``fixed_pt`` as one stream.
 
-    netx builds the same layers from the file (its first ``network.groups``
+    netx builds the same layers from the file (its first ``network.group_count``
     groups; a network without an input layer gets ``network.input_shape``,
     which a conv layer 0 needs and the file does not store). The stream has
     N*T + drain columns (``Stimulus.stream_spikes``, ``timing.drain``),
@@ -111,16 +111,16 @@ def run_lava(
     (``sparse_fc_layer``). probe: (layer, neuron, column) whose state
     variables to read around that column.
     """
-    extra = drain(len(network.layers), network.starts_with_input)
-    length = stimulus.stream_length(extra)
+    drain_steps = drain(len(network.layers), network.starts_with_input)
+    length = stimulus.stream_length(drain_steps)
     steps = stimulus.steps
-    spikes = stimulus.stream_spikes(extra)
+    spikes = stimulus.stream_spikes(drain_steps)
     start = time.perf_counter()
     with warnings.catch_warnings():  # netx warns that sigma-delta neurons ignore the reset interval
         warnings.filterwarnings("ignore", message="Reset is not supported with Sigma Delta")
         net = netx.hdf5.Network(
             net_config=str(network.path),
-            num_layers=network.groups,
+            num_layers=network.group_count,
             reset_interval=steps,
             reset_offset=reset_offset(network.starts_with_input),
             sparse_fc_layer=sparse,

@@ -1,8 +1,8 @@
 """The ``simulate`` stage: SLAYER and the golden model on the whole test set, Lava on samples.
 
 For each of ``dense`` and ``pruned``: SLAYER (the PyTorch network as
-trained) and the golden model (the exported ``.net``) run every test sample
-alone for T + drain steps; Lava (``harness.run_lava``) and the golden model
+trained) and the golden model (the exported ``.net``, measured by
+``measure.measure_file``) run every test sample alone for T + drain steps; Lava (``harness.run_lava``) and the golden model
 run the first ``simulate.samples`` of them as one stream with netx's resets.
 """
 from __future__ import annotations
@@ -14,17 +14,15 @@ import numpy as np
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.fileio import atomic_path
-from neurodeploy.netx import read_netx
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.golden import GoldenModel, run_bytes
 from neurodeploy.simulate.harness import run_lava
+from neurodeploy.simulate.measure import measure_file
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.simulate.torch_side import torch_layer_spikes
 from neurodeploy.train.checkpoint import load_checkpoint
 
-MODELS = ("dense", "pruned")
-# The pruned network runs on Lava Sparse synapses, as it would be deployed.
-SPARSE_SYNAPSES = {"dense": False, "pruned": True}
+from neurodeploy.variants import VARIANTS
 
 
 def simulate_bytes(input_size: int, sizes: list[int], test_samples: int, lava_samples: int, steps: int,
@@ -57,20 +55,20 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
     count = min(recipe.simulate.samples, len(data.x_test))
     x = data.x_test.astype(np.uint8)
     arrays: dict[str, np.ndarray] = {"labels": data.y_test, "lava_samples": np.array(count)}
-    for name in MODELS:
-        model = load_checkpoint(out_dir / f"{name}.pt").model(recipe.model)
-        network = read_netx(out_dir / f"{name}.net", input_shape=model.input_shape)
-        test = Stimulus(network.to_lava_order(x), None, steps)
-        samples = Stimulus(test.spikes[:count], None, steps)
-        arrays["inputs"] = test.spikes
-        golden = GoldenModel(network, sparse=SPARSE_SYNAPSES[name])
+    for name, variant in VARIANTS.items():
+        sparse = variant.sparse_synapses
+        model = load_checkpoint(out_dir / variant.checkpoint).model(recipe.model)
         start = time.perf_counter()
-        whole = golden.run_samples(test)
+        measured = measure_file(out_dir / variant.network, model.input_shape, x, steps, sparse)
         arrays[f"{name}/golden_seconds"] = np.array(time.perf_counter() - start)
+        network, whole = measured.network, measured.run
+        samples = Stimulus(measured.stimulus.spikes[:count], None, steps)
+        arrays["inputs"] = measured.stimulus.spikes
+        golden = GoldenModel(network, sparse=sparse)
         stream = golden.run_stream(samples)
-        lava = run_lava(network, samples, sparse=SPARSE_SYNAPSES[name])
+        lava = run_lava(network, samples, sparse=sparse)
         arrays[f"{name}/lava_seconds"] = np.array(lava.seconds)
-        arrays[f"{name}/sparse"] = np.array(SPARSE_SYNAPSES[name])
+        arrays[f"{name}/sparse"] = np.array(sparse)
         slayer = torch_layer_spikes(model, x, golden.drain_steps)
         for layer in range(len(network.layers)):
             arrays[f"{name}/slayer/{layer}"] = slayer[layer]

@@ -61,17 +61,17 @@ class Stimulus:
         out[:, : self.num_samples * self.steps] = np.repeat(self.bias.T, self.steps, axis=1)
         return out
 
-    def batch_spikes(self, extra: int) -> np.ndarray | None:
-        """[N, n_in, T + extra] (the spikes' dtype): each sample followed by ``extra`` silent steps."""
+    def batch_spikes(self, drain_steps: int) -> np.ndarray | None:
+        """[N, n_in, T + drain_steps] (the spikes' dtype): each sample followed by ``drain_steps`` silent steps."""
         if self.spikes is None:
             return None
-        pad = np.zeros((*self.spikes.shape[:2], extra), dtype=self.spikes.dtype)
+        pad = np.zeros((*self.spikes.shape[:2], drain_steps), dtype=self.spikes.dtype)
         return np.concatenate([self.spikes, pad], axis=-1)
 
-    def batch_bias(self, extra: int) -> np.ndarray | None:
-        """int64 [N, n_in, T + extra]: each sample's bias for T steps, zero for ``extra``."""
+    def batch_bias(self, drain_steps: int) -> np.ndarray | None:
+        """int64 [N, n_in, T + drain_steps]: each sample's bias for T steps, zero for ``drain_steps``."""
         if self.bias is None:
             return None
-        out = np.zeros((*self.bias.shape, self.steps + extra), dtype=np.int64)
+        out = np.zeros((*self.bias.shape, self.steps + drain_steps), dtype=np.int64)
         out[:, :, : self.steps] = self.bias[:, :, None]
         return out

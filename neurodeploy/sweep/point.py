@@ -12,17 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from neurodeploy.compare.networks import run_batch
+from neurodeploy.compare.synops import network_synops
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
-from neurodeploy.export.quantize import export_model
-from neurodeploy.netx import read_netx
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
-from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.simulate.measure import measure_model
 from neurodeploy.train.checkpoint import load_checkpoint, save_checkpoint
-from neurodeploy.train.model import SpikingNet, classify
+from neurodeploy.train.model import SpikingNet
 from neurodeploy.train.trainer import train_dense
 
 
@@ -47,14 +44,14 @@ def point_recipe(recipe: Recipe, point: Point) -> Recipe:
 
 
 def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> dict[str, Any]:
-    """Export ``model`` to ``path`` and measure that file in the golden model on the test set."""
-    export_model(model, path)
-    network = read_netx(path, input_shape=model.input_shape)
-    stimulus = Stimulus(network.to_lava_order(data.x_test.astype(np.uint8)), None, steps)
-    run, synops, _ = run_batch(network, stimulus)
+    """Export ``model`` to ``path`` and measure that file in the golden model on the test set
+    (``simulate.measure``): accuracy, synaptic operations and spikes per sample."""
+    measured = measure_model(model, path, data.x_test, steps)
+    network, run = measured.network, measured.run
+    synops = network_synops(network, measured.inputs(), run.spikes)
     weights = [w for layer in network.layers for w in layer.weights()]
     return {
-        "accuracy": float((classify(run.spikes[-1], steps) == data.y_test).mean()),
+        "accuracy": measured.accuracy(data.y_test),
         "synops_per_sample": float(synops.sum(axis=1).mean()),
         "spikes_per_sample": float(sum(s.sum(axis=(1, 2)).mean() for s in run.spikes)),
         "sparsity_all_layers": float(sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)),

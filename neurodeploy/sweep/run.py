@@ -28,7 +28,9 @@ from neurodeploy.limits import Limits
 from neurodeploy.lock import folder_lock
 from neurodeploy.preflight import check_recipe
 from neurodeploy.pipeline import BY_NAME, settings_digest
-from neurodeploy.recipe import CHOICES, Recipe
+from neurodeploy.prune.criteria import CRITERIA
+from neurodeploy.recipe import Recipe
+from neurodeploy.registry import UnknownNameError
 from neurodeploy.sweep.plots import write_plots
 from neurodeploy.sweep.point import Point, point_recipe, run_point, train_seed
 from neurodeploy.sweep.table import write_table
@@ -40,9 +42,11 @@ class SweepError(ValueError):
 
 def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence[int]) -> list[Point]:
     """The dense network of every seed, then every criterion x sparsity x seed."""
-    unknown = [c for c in criteria if c not in CHOICES["prune.criterion"]]
-    if unknown:
-        raise SweepError(f"--criteria: {unknown[0]!r} is not one of: {', '.join(CHOICES['prune.criterion'])}")
+    for criterion in criteria:
+        try:
+            CRITERIA.lookup(criterion, "--criteria:")
+        except UnknownNameError as err:
+            raise SweepError(str(err)) from None
     bad = [s for s in sparsities if not 0.0 < s < 1.0]
     if bad:
         raise SweepError(f"--sparsity: {bad[0]} is outside (0, 1)")

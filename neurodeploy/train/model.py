@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from neurodeploy.lavacompat import slayer
+from neurodeploy.loihi.geometry import conv_output_size
 from neurodeploy.recipe import ModelSettings, RecipeError
 
 
@@ -13,8 +14,8 @@ def layer_shapes(
 ) -> list[tuple[tuple[int, ...], int]]:
     """(output shape, weights) of every neuron layer the settings build on ``input_shape``.
 
-    Conv layers give (C, H, W) with H = floor((H_in + 2 padding - kernel) /
-    stride) + 1 (likewise W) and C_out x C_in x kernel^2 weights; dense
+    Conv layers give (C, H, W) (``loihi.geometry.conv_output_size``) and
+    C_out x C_in x kernel^2 weights; dense
     layers give (n,) and n x n_in weights. ``RecipeError`` naming
     ``model.conv[i]`` when a convolution leaves no output pixel, and
     ``model.conv`` for an image-less dataset.
@@ -24,7 +25,7 @@ def layer_shapes(
         raise RecipeError("model.conv needs image inputs (C, H, W); this dataset gives flat vectors")
     layers: list[tuple[tuple[int, ...], int]] = []
     for index, conv in enumerate(settings.conv):
-        out_h, out_w = ((size + 2 * conv.padding - conv.kernel) // conv.stride + 1 for size in (height, width))
+        out_h, out_w = (conv_output_size(size, conv.kernel, conv.stride, conv.padding) for size in (height, width))
         if min(out_h, out_w) < 1:
             raise RecipeError(
                 f"model.conv[{index}]: kernel {conv.kernel} with padding {conv.padding} does not fit its "

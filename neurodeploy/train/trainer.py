@@ -10,10 +10,11 @@ import torch
 from tqdm import tqdm
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
-from neurodeploy.prune.masks import Masks, apply_masks
+from neurodeploy.train.masks import Masks, apply_masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import save_checkpoint
 from neurodeploy.train.model import SpikingNet, build_model, classify
+from neurodeploy.variants import DENSE
 
 
 def predict(model: SpikingNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -46,17 +47,20 @@ def fit(
     masks: Masks | None = None,
     desc: str = "train",
     on_epoch: Callable[[int], None] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> list[float]:
     """Train with Adam (cosine-annealed from ``lr``) on cross-entropy of spike counts.
 
     The loss for a batch is ``CE(sum_t s_out[:, :, t], y)``. With ``masks``,
     the masked weights are zeroed before the first step and after every
     optimizer step, so pruned weights stay exactly zero. ``on_epoch(e)`` is
-    called after e epochs, e = 0 (before training) to ``epochs``. Returns
-    the mean loss per epoch.
+    called after e epochs, e = 0 (before training) to ``epochs``.
+    ``optimizer``: default Adam on every parameter at ``lr``; another one
+    trains what it holds (a supermask's scores). Returns the mean loss per
+    epoch.
     """
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     xs, ys = torch.from_numpy(x), torch.from_numpy(y)
     if masks is not None:
@@ -109,9 +113,9 @@ def train_dense(recipe: Recipe, data: SpikeDataset) -> tuple[SpikingNet, list[fl
 
 
 def train_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None) -> Path:
-    """Train the recipe's dense network and save ``out_dir/dense.pt``."""
+    """Train the recipe's dense network and save it in ``out_dir`` (``variants.DENSE``)."""
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     model, losses, extra = train_dense(recipe, data)
-    path = out_dir / "dense.pt"
+    path = out_dir / DENSE.checkpoint
     save_checkpoint(path, model, recipe, masks=None, losses=losses, extra=extra)
     return path

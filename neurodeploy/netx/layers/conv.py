@@ -31,7 +31,7 @@ import scipy.sparse
 
 from neurodeploy.loihi.arithmetic import CONV_ACCUMULATOR_BITS, WEIGHT_SCALE, signed_wrap
 from neurodeploy.loihi.geometry import conv_input_size, conv_output_size, tap_hits
-from neurodeploy.loihi.order import lava_shape
+from neurodeploy.loihi.order import lava_shape, per_channel_to_lava
 from neurodeploy.loihi.weights import WEIGHT_MAX, WEIGHT_MIN
 from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
 from neurodeploy.netx.keys import Keys, NetxError
@@ -68,7 +68,7 @@ class ConvLayer(Layer):
         if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.padding) < 0:
             raise NetxError(f"stride {self.stride}, padding {self.padding} or dilation {self.dilation} out of range")
         if self.bias is not None and self.bias.shape == (self.shape[0],):  # one per channel: per neuron
-            object.__setattr__(self, "bias", np.tile(self.bias, self.shape[1] * self.shape[2]))
+            object.__setattr__(self, "bias", per_channel_to_lava(self.bias, self.shape))
         if self.bias is not None and self.bias.shape != (self.size,):
             raise NetxError(f"key 'bias' has {self.bias.size} values for {self.size} neurons")
         if self.neuron.complex_input:
@@ -97,10 +97,10 @@ class ConvLayer(Layer):
                 raise NetxError(f"missing key '{key}' (netx requires it for a conv layer)")
         shape = keys.positive_shape("shape", (3,))
         bias = keys.integers("bias", truncate=True) if keys.has("bias") else None
-        channels, height, width = shape
+        channels = shape[0]
         if bias is not None:
             if bias.size == channels:
-                bias = np.tile(bias.reshape(-1), height * width)
+                bias = bias.reshape(-1)  # tiled per neuron by the record
             elif bias.shape == lava_shape(shape):
                 bias = bias.reshape(-1)
             else:
@@ -119,8 +119,8 @@ class ConvLayer(Layer):
         context.flatten_next = False
         return layer
 
-    def write(self, groups: GroupWriter) -> None:
-        group = groups.next()
+    def write(self, writer: GroupWriter) -> None:
+        group = writer.next()
         write_type(group, self.netx_type)
         group.create_dataset("shape", data=np.array(self.shape))
         group.create_dataset("inChannels", data=self.weight.shape[1] * self.groups)

@@ -179,10 +179,10 @@ class DenseLayer(Layer):
                     weight_imag=imag, read_notes=tuple(notes))
         return layer
 
-    def write(self, groups: GroupWriter) -> None:
+    def write(self, writer: GroupWriter) -> None:
         if self.flatten_input:
-            flatten.write(groups, self.weight.shape[1])
-        self._write_keys(groups.next())
+            flatten.write(writer, self.weight.shape[1])
+        self._write_keys(writer.next())
 
     def _write_keys(self, group: h5py.Group) -> None:
         """The layer's keys, as lava-dl's ``export_hdf5`` writes them."""

@@ -27,8 +27,8 @@ class Flatten:
         context.flatten_next = True
 
 
-def write(groups: GroupWriter, size: int) -> None:
+def write(writer: GroupWriter, size: int) -> None:
     """A flatten group for a following dense layer of ``size`` inputs, as lava-dl writes it."""
-    group = groups.next()
+    group = writer.next()
     write_type(group, NETX_TYPE)
     group.create_dataset("shape", data=np.array([size, 1, 1]))

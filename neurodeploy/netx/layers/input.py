@@ -48,8 +48,8 @@ class InputLayer(Layer):
                       "(it drives an input layer through its neurons' bias or a_in)")
         return layer
 
-    def write(self, groups: GroupWriter) -> None:
-        group = groups.next()
+    def write(self, writer: GroupWriter) -> None:
+        group = writer.next()
         write_type(group, self.netx_type)
         group.create_dataset("shape", data=np.array(self.shape))
         self.neuron.write(group)

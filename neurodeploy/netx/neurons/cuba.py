@@ -102,15 +102,15 @@ class CubaNeuron(NeuronModel):
         return spikes.astype(np.int64)
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
-                  extra_bias: str | None) -> str:
+                  bias_input: str | None) -> str:
         current = graph.wrap(graph.mul(a_in, float(1 << ACT_SHIFT)), 32)
         u = graph.wrap24_once(graph.wrap(graph.add(_onnx_decay(graph, f"u_{index}_in", self.i_decay), current), 32))
         graph.op("Identity", [u], f"u_{index}_out")
         total = graph.add(_onnx_decay(graph, f"v_{index}_in", self.v_decay), u)
         if bias is not None:
             total = graph.add(total, graph.const(signed_wrap(bias, 16).astype(np.float64) * (1 << BIAS_EXP), "bias"))
-        if extra_bias is not None:
-            total = graph.add(total, graph.mul(graph.wrap(extra_bias, 16), float(1 << BIAS_EXP)))
+        if bias_input is not None:
+            total = graph.add(total, graph.mul(graph.wrap(bias_input, 16), float(1 << BIAS_EXP)))
         v = graph.clip(total, -(STATE_LIMIT - 1), STATE_LIMIT - 1)
         fired = graph.op("Greater", [v, graph.scalar(float(self.v_th_mant << VTH_SHIFT))])
         graph.op("Where", [fired, graph.scalar(0.0), v], f"v_{index}_out")

@@ -133,7 +133,7 @@ class ResonateFireNeuron(NeuronModel):
         return spikes.astype(np.int64)
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
-                  extra_bias: str | None) -> str:
+                  bias_input: str | None) -> str:
         a_re = graph.wrap(graph.mul(graph.columns(a_in, 0, size), float(1 << VTH_SHIFT)), 32)
         a_im = graph.wrap(graph.mul(graph.columns(a_in, size, 2 * size), float(1 << VTH_SHIFT)), 32)
         sin, cos = decays(self.sin_decay, self.cos_decay)

@@ -127,7 +127,7 @@ class SigmaDeltaNeuron(NeuronModel):
         return self._delta(act, residue, np.maximum(value, 0))
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
-                  extra_bias: str | None) -> str:
+                  bias_input: str | None) -> str:
         if self.role == "sigma":
             sigma = graph.wrap(graph.add(f"sigma_{index}_in", a_in), 32)
             graph.op("Identity", [sigma], f"sigma_{index}_out")

@@ -10,6 +10,8 @@ the mask in at the end.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 Masks = dict[str, torch.Tensor]
@@ -45,20 +47,28 @@ def mask_sparsity(masks: Masks) -> float:
     return pruned / total
 
 
-class _ForwardMask:
+class ForwardMask:
     """A synapse's ``pre_hook_fx`` that masks the weight first, straight through.
 
+    ``mask``: a tensor shaped like the weight, or a function returning one
+    (a supermask's top-k of its scores, recomputed every forward pass).
     Forward: ``hook(w * m)`` exactly. Backward: the gradient reaches every
     entry of w as if unmasked (d w_eff / d w = 1), so a masked weight keeps
-    learning: ``w * m + (w - w.detach()) * (1 - m)``.
+    learning, and m gets d w_eff / d m = w (edge-popup's score gradient):
+    ``w * m + (w - w.detach()) * (1 - m)``.
     """
 
-    def __init__(self, hook, mask: torch.Tensor) -> None:
+    def __init__(self, hook: Callable[..., torch.Tensor],
+                 mask: torch.Tensor | Callable[[], torch.Tensor]) -> None:
         self.hook = hook
         self.mask = mask
 
+    def current(self) -> torch.Tensor:
+        """The mask of this forward pass."""
+        return self.mask() if callable(self.mask) else self.mask
+
     def __call__(self, weight: torch.Tensor, descale: bool = False) -> torch.Tensor:
-        keep = self.mask.to(weight.dtype)
+        keep = self.current().to(weight.dtype)
         masked = weight * keep + (weight - weight.detach()) * (1 - keep)
         return self.hook(masked, descale=descale)
 
@@ -78,7 +88,7 @@ def attach_forward_masks(model: torch.nn.Module, masks: Masks) -> None:
         _check(params, name, mask)
         synapse = _synapse(model, name)
         hook = synapse.pre_hook_fx
-        synapse.pre_hook_fx = _ForwardMask(hook.hook if isinstance(hook, _ForwardMask) else hook, mask)
+        synapse.pre_hook_fx = ForwardMask(hook.hook if isinstance(hook, ForwardMask) else hook, mask)
 
 
 def squash_forward_masks(model: torch.nn.Module) -> None:
@@ -88,7 +98,7 @@ def squash_forward_masks(model: torch.nn.Module) -> None:
             continue
         synapse = _synapse(model, name)
         hook = getattr(synapse, "pre_hook_fx", None)
-        if isinstance(hook, _ForwardMask):
+        if isinstance(hook, ForwardMask):
             with torch.no_grad():
-                param.mul_(hook.mask)
+                param.mul_(hook.current())
             synapse.pre_hook_fx = hook.hook

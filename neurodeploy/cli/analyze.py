@@ -1,0 +1,34 @@
+"""``neurodeploy analyze --out DIR``: the paper's crisis-probability bound against measured
+spike flips, per layer."""
+from __future__ import annotations
+
+import argparse
+
+from neurodeploy.cli.common import out_argument, run_folder
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add ``analyze``; returns its parser."""
+    parser = subparsers.add_parser(
+        "analyze", help="the paper's crisis-probability bound against measured spike flips, per layer",
+        description="For the perturbation pruning (dense weights against the same weights times the "
+        "pruned masks, no retraining) or quantization (float against 8-bit weights) causes in DIR's "
+        "network: per layer, the membrane potential density at the threshold, the crisis probability "
+        "and the Theorem 3.5 bound, against the measured rate of spike flips. Writes "
+        "DIR/analysis_<perturbation>.json, .csv and .png; see docs/analysis.md.",
+    )
+    out_argument(parser)
+    parser.add_argument("--perturbation", choices=("prune", "quantize"), default="prune",
+                        help="what perturbs the weights (default prune)")
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="use the first N training and test samples (default all)")
+    return [parser]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``analyze`` on the run folder; print its per-layer summary; 0."""
+    from neurodeploy.analyze import analyze_run, summary_lines
+
+    out = run_folder(args)
+    print("\n".join(summary_lines(analyze_run(out, args.perturbation, args.samples))))
+    return 0

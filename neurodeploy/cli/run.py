@@ -1,0 +1,100 @@
+"""``neurodeploy run`` (every stage) and one command per stage: train, prune, export,
+simulate, report (the compare stage is ``compare --out``, in ``cli/compare.py``)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from neurodeploy.cli.common import UsageError, limit_arguments, limits, out_argument, recipe_argument, run_folder
+
+STAGE_COMMANDS = ("train", "prune", "export", "simulate", "report")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add ``run`` and a command per stage of ``STAGE_COMMANDS``; returns their parsers."""
+    from neurodeploy.pipeline import BY_NAME
+
+    run_parser = subparsers.add_parser(
+        "run", help="all stages, train to report",
+        description="Run every stage on RECIPE into DIR and print a summary. "
+        "Writes DIR/report.json and DIR/report.html. Resumes: a stage is skipped when DIR/stages.json "
+        "records it with the same recipe settings and the files it read and wrote are unchanged "
+        "(content digests); a changed setting or file reruns the stages that depend on it. "
+        "The recipe is checked (layer geometry, pruning, memory and Lava processes) before anything runs.",
+    )
+    recipe_argument(run_parser)
+    out_argument(run_parser)
+    run_parser.add_argument("--restart", action="store_true", help="run every stage, even those up to date")
+    limit_arguments(run_parser, lava=True)
+    parsers = [run_parser]
+    for name in STAGE_COMMANDS:
+        stage = BY_NAME[name]
+        writes = " and ".join(f"DIR/{output}" for output in stage.outputs)
+        reads = ("makes RECIPE the folder's recipe (DIR/recipe.json)" if name == "train" else
+                 "reads DIR/recipe.json and the earlier stages' files, which must be up to date with it,")
+        parser = subparsers.add_parser(name, help=stage.summary,
+                                       description=f"{stage.summary}; {reads} and writes {writes}.")
+        if name == "train":
+            recipe_argument(parser)
+        out_argument(parser)
+        if name in ("train", "simulate"):
+            limit_arguments(parser, lava=name == "simulate")
+        if name == "export":
+            from neurodeploy.export.formats import CONVERTERS
+
+            parser.add_argument("--format", choices=("netx", *CONVERTERS), default="netx",
+                                help="also convert both NetX files to this format: DIR/dense.F and "
+                                "DIR/pruned.F (default netx: the NetX files only)")
+        if name == "report":
+            parser.add_argument("--sweep", type=Path, metavar="SWEEP_DIR",
+                                help="a sweep folder (neurodeploy sweep --out) whose accuracy curves "
+                                "the HTML report shows")
+        parsers.append(parser)
+    return parsers
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every stage (``run``, then print the summary) or the stage ``args.command``
+    names; 0."""
+    from neurodeploy import pipeline
+    from neurodeploy.recipe import load_recipe
+
+    if args.command == "run":
+        recipe = load_recipe(args.recipe)
+        print_summary(pipeline.run(recipe, args.out, restart=args.restart, progress=print, limits=limits(args)))
+        return 0
+    if args.command == "train":
+        pipeline.run_stage("train", args.out, load_recipe(args.recipe), limits(args))
+        return 0
+    return run_stage(args, run_folder(args))
+
+
+def run_stage(args: argparse.Namespace, out: Path) -> int:
+    """Run the stage ``args.command`` names in the run folder ``out``; ``export`` also
+    converts to ``--format``, ``report`` prints the summary; 0."""
+    from neurodeploy import pipeline
+
+    sweep_dir = getattr(args, "sweep", None)
+    if sweep_dir is not None and not (sweep_dir / "sweep.json").is_file():
+        raise UsageError(f"neurodeploy report: {sweep_dir / 'sweep.json'} does not exist (run neurodeploy sweep)")
+    path = pipeline.run_stage(args.command, out, limits=limits(args), sweep_dir=sweep_dir)
+    if args.command == "export" and args.format != "netx":
+        from neurodeploy.export.formats import convert_stage
+        from neurodeploy.lock import folder_lock
+
+        with folder_lock(out):
+            for converted in convert_stage(out, args.format):
+                print(f"wrote {converted}")
+    if args.command == "report":
+        print_summary(path)
+    return 0
+
+
+def print_summary(report_path: Path) -> None:
+    """Print the summary of the report at ``report_path`` and where it and its HTML are."""
+    import json
+
+    from neurodeploy.report.stage import summary
+
+    print(summary(json.loads(report_path.read_text())))
+    print(f"report: {report_path} and {report_path.with_suffix('.html')}")

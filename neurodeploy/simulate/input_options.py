@@ -1,0 +1,110 @@
+"""The input set of ``verify`` and ``compare A.net B.net``, from the options that name it.
+
+One of: a spike file, an event file, bias images or random spikes
+(``InputOptions``, made by ``make_stimulus``), or a recipe's encoded test
+set with its labels (``recipe_test_set``). An option that does not fit the
+others, the network or the data is an ``InputOptionError`` naming it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from neurodeploy.limits import Limits
+from neurodeploy.netx import Network
+from neurodeploy.simulate import inputs
+from neurodeploy.simulate.inputs import InputError
+from neurodeploy.simulate.stimulus import Stimulus
+
+
+class InputOptionError(InputError):
+    """An input option that does not fit the others, the network or the data (a usage
+    error). ``where``: the file or network the message is about, or None when it is
+    about the command's options alone."""
+
+    def __init__(self, message: str, where: Path | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """The input options given: one of ``spikes`` (.npy), ``events`` (.npy), ``bias``
+    (.npy) or ``random_rate``, and ``steps`` (T), ``samples`` (N) and ``seed`` (of
+    ``random_rate``), each None when not given."""
+
+    spikes: Path | None = None
+    events: Path | None = None
+    bias: Path | None = None
+    random_rate: float | None = None
+    steps: int | None = None
+    samples: int | None = None
+    seed: int | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether one of the four inputs is given."""
+        return any(value is not None for value in (self.spikes, self.events, self.bias, self.random_rate))
+
+
+def check_input_shape(network: Network, input_shape: tuple[int, int, int] | None) -> None:
+    """An ``input_shape`` is for a conv layer 0 only (elsewhere the file says the input)."""
+    if input_shape is not None and not network.layers[0].needs_input_shape:
+        raise InputOptionError(f"--input-shape is only for a network whose layer 0 is conv "
+                               f"(layer 0 here is {network.kinds[0]}, whose input the file gives)", network.path)
+
+
+def make_stimulus(options: InputOptions, network: Network, limits: Limits,
+                  check: Callable[[int, int], None], warn: Callable[[str], None]) -> Stimulus:
+    """The input ``options`` ask for, as a ``Stimulus`` for ``network``. ``check(samples,
+    steps)`` checks the command's memory for that input; inputs whose size the options
+    give are checked before they are made. ``warn`` gets a line for each note on an
+    event file."""
+    size = int(np.prod(network.input_shape))
+    if options.bias is not None:
+        if not network.starts_with_input:
+            raise InputOptionError("--bias needs a network whose layer 0 is an input layer", network.path)
+        if options.steps is None:
+            raise InputOptionError("--bias needs --steps")
+        bias = inputs.load_bias(options.bias, network.input_shape, limits)[: options.samples]
+        check(len(bias), options.steps)
+        return Stimulus(spikes=None, bias=bias, steps=options.steps)
+    if options.random_rate is not None:
+        if options.steps is None:
+            raise InputOptionError("--random-rate needs --steps")
+        samples = options.samples or 1
+        check(samples, options.steps)
+        spikes = inputs.random_spikes(samples, size, options.steps, options.random_rate, options.seed or 0, limits)
+    elif options.events is not None:
+        notes: list[str] = []
+        spikes = inputs.load_events(options.events, size, options.steps, limits, notes)
+        for line in notes:
+            warn(line)
+    else:
+        spikes = inputs.load_spikes(options.spikes, network.input_shape, network.starts_with_input,
+                                    limits)[: options.samples]
+        if options.steps is not None:
+            if options.steps > spikes.shape[-1]:
+                raise InputOptionError(f"--steps {options.steps} exceeds the file's {spikes.shape[-1]} steps",
+                                       options.spikes)
+            spikes = spikes[..., : options.steps]
+    return Stimulus(spikes=spikes, bias=None, steps=spikes.shape[-1])
+
+
+def recipe_test_set(recipe_path: Path, network: Network, samples: int | None,
+                    limits: Limits) -> tuple[Stimulus, np.ndarray]:
+    """The first ``samples`` (default all) of the test set of the recipe at
+    ``recipe_path``, encoded as it says, in ``network``'s input order, and their labels."""
+    from neurodeploy.data.dataset import dataset_bytes, load_dataset
+    from neurodeploy.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    limits.check_memory(dataset_bytes(recipe.data), f"{recipe_path}'s dataset")
+    data = load_dataset(recipe.data, recipe.seed)
+    if samples is not None and samples > len(data.x_test):
+        raise InputOptionError(f"--samples {samples} exceeds the {len(data.x_test)} test samples of {recipe_path}")
+    count = samples or len(data.x_test)
+    return Stimulus(network.to_lava_order(data.x_test[:count]), None, recipe.data.steps), data.y_test[:count]

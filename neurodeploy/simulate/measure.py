@@ -1,0 +1,61 @@
+"""How an exported network is measured, written once: export, read, reorder, golden model,
+classify. ``run`` (the simulate stage), ``sweep`` and ``supermask`` all go through it, so
+the golden model always sees the test set in Lava's neuron order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurodeploy.export.quantize import export_model
+from neurodeploy.loihi.timing import drain
+from neurodeploy.netx import Network, read_netx
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun
+from neurodeploy.simulate.stimulus import Stimulus
+from neurodeploy.train.model import classify
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """An exported network on a set of samples.
+
+    network: the file as read; stimulus: the samples in Lava's neuron order
+    ([N, n_in, T] spikes); run: the golden model on every sample alone for
+    T + drain steps (messages [N, n_l, T + drain] per layer); predictions:
+    int64 [N], ``classify`` of the output over the first T steps.
+    """
+
+    network: Network
+    stimulus: Stimulus
+    run: GoldenRun
+    predictions: np.ndarray
+
+    def inputs(self) -> np.ndarray:
+        """The samples as the golden model ran them: [N, n_in, T + drain], silent after T."""
+        return self.stimulus.batch_spikes(drain(len(self.network.layers), self.network.starts_with_input))
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        """Fraction of samples whose prediction is ``labels`` ([N])."""
+        return float((self.predictions == labels).mean())
+
+
+def measure_file(path: Path, input_shape: tuple[int, ...] | None, x: np.ndarray, steps: int,
+                 sparse: bool = False) -> Measurement:
+    """Read the NetX file ``path`` (``input_shape``: NetX (C, H, W) of its input, needed for a
+    strided conv layer 0), put the samples x [N, C*H*W, T] (a trained model's (C, H, W)
+    order, 0/1) into Lava's order and run each alone in the golden model (``sparse``: as
+    Lava's Sparse synapses run it)."""
+    network = read_netx(path, input_shape=input_shape)
+    stimulus = Stimulus(network.to_lava_order(x.astype(np.uint8)), None, steps)
+    run = GoldenModel(network, sparse=sparse).run_samples(stimulus)
+    return Measurement(network, stimulus, run, classify(run.spikes[-1], steps))
+
+
+def measure_model(model: torch.nn.Module, path: Path, x: np.ndarray, steps: int) -> Measurement:
+    """Export ``model`` (a SLAYER network with ``input_shape``) to ``path`` and measure the
+    file (``measure_file``)."""
+    export_model(model, path)
+    return measure_file(path, model.input_shape, x, steps)
