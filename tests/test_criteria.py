@@ -30,7 +30,7 @@ def test_sf_scores_a_hand_computed_dense_case():
     ]
     scores = spiking_firing(weight, stats, GEN).reshape(2, 3)
     np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-7)
-    assert CRITERIA["sf"] is spiking_firing
+    assert CRITERIA["sf"].score is spiking_firing
 
 
 def test_sf_on_conv_uses_input_channel_rates_and_output_channel_potentials():
@@ -51,9 +51,9 @@ def test_sf_on_conv_uses_input_channel_rates_and_output_channel_potentials():
 
 def test_magnitude_and_random():
     weight = torch.tensor([[-3.0, 1.0], [0.5, -0.1]])
-    assert torch.equal(CRITERIA["magnitude"](weight, None, GEN), weight.abs())
-    a = CRITERIA["random"](weight, None, torch.Generator().manual_seed(5))
-    b = CRITERIA["random"](weight, None, torch.Generator().manual_seed(5))
+    assert torch.equal(CRITERIA["magnitude"].score(weight, None, GEN), weight.abs())
+    a = CRITERIA["random"].score(weight, None, torch.Generator().manual_seed(5))
+    b = CRITERIA["random"].score(weight, None, torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and a.shape == weight.shape and ((a >= 0) & (a < 1)).all()
 
 

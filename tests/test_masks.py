@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from neurodeploy.prune.imp import plan, round_sparsity
-from neurodeploy.prune.masks import apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
-from neurodeploy.prune.selection import grouped_masks, lowest_masks
+from neurodeploy.train.masks import apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
+from neurodeploy.prune.selection import pooled_masks, lowest_masks
 from neurodeploy.recipe import ModelSettings, PruneSettings
 from neurodeploy.train.model import build_model
 from neurodeploy.train.trainer import fit
@@ -40,17 +40,17 @@ def test_pruning_never_revives_a_dead_weight_even_with_a_high_score():
     assert torch.equal(more_dead_than_asked, first)
 
 
-def test_layerwise_groups_prune_each_layer_to_the_sparsity():
+def test_layerwise_pools_prune_each_layer_to_the_sparsity():
     g = torch.Generator().manual_seed(2)
     scores = {"a": torch.rand(20, 10, generator=g), "b": torch.rand(10, 10, generator=g) * 0.01}
-    layerwise = grouped_masks(scores, 0.5, [["a"], ["b"]])
+    layerwise = pooled_masks(scores, 0.5, [["a"], ["b"]])
     assert int((~layerwise["a"]).sum()) == 100 and int((~layerwise["b"]).sum()) == 50
-    together = grouped_masks(scores, 0.5, [["a", "b"]])
+    together = pooled_masks(scores, 0.5, [["a", "b"]])
     # b's scores are all lower: b loses all but its best weight, a the one more it takes
     assert int((~together["b"]).sum()) == 99 and int((~together["a"]).sum()) == 51
     assert together["b"].reshape(-1)[scores["b"].argmax()]
     with pytest.raises(ValueError, match="do not cover"):
-        grouped_masks(scores, 0.5, [["a"]])
+        pooled_masks(scores, 0.5, [["a"]])
 
 
 def test_sparsity_out_of_range_is_an_error():
@@ -69,10 +69,10 @@ def test_round_sparsity_compounds_to_the_target():
 def test_plan_resolves_layers_and_scopes():
     names = ["l0", "l1", "l2", "l3"]
     sf_imp_1 = plan(names, PruneSettings(criterion="sf", magnitude_layers=(0, -1)))
-    assert sf_imp_1.groups == (("l0",), ("l3",), ("l1", "l2"))
+    assert sf_imp_1.pools == (("l0",), ("l3",), ("l1", "l2"))
     assert sf_imp_1.criterion("l0", "sf") == "magnitude" and sf_imp_1.criterion("l1", "sf") == "sf"
-    assert plan(names, PruneSettings(exclude=(-1,))).groups == (("l0", "l1", "l2"),)
-    assert plan(names, PruneSettings(scope="layerwise", exclude=(0,))).groups == (("l1",), ("l2",), ("l3",))
+    assert plan(names, PruneSettings(exclude=(-1,))).pools == (("l0", "l1", "l2"),)
+    assert plan(names, PruneSettings(scope="layerwise", exclude=(0,))).pools == (("l1",), ("l2",), ("l3",))
     assert plan(names, PruneSettings(dynamic_layers=(0,))).dynamic == {"l0"}
     with pytest.raises(ValueError, match="prune.exclude: layer 4 does not exist"):
         plan(names, PruneSettings(exclude=(4,)))

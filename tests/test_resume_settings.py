@@ -22,7 +22,7 @@ import yaml
 
 from neurodeploy.cli import main
 from neurodeploy.pipeline import STAGES, settings_digest
-from neurodeploy.recipe import Recipe, load_recipe
+from neurodeploy.recipe import Recipe, load_recipe, recipe_from_dict
 
 BASE = Path(__file__).parent / "recipes" / "keys.yaml"
 BASE_CONV = Path(__file__).parent / "recipes" / "keys_conv.yaml"  # for the keys of a conv layer
@@ -142,6 +142,14 @@ def _run(recipe: dict, out: Path, capsys) -> tuple[dict, str]:
 def test_a_key_changed_alone_reports_what_a_fresh_run_of_that_recipe_reports(base_runs, tmp_path, capsys, key):
     base = BASE_CONV if key in CONV_KEYS else BASE
     recipe = changed(base, key, CHANGES[key])
+    if _is_training_setting(key):
+        # every stage reads what training wrote, so a changed training setting reruns them all:
+        # the resumed run is a fresh run of this recipe in a used folder, reading only files it
+        # rewrote first (runs are deterministic: test_resume.py), which the train stage's
+        # settings digest decides, as it does for data.dataset below
+        train = next(stage for stage in STAGES if stage.name == "train")
+        assert settings_digest(load_recipe(base), train) != settings_digest(recipe_from_dict(recipe), train), key
+        return
     resumed = tmp_path / "resumed"
     shutil.copytree(base_runs[base], resumed)
     report, printed = _run(recipe, resumed, capsys)
@@ -149,16 +157,24 @@ def test_a_key_changed_alone_reports_what_a_fresh_run_of_that_recipe_reports(bas
     skipped = [line.split(":")[0] for line in printed.splitlines() if line.endswith("up to date, skipped")]
     if key.startswith(("supermask.", "name")):  # read by no stage but the report's echo
         assert skipped == ["train", "prune", "export", "simulate", "compare"], printed
-    elif key.startswith(("prune.", "simulate.")) and key != "prune.rewind_epoch":
-        assert skipped[:1] == ["train"], f"{key} is not a training setting: {printed}"
     else:
-        # a training setting: every stage ran again, so the resumed run is a fresh run of this
-        # recipe in a used folder, reading only files it rewrote first (runs are deterministic:
-        # test_resume.py); the comparison with a fresh folder is needed where stages were kept
-        assert not skipped, f"{key} is a training setting: {printed}"
-        return
+        assert skipped[:1] == ["train"], f"{key} is not a training setting: {printed}"
     fresh, _ = _run(recipe, tmp_path / "fresh", capsys)
     assert figures(report) == figures(fresh)
+
+
+def _is_training_setting(key: str) -> bool:
+    return not key.startswith(("prune.", "simulate.", "supermask.", "name")) or key == "prune.rewind_epoch"
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_a_run_reruns_every_stage_after_a_training_setting_changes(base_runs, tmp_path, capsys):
+    """What the digest check above stands for, run once: seed changed, nothing skipped."""
+    resumed = tmp_path / "resumed"
+    shutil.copytree(base_runs[BASE], resumed)
+    _, printed = _run(changed(BASE, "seed", CHANGES["seed"]), resumed, capsys)
+    assert not [line for line in printed.splitlines() if line.endswith("up to date, skipped")], printed
 
 
 def test_data_dataset_is_a_training_setting():

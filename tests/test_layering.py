@@ -1,0 +1,118 @@
+"""The package's layering, walked from the source: data flows one way.
+
+Every ``import neurodeploy.X`` (at module level or inside a function) must go
+to the module's own layer or a lower one, as ``LAYERS`` orders them, written
+once here; packages must not import each other in a cycle; Lava (``lava.*``)
+is imported by ``lavacompat`` alone, and only the Lava harness takes Lava's
+runtime from it; the golden model and the ONNX export load no Lava at all.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "neurodeploy"
+
+# Lowest first. A module may import its own layer and the layers before it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("fileio", "limits", "processes", "reference", "lavacompat", "registry", "variants"),
+    ("lock", "recipe", "loihi"),
+    ("netx", "hardware"),
+    ("data",),
+    ("train",),
+    ("prune",),
+    ("export",),
+    ("simulate",),
+    ("compare",),
+    ("report",),
+    ("preflight",),   # checks a recipe against every stage before work starts
+    ("pipeline",),    # runs the stages in order
+    ("sweep", "analyze"),  # on top of the pipeline
+    ("errors", "cli"),
+)
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+# Lava's runtime (not lava-dl's SLAYER, which training uses) through lavacompat: the harness only.
+LAVA_RUNTIME_USERS = ("neurodeploy.simulate.harness", "neurodeploy.simulate.recorder")
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """(module, names) of every import in ``path``, relative imports resolved."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, tuple(alias.name for alias in node.names)))
+    return found
+
+
+def _top(module: str) -> str:
+    """The package (or top-level module) of ``neurodeploy.X.Y``: X."""
+    return module.split(".")[1]
+
+
+def test_every_package_has_a_layer() -> None:
+    tops = {_top(name) for name in _modules() if name != "neurodeploy"}
+    assert tops <= set(RANK), f"give these a layer in LAYERS: {sorted(tops - set(RANK))}"
+
+
+def test_no_module_imports_a_later_stage() -> None:
+    bad = []
+    for name, path in _modules().items():
+        if name == "neurodeploy":
+            continue
+        for target, _ in _imports(path):
+            if target.startswith("neurodeploy.") and RANK[_top(target)] > RANK[_top(name)]:
+                bad.append(f"{name} imports {target}")
+    assert not bad, "reach-backs up the pipeline:\n" + "\n".join(bad)
+
+
+def test_packages_import_each_other_in_no_cycle() -> None:
+    edges: dict[str, set[str]] = defaultdict(set)
+    for name, path in _modules().items():
+        if name == "neurodeploy":
+            continue
+        for target, _ in _imports(path):
+            if target.startswith("neurodeploy.") and _top(target) != _top(name):
+                edges[_top(name)].add(_top(target))
+    cycles = [(a, b) for a in edges for b in edges[a] if a in edges.get(b, ())]
+    assert not cycles, f"packages importing each other: {cycles}"
+
+
+def test_lava_is_imported_through_lavacompat_and_its_runtime_by_the_harness_only() -> None:
+    bad = []
+    for name, path in _modules().items():
+        for target, names in _imports(path):
+            if (target == "lava" or target.startswith("lava.")) and name != "neurodeploy.lavacompat":
+                bad.append(f"{name} imports {target} directly")
+            runtime = [n for n in names if n != "slayer"]
+            if target == "neurodeploy.lavacompat" and runtime and not name.startswith(LAVA_RUNTIME_USERS):
+                bad.append(f"{name} takes {runtime} from lavacompat")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("module", [
+    "neurodeploy.simulate.golden", "neurodeploy.export.onnx_graph", "neurodeploy.export.onnx_run",
+    "neurodeploy.netx", "neurodeploy.loihi.weights", "neurodeploy.train.model",
+])
+def test_modules_that_check_lava_load_none_of_it(module: str) -> None:
+    """The golden model and the ONNX export are independent of the simulator they are checked
+    against; training takes lava-dl's SLAYER and none of Lava's runtime."""
+    code = (f"import sys, {module}; "
+            "print(sorted(m for m in sys.modules if m.startswith('lava.') "
+            "and not m.startswith('lava.lib.dl.slayer') and m not in ('lava.lib', 'lava.lib.dl')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", f"{module} loads Lava: {result.stdout[:300]}"
