@@ -25,6 +25,7 @@ from neurodeploy.registry import Registry, UnknownNameError
 from neurodeploy.simulate.harness import lava_process_count
 from neurodeploy.simulate.stage import simulate_bytes
 from neurodeploy.loihi.timing import drain
+from neurodeploy.train.families import FAMILIES
 from neurodeploy.train.model import layer_shapes
 
 
@@ -32,6 +33,7 @@ from neurodeploy.train.model import layer_shapes
 NAMED: dict[str, Registry] = {
     "data.dataset": DATASETS,
     "data.encoding": ENCODERS,
+    "model.blocks": FAMILIES,
     "prune.criterion": CRITERIA,
     "prune.scope": SCOPES,
     "supermask.optimizer": OPTIMIZERS,
@@ -47,6 +49,9 @@ def check_names(recipe: Recipe) -> None:
             registry.lookup(getattr(getattr(recipe, section), field), f"{key} =")
         except UnknownNameError as err:
             raise RecipeError(str(err)) from None
+    family = FAMILIES[recipe.model.blocks]
+    if recipe.model.recurrent and not family.recurrent:
+        raise RecipeError(f"model.recurrent: lava-dl has no recurrent {family.name} block (cuba has)")
     data = recipe.data
     if DATASETS[data.dataset].needs_path and not data.path:
         raise RecipeError(f"data.path is required for data.dataset = {data.dataset!r} (the folder tonic keeps it in)")
@@ -71,11 +76,16 @@ def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True) -> None:
             where = pool[0] if len(pool) == 1 else f"layers {', '.join(n.split()[1] for n in pool)}"
             raise RecipeError(f"prune.sparsity = {recipe.prune.sparsity}: {where}: {err}") from err
     _, test = dataset_sizes(data)
+    family = FAMILIES[recipe.model.blocks]
     sizes = [int(np.prod(shape)) for shape, _ in layers]
+    if family.starts_with_input:
+        sizes.insert(0, int(np.prod(input_shape)))
+    message_bytes = 4 if family.graded else 1
     needed = simulate_bytes(int(np.prod(input_shape)), sizes, test, min(recipe.simulate.samples, test),
-                            data.steps, drain(len(layers), starts_with_input=False))
+                            data.steps, drain(len(sizes), family.starts_with_input), message_bytes)
     limits.check_memory(needed, f"the simulate stage ({test} test samples x {data.steps} steps)")
     if not lava:
         return
-    processes = lava_process_count(len(layers), starts_with_input=False, recorded=len(layers), source=True)
-    limits.check_lava_processes(processes, f"the simulate stage ({len(layers)} layers)")
+    processes = lava_process_count(len(sizes), starts_with_input=family.starts_with_input, recorded=len(sizes),
+                                   source=True)
+    limits.check_lava_processes(processes, f"the simulate stage ({len(sizes)} layers)")

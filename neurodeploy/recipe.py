@@ -36,11 +36,19 @@ class RecipeError(ValueError):
 class DataSettings:
     """Dataset, split and spike encoding.
 
-    dataset: ``digits`` (scikit-learn's, always available), or the event
+    dataset: ``digits`` (scikit-learn's, always available); the two made
+        from it, also built in: ``moving_digits`` (each digit gliding across
+        a ``canvas`` x ``canvas`` frame, graded frames for sigma-delta
+        networks, ``neurodeploy.data.moving``) and ``sequential_digits``
+        (one image row per step window, thermometer-coded spikes for
+        recurrent networks, ``neurodeploy.data.sequential``); or the event
         datasets ``nmnist`` and ``shd`` read by tonic from ``path``
         (``neurodeploy.data.events``).
-    steps: T, the number of time steps each sample is encoded over.
-    test_fraction, split_seed, encoding, max_rate: digits only. max_rate:
+    steps: T, the number of time steps each sample is encoded over
+        (sequential_digits: a multiple of 8, steps // 8 per image row).
+    test_fraction, split_seed: the digits datasets (digits, moving_digits,
+        sequential_digits).
+    encoding, max_rate: digits only. max_rate:
         for ``rate`` encoding, the spike probability per step of a pixel at
         full intensity (a pixel of intensity x in [0, 1] spikes with
         probability ``x * max_rate`` at every step).
@@ -50,6 +58,13 @@ class DataSettings:
     train_samples, test_samples: event datasets: use at most this many
         samples of each set, a random subset drawn with ``split_seed`` (0:
         all of them).
+    canvas: moving_digits: the frame's side in pixels (the 8x8 digit moves
+        within it).
+    trajectories: moving_digits: motions per training image (the training
+        set holds this many copies of each image, each moving its own way;
+        the test set one per image).
+    levels: sequential_digits: thermometer levels per pixel (input neurons
+        per pixel column; 8 x levels inputs).
     """
 
     dataset: str = "digits"
@@ -62,6 +77,9 @@ class DataSettings:
     step_us: int = 1000
     train_samples: int = 0
     test_samples: int = 0
+    canvas: int = 16
+    trajectories: int = 1
+    levels: int = 4
 
 
 @dataclass(frozen=True)
@@ -98,17 +116,32 @@ class ConvSettings:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """SLAYER CUBA blocks: image -> conv... -> flatten -> hidden... -> classes.
+    """lava-dl SLAYER blocks: image -> conv... -> flatten -> hidden... -> classes.
 
+    blocks: the lava-dl block family (``neurodeploy.train.families``):
+        ``cuba`` (``slayer.block.cuba``: binary spikes, CUBA LIF neurons) or
+        ``sigma_delta`` (``slayer.block.sigma_delta``: an Input block that
+        delta-encodes graded inputs, ReLU sigma-delta Conv and Dense blocks
+        sending graded messages, and an Output block, a Sigma).
     conv: convolution blocks applied to the input image ([C, H, W], digits
         1x8x8), in order; empty for a fully connected network, which sees
         the image flattened in (C, H, W) order.
     hidden: widths of the Dense blocks between the flattened features and
         the output layer.
+    recurrent: the hidden blocks are ``slayer.block.cuba.Recurrent`` (each
+        neuron also receives the layer's own spikes of the previous step);
+        ``cuba`` only.
+    dropout: probability of dropping a hidden neuron's output in training
+        (lava-dl's neuron ``Dropout``; off in evaluation and export).
+    neuron: the neurons' parameters; ``sigma_delta`` uses ``threshold`` (the
+        delta threshold), ``tau_grad`` and ``scale_grad`` only.
     """
 
+    blocks: str = "cuba"
     conv: tuple[ConvSettings, ...] = ()
     hidden: tuple[int, ...] = (256,)
+    recurrent: bool = False
+    dropout: float = 0.0
     neuron: NeuronSettings = field(default_factory=NeuronSettings)
 
 
@@ -220,6 +253,9 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "data.step_us": (1, 10_000_000, True, True),
     "data.train_samples": (0, 100_000_000, True, True),
     "data.test_samples": (0, 100_000_000, True, True),
+    "data.canvas": (8, 256, True, True),
+    "data.trajectories": (1, 64, True, True),
+    "data.levels": (1, 16, True, True),
     "model.hidden": (1, 1_000_000, True, True),
     "prune.exclude": (-1_000, 1_000, True, True),
     "prune.magnitude_layers": (-1_000, 1_000, True, True),
@@ -231,6 +267,7 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "model.conv.kernel": (1, 64, True, True),
     "model.conv.stride": (1, 64, True, True),
     "model.conv.padding": (0, 64, True, True),
+    "model.dropout": (0.0, 1.0, True, False),
     "model.neuron.threshold": (1 / 64, 2047, True, True),
     "model.neuron.current_decay": (0.0, 1.0, True, True),
     "model.neuron.voltage_decay": (0.0, 1.0, True, True),
@@ -309,7 +346,7 @@ def _convert(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
 def _scalar(key: str, value: Any, kind: type) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise RecipeError(f"{key} must be {kind.__name__}, got {value!r}")
     if kind in (int, float):
         _check_range(key, value)

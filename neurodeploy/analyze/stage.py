@@ -113,6 +113,9 @@ def analyze_run(out_dir: Path, perturbation: str, samples: int | None = None) ->
     with folder_lock(out_dir):
         recipe = require_stages(out_dir, "prune")
         check_names(recipe)
+        if recipe.model.recurrent or recipe.model.blocks != "cuba":
+            raise AnalysisError("analyze measures feed-forward CUBA networks (model.blocks = cuba, "
+                                "model.recurrent = false)")
         analysis = analyze(out_dir, recipe, perturbation, samples)
         json_path, csv_path, png_path = analysis_paths(out_dir, perturbation)
         with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as handle:

@@ -16,7 +16,7 @@ import numpy as np
 
 from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silent_layers
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
-from neurodeploy.compare.synops import network_synops
+from neurodeploy.compare.synops import network_synops, saving_shares, synops_terms
 from neurodeploy.fileio import REDO, atomic_path, open_npz
 from neurodeploy.hardware.energy import energy_per_inference
 from neurodeploy.hardware.profile import available_profiles, load_profile
@@ -39,20 +39,25 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
     """
     steps = recipe.data.steps
     result: dict[str, Any] = {}
+    terms = {}
     with open_npz(out_dir / "simulation.npz", REDO) as sim:
         inputs, labels, count = sim["inputs"], sim["labels"], int(sim["lava_samples"])
         for name, variant in VARIANTS.items():
             checkpoint = load_checkpoint(out_dir / variant.checkpoint)
             model, masks = checkpoint.model(recipe.model), checkpoint.masks
             network = read_netx(out_dir / variant.network, input_shape=model.input_shape)
+            lag = model.output_lag
+            weighted = [layer for layer in network.layers if layer.has_synapse]
+            figures, terms[name] = _golden_figures(sim, name, network, inputs, labels, steps, lag)
             result[name] = {
-                **_golden_figures(sim, name, network, inputs, labels, steps),
-                **_sparsity([np.concatenate([w.reshape(-1) for w in layer.weights()]) for layer in network.layers],
-                            masks, model.weight_names()),
+                **figures,
+                **_sparsity([np.concatenate([w.reshape(-1) for w in layer.weights()]) for layer in weighted],
+                            masks, model.weight_layers()),
                 "lava": _lava_figures(sim, name, network, inputs[:count], labels[:count], steps),
             }
-            result[name]["caveats"] = _caveats(sim, name, steps, len(labels), count)
+            result[name]["caveats"] = _caveats(sim, name, steps, len(labels), count, lag)
     result["synops_ratio"] = result[PRUNED.name]["synops_per_sample"] / result[DENSE.name]["synops_per_sample"]
+    result["saving"] = saving_shares(terms[DENSE.name], terms[PRUNED.name])
     path = out_dir / "comparison.json"
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result, indent=2))
@@ -60,36 +65,46 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
 
 
 def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: np.ndarray,
-                    steps: int) -> dict[str, Any]:
-    """Accuracy, synaptic operations and spikes of the exported network on the whole
-    test set, and its exact equivalence with SLAYER there.
+                    steps: int, lag: int) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
+    """Accuracy, synaptic operations and messages of the exported network on the whole
+    test set, and its exact equivalence with SLAYER there; and its ``synops_terms``.
 
-    Classes come from the first T steps (``classify``).
+    Classes come from T steps from the output's ``lag`` (``classify``), the steps SLAYER
+    classifies by. A message is a spike or a nonzero graded value; activity is messages
+    per neuron per step over the sample's whole response (T + drain steps).
     """
     golden = load_layers(sim, name, "golden")
     slayer = load_layers(sim, name, "slayer")
     drain_steps = drain(len(network.layers), network.starts_with_input)
-    synops = network_synops(network, Stimulus(inputs, None, steps).batch_spikes(drain_steps), golden)
+    layer_inputs = Stimulus(inputs, None, steps).batch_spikes(drain_steps)
+    synops = network_synops(network, layer_inputs, golden)
     differs = [g != s for g, s in zip(golden, slayer)]
+    messages = [np.count_nonzero(g, axis=(1, 2)).mean() for g in golden]
+    columns = steps + drain_steps
     return {
-        "accuracy": float((classify(golden[-1], steps) == labels).mean()),
-        "slayer_accuracy": float((classify(slayer[-1], steps) == labels).mean()),
+        "accuracy": float((classify(golden[-1], steps, lag) == labels).mean()),
+        "slayer_accuracy": float((classify(slayer[-1], steps, lag) == labels).mean()),
         "test_samples": int(len(labels)),
         "synops_per_sample": float(synops.sum(axis=1).mean()),
         "synops_per_layer": synops.mean(axis=0).tolist(),
-        "spikes_per_layer": [float(s.sum(axis=(1, 2)).mean()) for s in golden],
+        "spikes_per_layer": [float(m) for m in messages],
+        "messages_per_sample": float(sum(messages)),
+        "activity_per_layer": [float(m / (g.shape[1] * columns)) for m, g in zip(messages, golden)],
+        "activity": float(sum(messages) / (sum(g.shape[1] for g in golden) * columns)),
         "golden_vs_slayer": {
-            "compared": "every spike of every layer at every step of every test sample",
+            "compared": "every message (value included) of every layer at every step of every test sample",
             "compared_entries": int(sum(d.size for d in differs)),
             "mismatches_per_layer": [int(d.sum()) for d in differs],
+            "max_difference_per_layer": [int(np.abs(g.astype(np.int64) - s.astype(np.int64)).max(initial=0))
+                                         for g, s in zip(golden, slayer)],
             "exact_fraction": float(np.logical_not(np.any([d.any(axis=(1, 2)) for d in differs], axis=0)).mean()),
         },
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
         "hardware": hardware_figures(network, synops, golden),
-    }
+    }, synops_terms(network, layer_inputs, golden)
 
 
-def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int) -> list[str]:
+def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int, lag: int) -> list[str]:
     """The figures of ``name`` that rest on nothing (``caveats``): layers silent on the whole
     test set, layers silent on both sides of the Lava comparison, silent outputs and a
     single predicted class."""
@@ -98,14 +113,15 @@ def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int) -
     return [
         *layer_caveats(name, silent_layers(golden), test_samples, "test"),
         *layer_caveats(f"{name} (Lava = golden)", lava_silent, lava_samples, "Lava"),
-        *prediction_caveats(name, golden[-1][..., :steps], classify(golden[-1], steps)),
+        *prediction_caveats(name, golden[-1][..., lag : lag + steps], classify(golden[-1], steps, lag)),
     ]
 
 
 def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray]) -> dict[str, Any]:
     """Per chip profile in ``hardware/``: the cores and chips the network needs, its
     synaptic memory, and the energy of one inference from the measured synaptic
-    operations [N, L] and spikes (``neurodeploy.hardware``; docs/hardware.md)."""
+    operations [N, L] and spikes (``neurodeploy.hardware``; docs/hardware.md); energy
+    None on a chip that cannot send the network's graded messages."""
     figures = {}
     for name in available_profiles():
         profile = load_profile(name)
@@ -115,8 +131,8 @@ def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarr
             "cores": resources.cores,
             "chips": resources.chips,
             "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
-            "energy_uj": energy.energy_pj * 1e-6,
-            "energy_uj_all_updates_inactive": energy.energy_pj_min * 1e-6,
+            "energy_uj": None if energy.energy_pj is None else energy.energy_pj * 1e-6,
+            "energy_uj_all_updates_inactive": None if energy.energy_pj_min is None else energy.energy_pj_min * 1e-6,
             "neuron_updates": energy.neuron_updates,
             "spikes_sent": energy.spikes_sent,
             "estimates": sorted(profile.estimates),
@@ -124,11 +140,12 @@ def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarr
     return figures
 
 
-def _sparsity(weights: list[np.ndarray], masks, names: list[str]) -> dict[str, Any]:
-    """Zero fractions of the exported integer weights."""
+def _sparsity(weights: list[np.ndarray], masks, layers: list[tuple[str, ...]]) -> dict[str, Any]:
+    """Zero fractions of the exported integer weights of every layer with weights
+    (``layers``: the model's weight names per such layer; pruned: those with a mask)."""
     zeros = [int((w == 0).sum()) for w in weights]
     sizes = [int(w.size) for w in weights]
-    pruned = [i for i, n in enumerate(names) if masks is not None and n in masks]
+    pruned = [i for i, names in enumerate(layers) if masks is not None and any(n in masks for n in names)]
     over = pruned or list(range(len(weights)))
     return {
         "sparsity": sum(zeros[i] for i in over) / sum(sizes[i] for i in over),

@@ -84,3 +84,60 @@ def network_synops(network: Network, inputs: np.ndarray | None, layer_spikes: li
             continue
         result[:, index] = synops(pre, fan) + (0 if recurrent is None else synops(own, recurrent))
     return result
+
+
+def synops_terms(network: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two factors of ``network_synops`` for every synapse: (S, F), S float64 [n_pre]
+    the nonzero messages of each presynaptic neuron per sample (mean over the B rows),
+    F int64 [n_pre] its fan-out; synops per sample = sum over synapses of S . F.
+
+    inputs and layer_spikes as for ``network_synops``, all recorded. Feedforward synapses
+    come in layer order, each recurrent one after its layer's feedforward one.
+    """
+    terms = []
+    for index, (layer, pre) in enumerate(zip(network.layers, [inputs, *layer_spikes[:-1]])):
+        fan = layer.fan_out(network.previous(index))
+        if fan is None:
+            continue
+        pairs = [(pre, fan)]
+        recurrent = layer.recurrent_fan_out()
+        if recurrent is not None:
+            pairs.append((layer_spikes[index], recurrent))
+        for messages, fan_out in pairs:
+            counts = np.count_nonzero(messages, axis=-1).reshape(messages.shape[0], -1).mean(axis=0)
+            terms.append((counts, np.asarray(fan_out, dtype=np.int64).reshape(-1)))
+    return terms
+
+
+def saving_shares(dense: list[tuple[np.ndarray, np.ndarray]], pruned: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """How much of the synaptic operations pruning saves comes from fewer weights and how
+    much from fewer messages.
+
+    With S(m, f) = sum over synapses of m . f (``synops_terms``; m: messages per
+    presynaptic neuron, f: fan-outs) the saving S(m_d, f_d) - S(m_p, f_p) splits,
+    symmetrically in the two factors (the Shapley split of a product, exact):
+
+        weights  = [S(m_d, f_d) - S(m_d, f_p) + S(m_p, f_d) - S(m_p, f_p)] / 2
+        messages = [S(m_d, f_d) - S(m_p, f_d) + S(m_d, f_p) - S(m_p, f_p)] / 2
+
+    weights + messages = the saving. A share is negative when pruning made that factor
+    cost more (a pruned network that sends more messages).
+    """
+    if len(dense) != len(pruned) or any(fd.shape != fp.shape for (_, fd), (_, fp) in zip(dense, pruned)):
+        raise ValueError("the dense and pruned networks do not have the same synapses")
+
+    def total(messages_of, fans_of) -> float:
+        return float(sum(m @ f for (m, _), (_, f) in zip(messages_of, fans_of)))
+
+    dd, pp = total(dense, dense), total(pruned, pruned)
+    dp, pd = total(dense, pruned), total(pruned, dense)  # (messages, fan-outs)
+    weights = (dd - dp + pd - pp) / 2
+    messages = (dd - pd + dp - pp) / 2
+    saving = dd - pp
+    return {
+        "synops_dense": dd, "synops_pruned": pp, "saving": saving,
+        "from_weights": weights, "from_messages": messages,
+        "share_weights": weights / saving if saving else 0.0,
+        "share_messages": messages / saving if saving else 0.0,
+        "synops_dense_messages_pruned_weights": dp, "synops_pruned_messages_dense_weights": pd,
+    }

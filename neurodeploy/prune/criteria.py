@@ -53,7 +53,10 @@ def random(weight: torch.Tensor, stats: LayerStatistics | None, generator: torch
 
 
 def threshold_density(stats: LayerStatistics) -> torch.Tensor:
-    """N(0 | mu_j - u_th, var_j) per output channel j: float64 [out]."""
+    """N(0 | mu_j - u_th, var_j) per output channel j: float64 [out]; 1 for neurons without
+    a threshold (a Sigma output passes every input on)."""
+    if stats.threshold is None:
+        return torch.ones(len(stats.potential_mean), dtype=torch.float64)
     var = torch.from_numpy(stats.potential_var) + VARIANCE_FLOOR
     gap = torch.from_numpy(stats.potential_mean) - stats.threshold
     return torch.exp(-gap * gap / (2 * var)) / torch.sqrt(2 * math.pi * var)

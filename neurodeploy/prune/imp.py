@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -43,7 +43,8 @@ from neurodeploy.train.trainer import fit
 class PrunePlan:
     """Which layers are pruned and how, resolved against one network.
 
-    pruned: weight names of the pruned layers, in layer order.
+    pruned: weight names of the pruned layers, in layer order (a recurrent layer's
+        input and recurrent weights both).
     magnitude: those ranked by |w| whatever the criterion.
     dynamic: those with forward-only masks.
     pools: the names ranked together (the scope's pools), each a tuple.
@@ -59,25 +60,31 @@ class PrunePlan:
         return "magnitude" if name in self.magnitude else criterion
 
 
-def _indices(names: list[str], indices: tuple[int, ...], key: str) -> set[str]:
-    chosen = set()
+def _indices(layers: list[tuple[str, ...]], indices: tuple[int, ...], key: str) -> set[str]:
+    """The weight names of the layers at ``indices`` (negative from the end)."""
+    chosen: set[str] = set()
     for index in indices:
-        if not -len(names) <= index < len(names):
-            raise RecipeError(f"prune.{key}: layer {index} does not exist (the model has {len(names)} layers)")
-        chosen.add(names[index])
+        if not -len(layers) <= index < len(layers):
+            raise RecipeError(f"prune.{key}: layer {index} does not exist (the model has {len(layers)} layers "
+                              "with weights)")
+        chosen.update(layers[index])
     return chosen
 
 
-def plan(names: list[str], settings: PruneSettings) -> PrunePlan:
-    """Resolve the recipe's layer indices (negative from the end) against ``names``."""
-    excluded = _indices(names, settings.exclude, "exclude")
-    pruned = tuple(name for name in names if name not in excluded)
+def plan(layers: Sequence[str | tuple[str, ...]], settings: PruneSettings) -> PrunePlan:
+    """Resolve the recipe's layer indices (negative from the end) against ``layers``: per
+    layer with weights, its weight name or the tuple of its weight names
+    (``SpikingNet.weight_layers``)."""
+    layers = [(layer,) if isinstance(layer, str) else tuple(layer) for layer in layers]
+    excluded = _indices(layers, settings.exclude, "exclude")
+    kept = [layer for layer in layers if not set(layer) & excluded]
+    pruned = tuple(name for layer in kept for name in layer)
     if not pruned:
-        raise RecipeError(f"prune.exclude leaves no layer to prune (the model has {len(names)} layers)")
-    magnitude = _indices(names, settings.magnitude_layers, "magnitude_layers") & set(pruned)
-    dynamic = _indices(names, settings.dynamic_layers, "dynamic_layers") & set(pruned)
+        raise RecipeError(f"prune.exclude leaves no layer to prune (the model has {len(layers)} layers)")
+    magnitude = _indices(layers, settings.magnitude_layers, "magnitude_layers") & set(pruned)
+    dynamic = _indices(layers, settings.dynamic_layers, "dynamic_layers") & set(pruned)
     apart = magnitude if settings.criterion != "magnitude" else set()
-    pools = SCOPES.lookup(settings.scope, "prune.scope =")(pruned, apart)
+    pools = SCOPES.lookup(settings.scope, "prune.scope =")(kept, apart)
     return PrunePlan(pruned, frozenset(magnitude), frozenset(dynamic), pools)
 
 
@@ -124,8 +131,7 @@ def iterative_prune(
     round's weights (fine-tuning). Returns the masks of the pruned layers
     (True = kept), which ``model``'s weights now carry as exact zeros.
     """
-    names = model.weight_names()
-    prune_plan = plan(names, settings)
+    prune_plan = plan(model.weight_layers(), settings)
     generator = torch.Generator().manual_seed(seed)
     x_stats = data.x_train[: settings.stats_samples]
     alive: Masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in model.named_parameters() if name in prune_plan.pruned}

@@ -1,7 +1,9 @@
 """From scores to masks: prune the lowest-scoring weights of each pool.
 
-A pool is a set of layers whose weights are ranked together. ``SCOPES`` is the
-registry of pruning scopes: how the pruned layers are split into pools.
+A pool is a set of weight tensors ranked together. ``SCOPES`` is the registry of
+pruning scopes: how the pruned layers are split into pools. A layer is a weight name,
+or a tuple of the names of its weights (a recurrent layer's input and recurrent
+weights), which always share a pool.
 """
 from __future__ import annotations
 
@@ -16,19 +18,27 @@ from neurodeploy.train.masks import Masks
 Pools = tuple[tuple[str, ...], ...]
 
 
-def global_pools(pruned: Sequence[str], apart: Collection[str]) -> Pools:
-    """The layers of ``apart`` each in a pool of its own, then every other pruned layer in one pool."""
-    alone = [(name,) for name in pruned if name in apart]
-    shared = tuple(name for name in pruned if name not in apart)
+Layer = str | tuple[str, ...]
+
+
+def _names(layer: Layer) -> tuple[str, ...]:
+    return (layer,) if isinstance(layer, str) else tuple(layer)
+
+
+def global_pools(pruned: Sequence[Layer], apart: Collection[str]) -> Pools:
+    """The layers of ``apart`` (by weight name) each in a pool of its own, then every other
+    pruned layer's weights in one pool."""
+    alone = [_names(layer) for layer in pruned if set(_names(layer)) & set(apart)]
+    shared = tuple(name for layer in pruned if not set(_names(layer)) & set(apart) for name in _names(layer))
     return tuple(alone + ([shared] if shared else []))
 
 
-def layerwise_pools(pruned: Sequence[str], apart: Collection[str]) -> Pools:
-    """Every pruned layer in a pool of its own (``apart`` changes nothing)."""
-    return tuple((name,) for name in pruned)
+def layerwise_pools(pruned: Sequence[Layer], apart: Collection[str]) -> Pools:
+    """Every pruned layer's weights in a pool of their own (``apart`` changes nothing)."""
+    return tuple(_names(layer) for layer in pruned)
 
 
-Scope = Callable[[Sequence[str], Collection[str]], Pools]
+Scope = Callable[[Sequence[Layer], Collection[str]], Pools]
 SCOPES: Registry[Scope] = Registry("pruning scope", {"global": global_pools, "layerwise": layerwise_pools})
 
 

@@ -3,7 +3,10 @@
 What the spiking-firing criterion needs (Eq. 12/13, S.43): for every layer,
 the firing rate of each input (per input channel for a conv layer) and the
 mean and variance of each output neuron's membrane potential (per output
-channel for a conv layer), over samples, time steps and pixels.
+channel for a conv layer), over samples, time steps and pixels. For a
+sigma-delta layer the rate is that of nonzero messages and the "potential"
+the change of the activation, compared with the delta threshold
+(docs/pruning.md).
 """
 from __future__ import annotations
 
@@ -24,13 +27,14 @@ class LayerStatistics:
     potential_mean, potential_var: float64 [out_channels], mean and variance
         of the membrane potential u_j (SLAYER float units, before the spike
         and reset of the step) over samples, steps and pixels.
-    threshold: u_th, in the same units.
+    threshold: u_th, in the same units; None for a neuron without a threshold (a
+        sigma-delta Output, a Sigma, passes every input on).
     """
 
     input_rate: np.ndarray
     potential_mean: np.ndarray
     potential_var: np.ndarray
-    threshold: float
+    threshold: float | None
 
 
 class _Accumulator:
@@ -57,38 +61,45 @@ class _Accumulator:
 
 
 def layer_statistics(model: SpikingNet, x: np.ndarray, batch_size: int = 256) -> dict[str, LayerStatistics]:
-    """Run ``model`` on x [samples, inputs, T] and measure every neuron layer.
+    """Run ``model`` on x [samples, inputs, T] and measure every layer with weights.
 
-    Keyed by the layer's weight name (``model.weight_names()``). The model
-    runs as it is, masks and quantizer included; potentials are those of
-    ``neuron.dynamics`` on the synaptic input the block computed.
+    Keyed by weight name (``model.weight_names()``). The model runs as it is, masks
+    and quantizer included. A rate is the fraction of steps an input sends a message
+    (a spike, or a nonzero graded message); the potential is what the neuron compares
+    with its threshold (``family.watch_threshold_input``: a CUBA voltage, a sigma-delta
+    neuron's activation change against its delta threshold). A recurrent layer's
+    recurrent weights take the layer's own output as their input; a Sigma output,
+    which has no threshold, gets ``threshold`` None.
     """
-    names = model.weight_names()
     blocks = model.neuron_blocks
-    rates = [_Accumulator() for _ in blocks]
+    inputs = [_Accumulator() for _ in blocks]
+    outputs = [_Accumulator() for _ in blocks]
     potentials = [_Accumulator() for _ in blocks]
-    handles = []
+    undo = []
     for index, block in enumerate(blocks):
-        handles.append(block.register_forward_pre_hook(
-            lambda _module, args, i=index: rates[i].add(args[0])
-        ))
-        handles.append(block.neuron.register_forward_pre_hook(
-            lambda module, args, i=index: potentials[i].add(module.dynamics(args[0])[1])
-        ))
+        undo.append(block.register_forward_pre_hook(
+            lambda _module, args, i=index: inputs[i].add((args[0] != 0).double())
+        ).remove)
+        undo.append(block.register_forward_hook(
+            lambda _module, _args, out, i=index: outputs[i].add((out != 0).double())
+        ).remove)
+        undo.append(model.family.watch_threshold_input(block, potentials[index].add))
     model.eval()
     try:
         with torch.no_grad():
             for start in range(0, len(x), batch_size):
                 model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).float())
     finally:
-        for handle in handles:
-            handle.remove()
-    return {
-        name: LayerStatistics(
-            input_rate=rate.mean(),
-            potential_mean=potential.mean(),
-            potential_var=potential.var(),
-            threshold=float(block.neuron.threshold),
-        )
-        for name, block, rate, potential in zip(names, blocks, rates, potentials)
-    }
+        for remove in undo:
+            remove()
+    result = {}
+    for names, block, rate, own, potential in zip(model.weight_layers(), blocks, inputs, outputs, potentials):
+        measured = potential.count > 0
+        for name, source in zip(names, (rate, own)):
+            result[name] = LayerStatistics(
+                input_rate=source.mean(),
+                potential_mean=potential.mean() if measured else np.zeros(len(own.mean())),
+                potential_var=potential.var() if measured else np.zeros(len(own.mean())),
+                threshold=float(block.neuron.threshold) if measured else None,
+            )
+    return result

@@ -20,7 +20,7 @@ import numpy as np
 from neurodeploy.fileio import REDO, atomic_path, open_npz, read_json
 from neurodeploy.report.figures import accuracy_figure, layer_bars_figure, raster_figure
 from neurodeploy.simulate.stage import load_layers
-from neurodeploy.loihi.timing import arrival, split_stream
+from neurodeploy.loihi.timing import arrival, drain, split_stream
 from neurodeploy.variants import NAMES
 
 STYLE = """
@@ -61,18 +61,26 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("Lava = golden, fraction of Lava samples exact",
          _fraction(lava["dense_exact_fraction"]), _fraction(lava["pruned_exact_fraction"])),
         ("synaptic operations per sample", f"{d['synops_per_sample']:.0f}", f"{p['synops_per_sample']:.0f}"),
-        ("spikes per sample", f"{sum(d['spikes_per_layer']):.1f}", f"{sum(p['spikes_per_layer']):.1f}"),
+        ("messages (spikes or graded) per sample", f"{d['messages_per_sample']:.1f}", f"{p['messages_per_sample']:.1f}"),
+        ("messages per neuron per step", f"{d['activity']:.4f}", f"{p['activity']:.4f}"),
         ("Lava accuracy (Lava samples)", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
     ]
     for chip in d["hardware"]:
         hd, hp = d["hardware"][chip], p["hardware"][chip]
         mark = " (estimated)" if any(n.startswith("energy") for n in hd["estimates"]) else ""
         rows += [
-            (f"{chip}: energy per inference, µJ{mark}", f"{hd['energy_uj']:.3f}", f"{hp['energy_uj']:.3f}"),
+            (f"{chip}: energy per inference, µJ{mark}", energy_text(hd), energy_text(hp)),
             (f"{chip}: cores (chips)", f"{hd['cores']} ({hd['chips']})", f"{hp['cores']} ({hp['chips']})"),
             (f"{chip}: synaptic memory, KiB", f"{hd['synaptic_memory_kib']:.1f}", f"{hp['synaptic_memory_kib']:.1f}"),
         ]
     return rows
+
+
+def energy_text(hardware: dict[str, Any]) -> str:
+    """A profile's energy per inference in µJ; n/a on a chip that cannot send the network's
+    graded messages."""
+    energy = hardware["energy_uj"]
+    return "n/a" if energy is None else f"{energy:.3f}"
 
 
 def _table(rows: list[tuple[str, str, str]]) -> str:
@@ -81,33 +89,35 @@ def _table(rows: list[tuple[str, str, str]]) -> str:
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
-def sample_windows(out_dir: Path, steps: int, sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
-    """Lava's and the golden model's spikes of every layer over one Lava sample's window.
+def sample_windows(out_dir: Path, steps: int, starts_with_input: bool,
+                   sample: int = 0) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]]:
+    """Lava's and the golden model's messages of every layer over one Lava sample's window.
 
-    Returns (lava, golden): side -> list of uint8 [n_l, T + drain]
-    arrays (the columns that belong to ``sample``, ``timing.split_stream``).
-    Our exported networks start with a synapse, so layer l first sees a
-    sample at step l + 1.
+    Returns (lava, golden): side -> list of [n_l, T + drain] arrays (uint8
+    spikes or int32 values; the columns that belong to ``sample``,
+    ``timing.split_stream``). Layer l first sees a sample at column
+    ``arrival(l, starts_with_input)``: l + 1 when the network starts with a
+    synapse, l when it starts with an input layer (sigma-delta).
     """
     lava, golden = {}, {}
     with open_npz(out_dir / "simulation.npz", REDO) as sim:
         count = int(sim["lava_samples"])
         for side in NAMES:
             streams = {"lava": load_layers(sim, side, "lava"), "golden": load_layers(sim, side, "golden_stream")}
-            drain_steps = len(streams["lava"])
+            drain_steps = drain(len(streams["lava"]), starts_with_input)
             for name, target in (("lava", lava), ("golden", golden)):
                 target[side] = [
-                    split_stream(stream, arrival(layer, False), count, steps, drain_steps)[sample]
+                    split_stream(stream, arrival(layer, starts_with_input), count, steps, drain_steps)[sample]
                     for layer, stream in enumerate(streams[name])
                 ]
     return lava, golden
 
 
-def write_html(out_dir: Path, steps: int, sweep_dir: Path | None = None) -> Path:
+def write_html(out_dir: Path, steps: int, starts_with_input: bool, sweep_dir: Path | None = None) -> Path:
     """Write ``out_dir/report.html`` from the run's ``report.json`` and ``simulation.npz``
     (``steps`` per sample; and ``sweep_dir/sweep.json`` when given); returns its path."""
     report = read_json(out_dir / "report.json", REDO)
-    lava, golden = sample_windows(out_dir, steps)
+    lava, golden = sample_windows(out_dir, steps, starts_with_input)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>neurodeploy report: {html.escape(report['recipe']['name'])}</title>",

@@ -7,7 +7,8 @@ from typing import Any
 
 from neurodeploy.fileio import REDO, read_json, write_json
 from neurodeploy.recipe import Recipe
-from neurodeploy.report.html import write_html
+from neurodeploy.report.html import energy_text, write_html
+from neurodeploy.train.families import FAMILIES
 
 
 def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
@@ -24,6 +25,7 @@ def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: di
         "dense": model_part(dense),
         "pruned": model_part(pruned),
         "synops_ratio": comparison["synops_ratio"],
+        "saving": comparison["saving"],
         "caveats": dense.get("caveats", []) + pruned.get("caveats", []),
         "golden": {
             "test_samples": dense["test_samples"],
@@ -32,12 +34,14 @@ def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: di
             "pruned_exact_fraction": pruned["golden_vs_slayer"]["exact_fraction"],
             "dense_mismatches_per_layer": dense["golden_vs_slayer"]["mismatches_per_layer"],
             "pruned_mismatches_per_layer": pruned["golden_vs_slayer"]["mismatches_per_layer"],
+            "dense_max_difference_per_layer": dense["golden_vs_slayer"]["max_difference_per_layer"],
+            "pruned_max_difference_per_layer": pruned["golden_vs_slayer"]["max_difference_per_layer"],
             "dense_seconds": dense["golden_seconds"],
             "pruned_seconds": pruned["golden_seconds"],
         },
         "lava": {
             "samples": lava_dense["samples"],
-            "compared": "every spike of every layer at every step, against the golden model",
+            "compared": "every message (value included) of every layer at every step, against the golden model",
             "dense_equivalent": lava_dense["equivalent"],
             "pruned_equivalent": lava_pruned["equivalent"],
             "dense_exact_fraction": lava_dense["exact_fraction"],
@@ -68,17 +72,28 @@ def summary(report: dict[str, Any]) -> str:
         ("sparsity (pruned layers)", f"{d['sparsity']:.4f}", f"{p['sparsity']:.4f}"),
         ("sparsity (all layers)", f"{d['sparsity_all_layers']:.4f}", f"{p['sparsity_all_layers']:.4f}"),
         ("synaptic ops per sample", f"{d['synops_per_sample']:.0f}", f"{p['synops_per_sample']:.0f}"),
+        ("messages per sample", f"{d['messages_per_sample']:.1f}", f"{p['messages_per_sample']:.1f}"),
+        ("messages per neuron per step", f"{d['activity']:.4f}", f"{p['activity']:.4f}"),
         ("Lava accuracy", f"{lava['dense_accuracy']:.4f}", f"{lava['pruned_accuracy']:.4f}"),
         ("Lava = golden, samples", f"{lava['dense_exact_fraction']:.4f}", f"{lava['pruned_exact_fraction']:.4f}"),
     ]
+    notes: list[str] = []
     for chip, dense_hw in d["hardware"].items():
         pruned_hw = p["hardware"][chip]
         unit = "uJ, estimated" if any(n.startswith("energy") for n in dense_hw["estimates"]) else "uJ"
-        rows.append((f"{chip} energy per inference ({unit})", f"{dense_hw['energy_uj']:.3f}", f"{pruned_hw['energy_uj']:.3f}"))
+        rows.append((f"{chip} energy per inference ({unit})", energy_text(dense_hw), energy_text(pruned_hw)))
+        if dense_hw["energy_uj"] is None:
+            notes.append(f"{chip}: no energy figure: the chip sends no graded messages")
         rows.append((f"{chip} cores", f"{dense_hw['cores']}", f"{pruned_hw['cores']}"))
     width = max(len(r[0]) for r in rows)
     lines = [f"{a:<{width}}  {b:>10}  {c:>10}" for a, b, c in rows]
+    lines.extend(notes)
     lines.append(f"synaptic ops ratio (pruned / dense): {report['synops_ratio']:.4f}")
+    saving = report["saving"]
+    lines.append(
+        f"synaptic ops saved per sample: {saving['saving']:.0f}, {100 * saving['share_weights']:.1f} % from fewer "
+        f"weights, {100 * saving['share_messages']:.1f} % from fewer messages"
+    )
     prune = report["recipe"]["prune"]
     rewind = prune["rewind_epoch"]
     lines.append(
@@ -90,6 +105,11 @@ def summary(report: dict[str, Any]) -> str:
         f"golden model: {golden['test_samples']} test samples, {golden['compared']}; mismatches per layer "
         f"dense {golden['dense_mismatches_per_layer']}, pruned {golden['pruned_mismatches_per_layer']}"
     )
+    if golden["dense_exact_fraction"] < 1 or golden["pruned_exact_fraction"] < 1:
+        lines.append(
+            "SLAYER is not bit-exact with the exported network: largest difference per layer (chip units) "
+            f"dense {golden['dense_max_difference_per_layer']}, pruned {golden['pruned_max_difference_per_layer']}"
+        )
     lines.append(
         f"Lava: {lava['samples']} samples, {lava['compared']}; "
         f"mismatches per layer dense {lava['dense_mismatches_per_layer']}, "
@@ -108,5 +128,5 @@ def report_stage(recipe: Recipe, out_dir: Path, seconds: dict[str, float], sweep
     comparison = read_json(out_dir / "comparison.json", REDO)
     report = build_report(comparison, recipe.to_dict(), seconds)
     path = write_json(out_dir / "report.json", report)
-    write_html(out_dir, recipe.data.steps, sweep_dir)
+    write_html(out_dir, recipe.data.steps, FAMILIES[recipe.model.blocks].starts_with_input, sweep_dir)
     return path

@@ -43,19 +43,21 @@ class Measurement:
 
 
 def measure_file(path: Path, input_shape: tuple[int, ...] | None, x: np.ndarray, steps: int,
-                 sparse: bool = False) -> Measurement:
+                 sparse: bool = False, output_lag: int = 0) -> Measurement:
     """Read the NetX file ``path`` (``input_shape``: NetX (C, H, W) of its input, needed for a
     strided conv layer 0), put the samples x [N, C*H*W, T] (a trained model's (C, H, W)
-    order, 0/1) into Lava's order and run each alone in the golden model (``sparse``: as
-    Lava's Sparse synapses run it)."""
+    order, as the chip takes them: uint8 spikes or int32 a_in, ``SpikingNet.chip_input``)
+    into Lava's order and run each alone in the golden model (``sparse``: as Lava's
+    Sparse synapses run it). ``output_lag``: the columns the output runs behind SLAYER's
+    (``SpikingNet.output_lag``), where classification starts."""
     network = read_netx(path, input_shape=input_shape)
-    stimulus = Stimulus(network.to_lava_order(x.astype(np.uint8)), None, steps)
+    stimulus = Stimulus(network.to_lava_order(x), None, steps)
     run = GoldenModel(network, sparse=sparse).run_samples(stimulus)
-    return Measurement(network, stimulus, run, classify(run.spikes[-1], steps))
+    return Measurement(network, stimulus, run, classify(run.spikes[-1], steps, output_lag))
 
 
 def measure_model(model: torch.nn.Module, path: Path, x: np.ndarray, steps: int) -> Measurement:
     """Export ``model`` (a SLAYER network with ``input_shape``) to ``path`` and measure the
-    file (``measure_file``)."""
+    file (``measure_file``) on the dataset's x [N, C*H*W, T]."""
     export_model(model, path)
-    return measure_file(path, model.input_shape, x, steps)
+    return measure_file(path, model.input_shape, model.chip_input(x), steps, output_lag=model.output_lag)

@@ -26,17 +26,19 @@ from neurodeploy.variants import VARIANTS
 
 
 def simulate_bytes(input_size: int, sizes: list[int], test_samples: int, lava_samples: int, steps: int,
-                   drain_steps: int) -> int:
+                   drain_steps: int, message_bytes: int = 1) -> int:
     """An upper bound of the memory the stage takes, both networks kept: per network
-    the golden model on the test set (``golden.run_bytes``), SLAYER's spikes of the
-    same shape (uint8, and float32 batches of 256 with its internal traces), and the
-    Lava samples as one stream in the golden model and in Lava."""
+    the golden model on the test set (``golden.run_bytes`` with ``message_bytes``: 4
+    for graded messages), SLAYER's messages of the same shape (and float32 batches of
+    256 with its internal traces), and the Lava samples as one stream in the golden
+    model and in Lava."""
     length = steps + drain_steps
-    whole = run_bytes(input_size, sizes, test_samples, length)
-    slayer = test_samples * length * sum(sizes) + min(256, test_samples) * length * (input_size + sum(sizes)) * 16
+    whole = run_bytes(input_size, sizes, test_samples, length, message_size=message_bytes)
+    slayer = (message_bytes * test_samples * length * sum(sizes)
+              + min(256, test_samples) * length * (input_size + sum(sizes)) * 16)
     stream = lava_samples * steps + drain_steps
     lava = run_bytes(input_size, sizes, 1, stream) + stream * (8 * input_size + 2 * sum(sizes))
-    return 2 * (whole + slayer + lava) + test_samples * input_size * steps
+    return 2 * (whole + slayer + message_bytes * lava) + 4 * test_samples * input_size * steps
 
 
 def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None) -> Path:
@@ -53,13 +55,13 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     steps = recipe.data.steps
     count = min(recipe.simulate.samples, len(data.x_test))
-    x = data.x_test.astype(np.uint8)
     arrays: dict[str, np.ndarray] = {"labels": data.y_test, "lava_samples": np.array(count)}
     for name, variant in VARIANTS.items():
         sparse = variant.sparse_synapses
         model = load_checkpoint(out_dir / variant.checkpoint).model(recipe.model)
         start = time.perf_counter()
-        measured = measure_file(out_dir / variant.network, model.input_shape, x, steps, sparse)
+        measured = measure_file(out_dir / variant.network, model.input_shape, model.chip_input(data.x_test), steps,
+                                sparse, model.output_lag)
         arrays[f"{name}/golden_seconds"] = np.array(time.perf_counter() - start)
         network, whole = measured.network, measured.run
         samples = Stimulus(measured.stimulus.spikes[:count], None, steps)
@@ -69,7 +71,7 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
         lava = run_lava(network, samples, sparse=sparse)
         arrays[f"{name}/lava_seconds"] = np.array(lava.seconds)
         arrays[f"{name}/sparse"] = np.array(sparse)
-        slayer = torch_layer_spikes(model, x, golden.drain_steps)
+        slayer = torch_layer_spikes(model, data.x_test, golden.drain_steps)
         for layer in range(len(network.layers)):
             arrays[f"{name}/slayer/{layer}"] = slayer[layer]
             arrays[f"{name}/golden/{layer}"] = whole.spikes[layer]

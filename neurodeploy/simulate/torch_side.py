@@ -1,4 +1,4 @@
-"""SLAYER (PyTorch, CPU) spikes of every layer, in Lava's neuron order."""
+"""SLAYER (PyTorch, CPU) messages of every layer, in Lava's neuron order, units and columns."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,17 +22,20 @@ def lava_order(spikes: np.ndarray) -> np.ndarray:
 
 
 def torch_layer_spikes(model: torch.nn.Module, x: np.ndarray, pad: int, batch_size: int = 256) -> list[np.ndarray]:
-    """Spikes of every neuron layer for inputs padded with ``pad`` zero steps.
+    """Messages of every layer of the exported network, in the golden model's units and columns.
 
-    x: [N, n_in, T] 0/1 spikes in the order the model reads them: an image
-    flattened in (C, H, W) order (the model reshapes it itself), NOT Lava's
-    order. ``model.layer_spikes`` gives [B, C, H, W, T'] per conv layer and
-    [B, n, T'] per dense layer. Returns one uint8 array [N, n_l, T + pad]
-    per neuron layer, neurons in Lava's (W, H, C) order (``lava_order``),
-    the order of the golden model's and Lava's spikes. Runs on the CPU,
-    where SLAYER is bit-exact with Lava fixed_pt.
+    x: [N, n_in, T] inputs (0/1 spikes, or values for a sigma-delta Input block) in
+    the order the model reads them: an image flattened in (C, H, W) order (the model
+    reshapes it itself), NOT Lava's order. SLAYER runs T + ``pad`` steps (the input
+    silent after T); ``model.layer_spikes`` gives [B, C, H, W, T'] per conv layer and
+    [B, n, T'] per dense layer. Layer l is moved ``family.lag(l)`` columns later
+    (sigma-delta blocks do not delay, Lava does) and read as the chip's integers
+    (``family.chip_values``). Returns one array [N, n_l, T + pad] per layer (uint8
+    spikes or int32 values), neurons in Lava's (W, H, C) order (``lava_order``), the
+    order of the golden model's and Lava's messages. Runs on the CPU.
     """
     model.eval()
+    family = model.family
     padded = np.concatenate([x, np.zeros((*x.shape[:2], pad), dtype=x.dtype)], axis=-1)
     per_layer: list[list[np.ndarray]] = []
     with torch.no_grad():
@@ -41,5 +44,10 @@ def torch_layer_spikes(model: torch.nn.Module, x: np.ndarray, pad: int, batch_si
             layers = model.layer_spikes(batch)
             per_layer = per_layer or [[] for _ in layers]
             for layer, spikes in enumerate(layers):
-                per_layer[layer].append(lava_order(spikes.numpy().astype(np.uint8)))
+                values = family.chip_values(lava_order(spikes.numpy()), output=layer == len(layers) - 1)
+                lag = family.lag(layer)
+                if lag:
+                    values = np.concatenate([np.zeros((*values.shape[:2], lag), values.dtype),
+                                             values[..., : values.shape[-1] - lag]], axis=-1)
+                per_layer[layer].append(values)
     return [np.concatenate(chunks) for chunks in per_layer]

@@ -21,7 +21,7 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.fileio import atomic_path
 from neurodeploy.lock import folder_lock
 from neurodeploy.prune.supermask import Supermask, kept_count, search_scores, signed_constant_init
-from neurodeploy.recipe import Recipe
+from neurodeploy.recipe import Recipe, RecipeError
 from neurodeploy.simulate.measure import measure_model
 from neurodeploy.train.checkpoint import save_checkpoint
 from neurodeploy.train.model import build_model
@@ -47,6 +47,9 @@ def supermask_search(recipe: Recipe, ks: Sequence[float], out_dir: Path, seeds: 
     """
     if not ks:
         raise ValueError("supermask: give at least one kept fraction k")
+    if recipe.model.recurrent or recipe.model.blocks != "cuba":
+        raise RecipeError("supermask searches feed-forward CUBA networks (model.blocks = cuba, "
+                          "model.recurrent = false)")
     for k in ks:
         kept_count(k, 1)
     seeds = tuple(seeds) if seeds is not None else (recipe.seed,)

@@ -13,21 +13,22 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.train.masks import Masks, apply_masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import save_checkpoint
-from neurodeploy.train.model import SpikingNet, build_model, classify
+from neurodeploy.train.model import SpikingNet, build_model
 from neurodeploy.variants import DENSE
 
 
 def predict(model: SpikingNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class per sample by ``classify`` over all T steps.
+    """Class per sample: argmax of ``model.logits`` (output spike counts, or a Sigma
+    output's mean over all T steps, which ``classify`` ranks alike).
 
-    x: [samples, inputs, T] spikes. Returns int64 [samples].
+    x: [samples, inputs, T] spikes or values. Returns int64 [samples].
     """
     model.eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            spikes = model(torch.from_numpy(x[start : start + batch_size]))
-            out.append(classify(spikes.numpy(), x.shape[-1]))
+            logits = model.logits(torch.from_numpy(x[start : start + batch_size]))
+            out.append(logits.argmax(-1).numpy())
     return np.concatenate(out)
 
 
@@ -49,9 +50,10 @@ def fit(
     on_epoch: Callable[[int], None] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
 ) -> list[float]:
-    """Train with Adam (cosine-annealed from ``lr``) on cross-entropy of spike counts.
+    """Train with Adam (cosine-annealed from ``lr``) on cross-entropy of the logits.
 
-    The loss for a batch is ``CE(sum_t s_out[:, :, t], y)``. With ``masks``,
+    The loss for a batch is ``CE(model.logits(x), y)``: spike counts
+    ``sum_t s_out[:, :, t]`` for CUBA, the output's mean over time for sigma-delta. With ``masks``,
     the masked weights are zeroed before the first step and after every
     optimizer step, so pruned weights stay exactly zero. ``on_epoch(e)`` is
     called after e epochs, e = 0 (before training) to ``epochs``.
@@ -75,8 +77,7 @@ def fit(
         total = 0.0
         for start in range(0, len(xs), batch_size):
             idx = order[start : start + batch_size]
-            counts = model(xs[idx]).sum(-1)
-            loss = torch.nn.functional.cross_entropy(counts, ys[idx])
+            loss = torch.nn.functional.cross_entropy(model.logits(xs[idx]), ys[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

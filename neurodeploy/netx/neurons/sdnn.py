@@ -43,6 +43,11 @@ ROLES = ("delta", "sigma_delta", "sigma")
 SPIKE_EXP = 6
 STATE_EXP = 6
 MESSAGE_BITS = 16
+# An activation of 1.0 is 2^18 in a neuron's state (an input layer's a_in = x * 64 is
+# shifted by 12; a synapse multiplies weights x 64 by messages x 2^12) and 2^12 in a
+# message (the state >> STATE_EXP): the units lava-dl's blocks work in, times these.
+STATE_SCALE = WEIGHT_SCALE << (SPIKE_EXP + STATE_EXP)
+MESSAGE_SCALE = STATE_SCALE >> STATE_EXP
 INT32_MIN = -(1 << 31)
 
 
