@@ -56,7 +56,8 @@ def test_bad_files_name_the_file(tmp_path):
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"data": {"dataset": "mnist"}}, "data.dataset = 'mnist' is not one of: digits, nmnist, shd"),
+        ({"data": {"dataset": "mnist"}},
+         "data.dataset = 'mnist' is not one of: digits, moving_digits, sequential_digits, nmnist, shd"),
         ({"data": {"encoding": "poisson"}}, "data.encoding = 'poisson' is not one of: rate, latency"),
         ({"prune": {"criterion": "l1"}}, "prune.criterion = 'l1' is not one of: magnitude, random, sf"),
         ({"prune": {"scope": "per-layer"}}, "prune.scope = 'per-layer' is not one of: global, layerwise"),

@@ -29,7 +29,7 @@ REGISTRIES = {
     "pruning criterion": (CRITERIA, ("magnitude", "random", "sf")),
     "pruning scope": (SCOPES, ("global", "layerwise")),
     "supermask optimizer": (OPTIMIZERS, ("adam", "sgd")),
-    "dataset": (DATASETS, ("digits", "nmnist", "shd")),
+    "dataset": (DATASETS, ("digits", "moving_digits", "sequential_digits", "nmnist", "shd")),
     "spike encoding": (ENCODERS, ("rate", "latency")),
     "network variant": (VARIANTS, ("dense", "pruned")),
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
@@ -45,7 +46,8 @@ def point_recipe(recipe: Recipe, point: Point) -> Recipe:
 
 def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> dict[str, Any]:
     """Export ``model`` to ``path`` and measure that file in the golden model on the test set
-    (``simulate.measure``): accuracy, synaptic operations and spikes per sample."""
+    (``simulate.measure``): accuracy, synaptic operations and messages per sample (spikes,
+    or nonzero graded messages)."""
     measured = measure_model(model, path, data.x_test, steps)
     network, run = measured.network, measured.run
     synops = network_synops(network, measured.inputs(), run.spikes)
@@ -53,7 +55,7 @@ def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> di
     return {
         "accuracy": measured.accuracy(data.y_test),
         "synops_per_sample": float(synops.sum(axis=1).mean()),
-        "spikes_per_sample": float(sum(s.sum(axis=(1, 2)).mean() for s in run.spikes)),
+        "spikes_per_sample": float(sum(np.count_nonzero(s, axis=(1, 2)).mean() for s in run.spikes)),
         "sparsity_all_layers": float(sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)),
         "test_samples": int(len(data.y_test)),
     }

@@ -66,7 +66,10 @@ class InputLayer(Layer):
         return self.size
 
     def network_input(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
-        if given is not None and tuple(given) != self.lava_shape:
+        """Its own shape; ``given`` (Lava order) must equal it, or, for a flat layer, hold as
+        many inputs (an image a flat input layer reads flattened, as a dense layer 0 does)."""
+        flat = len(self.shape) == 1 and given is not None and int(np.prod(given)) == self.size
+        if given is not None and tuple(given) != self.lava_shape and not flat:
             raise NetxError(f"input shape {list(reversed(given))} differs from the input layer's key 'shape' "
                             f"{list(self.shape)}")
         return self.lava_shape
