@@ -97,6 +97,10 @@ class BlockFamily:
     graded: bool
     watch_threshold_input: Callable[[torch.nn.Module, Sink], Callable[[], None]]
 
+    def __deepcopy__(self, memo: dict) -> "BlockFamily":
+        """A family is a constant (it holds a module): a copied network shares it."""
+        return self
+
     @property
     def starts_with_input(self) -> bool:
         """Whether the exported network's layer 0 is an input layer."""
