@@ -32,7 +32,7 @@ import torch
 from neurodeploy.data.dataset import SpikeDataset
 from neurodeploy.prune.criteria import CRITERIA
 from neurodeploy.train.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
-from neurodeploy.prune.selection import SCOPES, pooled_masks
+from neurodeploy.prune.selection import SCOPES, Layer, layer_names, pooled_masks
 from neurodeploy.prune.statistics import layer_statistics
 from neurodeploy.recipe import PruneSettings, RecipeError
 from neurodeploy.train.model import SpikingNet
@@ -71,11 +71,11 @@ def _indices(layers: list[tuple[str, ...]], indices: tuple[int, ...], key: str) 
     return chosen
 
 
-def plan(layers: Sequence[str | tuple[str, ...]], settings: PruneSettings) -> PrunePlan:
+def plan(layers: Sequence[Layer], settings: PruneSettings) -> PrunePlan:
     """Resolve the recipe's layer indices (negative from the end) against ``layers``: per
     layer with weights, its weight name or the tuple of its weight names
     (``SpikingNet.weight_layers``)."""
-    layers = [(layer,) if isinstance(layer, str) else tuple(layer) for layer in layers]
+    layers = [layer_names(layer) for layer in layers]
     excluded = _indices(layers, settings.exclude, "exclude")
     kept = [layer for layer in layers if not set(layer) & excluded]
     pruned = tuple(name for layer in kept for name in layer)

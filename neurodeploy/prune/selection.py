@@ -21,21 +21,22 @@ Pools = tuple[tuple[str, ...], ...]
 Layer = str | tuple[str, ...]
 
 
-def _names(layer: Layer) -> tuple[str, ...]:
+def layer_names(layer: Layer) -> tuple[str, ...]:
+    """A layer's weight names as a tuple."""
     return (layer,) if isinstance(layer, str) else tuple(layer)
 
 
 def global_pools(pruned: Sequence[Layer], apart: Collection[str]) -> Pools:
     """The layers of ``apart`` (by weight name) each in a pool of its own, then every other
     pruned layer's weights in one pool."""
-    alone = [_names(layer) for layer in pruned if set(_names(layer)) & set(apart)]
-    shared = tuple(name for layer in pruned if not set(_names(layer)) & set(apart) for name in _names(layer))
+    alone = [layer_names(layer) for layer in pruned if set(layer_names(layer)) & set(apart)]
+    shared = tuple(name for layer in pruned if not set(layer_names(layer)) & set(apart) for name in layer_names(layer))
     return tuple(alone + ([shared] if shared else []))
 
 
 def layerwise_pools(pruned: Sequence[Layer], apart: Collection[str]) -> Pools:
     """Every pruned layer's weights in a pool of their own (``apart`` changes nothing)."""
-    return tuple(_names(layer) for layer in pruned)
+    return tuple(layer_names(layer) for layer in pruned)
 
 
 Scope = Callable[[Sequence[Layer], Collection[str]], Pools]

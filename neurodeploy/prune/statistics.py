@@ -95,11 +95,12 @@ def layer_statistics(model: SpikingNet, x: np.ndarray, batch_size: int = 256) ->
     result = {}
     for names, block, rate, own, potential in zip(model.weight_layers(), blocks, inputs, outputs, potentials):
         measured = potential.count > 0
+        unmeasured = np.zeros(len(own.mean()))
         for name, source in zip(names, (rate, own)):
             result[name] = LayerStatistics(
                 input_rate=source.mean(),
-                potential_mean=potential.mean() if measured else np.zeros(len(own.mean())),
-                potential_var=potential.var() if measured else np.zeros(len(own.mean())),
+                potential_mean=potential.mean() if measured else unmeasured,
+                potential_var=potential.var() if measured else unmeasured,
                 threshold=float(block.neuron.threshold) if measured else None,
             )
     return result

@@ -126,9 +126,7 @@ class SpikingNet(torch.nn.Module):
     @property
     def output_lag(self) -> int:
         """Columns by which the exported network's output runs behind SLAYER's (``family.lag``)."""
-        layers = sum(not isinstance(b, (slayer.block.cuba.Flatten, slayer.block.sigma_delta.Flatten))
-                     for b in self.blocks)
-        return self.family.lag(layers - 1)
+        return self.family.lag(sum(map(_is_layer, self.blocks)) - 1)
 
     def _rest(self) -> None:
         """Clear what lava-dl's recurrent blocks keep from the previous call."""
@@ -149,7 +147,7 @@ class SpikingNet(torch.nn.Module):
         x = self.image(x)
         for block in self.blocks:
             x = block(x)
-            if not isinstance(block, (slayer.block.cuba.Flatten, slayer.block.sigma_delta.Flatten)):
+            if _is_layer(block):
                 spikes.append(x)
         self._rest()
         return spikes
@@ -161,6 +159,11 @@ class SpikingNet(torch.nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """[batch, classes] the loss and ``classify`` rank: the family's reading of the output."""
         return self.family.logits(self(x))
+
+
+def _is_layer(block: torch.nn.Module) -> bool:
+    """Whether the block is a layer of the exported network (every block but ``Flatten``)."""
+    return not isinstance(block, (slayer.block.cuba.Flatten, slayer.block.sigma_delta.Flatten))
 
 
 def _weights_of(block: torch.nn.Module) -> tuple[str, ...]:
