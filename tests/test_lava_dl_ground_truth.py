@@ -30,7 +30,6 @@ order, flattened C-order into Lava's neuron order):
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -43,25 +42,13 @@ from neurodeploy.netx import (
     ConvLayer, CubaNeuron, DenseLayer, InputLayer, ResonateFireNeuron, SigmaDeltaNeuron, read_netx, write_netx,
 )
 from neurodeploy.netx.neurons.rf import decays
+from neurodeploy.reference import lava_dl_ground_truth
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.harness import run_lava
 from neurodeploy.simulate.stimulus import Stimulus
 
 
-def _ground_truth_dir() -> Path | None:
-    """lava-dl's ``gts`` folder: site-packages/tests/lava/lib/dl/netx/gts, or None."""
-    try:
-        spec = importlib.util.find_spec("lava.lib.dl.netx")
-    except ModuleNotFoundError:
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    site_packages = Path(list(spec.submodule_search_locations)[0]).parents[3]
-    folder = site_packages / "tests" / "lava" / "lib" / "dl" / "netx" / "gts"
-    return folder if folder.is_dir() else None
-
-
-GTS = _ground_truth_dir()
+GTS = lava_dl_ground_truth()
 if GTS is None:
     pytest.skip("lava-dl's ground truth (site-packages/tests/lava/lib/dl/netx/gts, shipped in the lava-dl wheel) "
                 "is not installed", allow_module_level=True)

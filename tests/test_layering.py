@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent / "neurodeploy"
 
 # Lowest first. A module may import its own layer and the layers before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("fileio", "limits", "processes", "reference", "lavacompat", "registry", "variants"),
+    ("fileio", "jit", "limits", "processes", "reference", "lavacompat", "registry", "variants"),
     ("lock", "recipe", "loihi"),
     ("netx", "hardware"),
     ("data",),

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
+from neurodeploy.netx.fanout import Fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 
@@ -81,6 +82,23 @@ class NeuronModel(ABC):
         a_in: int64 [B, n], this step's synaptic input as Lava's channel holds
         it (int32 values). bias: int64 per-neuron bias mantissas ([n] or
         [B, n]) as the file or the caller gives them, or None.
+        """
+
+    @abstractmethod
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+        """Run rows of these neurons over every step, compiled: the golden model's fast
+        path, the same arithmetic as ``step`` (a property test requires equal messages and
+        state).
+
+        feed: the synapse into the layer (``Fanout.arrays``); recurrence: the layer's
+        synapse from itself, or None; pre: the sending layer's messages [B, n_in, S]
+        (uint8 spikes or int32 values) and ``events`` the same as events
+        (``fanout.events_of``); bias: int64 [1 or B, 1 or S, n] (n = 0: none); resets:
+        bool [S], zero the state before that step (each row starts from zero). Writes
+        messages into ``out`` [B, n, S] (uint8 or int32, zeros on entry) and, when
+        ``state`` [k, B, n, S] int32 is not empty, each state variable (``state_names``)
+        after every step. Returns the events of ``out``, for the next layer.
         """
 
     @abstractmethod
@@ -241,6 +259,15 @@ class Layer(ABC):
 
     def recurrent(self, graded: bool, sparse: bool) -> RecurrentSynapse | None:
         """Its synapse from itself (``dense_rec``), or None."""
+        return None
+
+    @abstractmethod
+    def fanout(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> "Fanout":
+        """Its feedforward synapse as the compiled golden model runs it (``netx.fanout``;
+        an input layer's is ``direct``); arguments as ``synapse``."""
+
+    def recurrent_fanout(self, graded: bool, sparse: bool) -> "Fanout | None":
+        """Its synapse from itself as the compiled golden model runs it, or None."""
         return None
 
     @abstractmethod

@@ -2,14 +2,23 @@
 
 An independent implementation of what Lava computes: our own arithmetic
 (``loihi``), each layer kind's synapse and each neuron model's step
-(``netx.layers``, ``netx.neurons``), and no Lava code. It runs layer after
-layer: a layer's feedforward synaptic input for every step at once
-(``Layer.synapse``), then its neurons step by step (``NeuronModel.step``),
-a recurrent synapse's input (``Layer.recurrent``) added each step as it
-arrives. Timing is Lava's (``loihi.timing``): every synapse delivers one
-step later, plus its axonal delay; an input layer adds no step. Messages
-and state are held per layer as [B, n, S] with n in Lava's flat neuron
-order: uint8 spikes, or int32 graded values.
+(``netx.layers``, ``netx.neurons``), and no Lava code. Timing is Lava's
+(``loihi.timing``): every synapse delivers one step later, plus its axonal
+delay; an input layer adds no step. Messages and state are held per layer
+as [B, n, S] with n in Lava's flat neuron order: uint8 spikes, or int32
+graded values.
+
+Two paths compute the same messages and state (tests/test_golden_compiled.py):
+
+- compiled (the default): each layer is one kernel (``NeuronModel.scan``)
+  over rows, steps and neurons, its input arriving event by event through
+  its synapse's fanout (``netx.fanout``: a cost of messages x fan-out, as
+  on the chip); chunks of rows run in threads, one per usable core. The
+  kernels are compiled on first use and cached on disk (``neurodeploy.jit``);
+- reference (``reference=True``), the readable specification in numpy: a
+  layer's feedforward synaptic input for every step at once
+  (``Layer.synapse``), then its neurons step by step (``NeuronModel.step``),
+  a recurrent synapse's input (``Layer.recurrent``) added each step.
 
 A neuron model that netx resets (CUBA) is reset at the columns where netx
 resets it (``timing.reset_columns``), as ``harness.run_lava`` configures
@@ -20,6 +29,8 @@ state carries from one sample into the next, here as in Lava.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +39,7 @@ from neurodeploy.loihi.arithmetic import wrap32
 from neurodeploy.loihi.timing import arrival, drain, reset_columns
 from neurodeploy.netx import Network
 from neurodeploy.netx.base import Layer, RecurrentSynapse
+from neurodeploy.netx.fanout import events_of
 from neurodeploy.simulate.stimulus import Stimulus
 
 
@@ -73,16 +85,28 @@ class GoldenModel:
     """A NetX network ready to run in Loihi fixed point on the CPU.
 
     sparse: Lava runs the dense layers on ``Sparse`` synapses (it matters only
-    when a delayed synapse's graded products overflow int32).
+    when a delayed synapse's graded products overflow int32). reference: run
+    the plain numpy path instead of the compiled one (module doc). threads:
+    how many chunks of rows run at once (default: the cores this process may
+    use).
     """
 
-    def __init__(self, network: Network, sparse: bool = False) -> None:
+    def __init__(self, network: Network, sparse: bool = False, reference: bool = False,
+                 threads: int | None = None) -> None:
         self.network = network
+        self.threads = threads or len(os.sched_getaffinity(0))
         self.starts_with_input = network.starts_with_input
-        self.synapses = [layer.synapse(network.previous(index), network.graded_into(index), sparse)
-                         for index, layer in enumerate(network.layers)]
-        self.recurrent = [layer.recurrent(network.graded_into(index), sparse)
-                          for index, layer in enumerate(network.layers)]
+        self.reference = reference
+        layers = list(enumerate(network.layers))
+        if reference:
+            self.synapses = [layer.synapse(network.previous(index), network.graded_into(index), sparse)
+                             for index, layer in layers]
+            self.recurrent = [layer.recurrent(network.graded_into(index), sparse) for index, layer in layers]
+        else:
+            self.fanouts = [layer.fanout(network.previous(index), network.graded_into(index), sparse).arrays()
+                            for index, layer in layers]
+            recurrent = [layer.recurrent_fanout(network.graded_into(index), sparse) for index, layer in layers]
+            self.recurrent_fanouts = [None if fanout is None else fanout.arrays() for fanout in recurrent]
 
     @property
     def input_size(self) -> int:
@@ -128,7 +152,9 @@ class GoldenModel:
         ``bias_mant``), int [B, n_in] (constant) or [B, n_in, S] (per step),
         or None. steps: S when ``spikes`` is None. reset_interval: T of a
         stream of samples (netx's reset interval); None: S, one sample per
-        row. Rows run ``batch_size`` at a time.
+        row. Rows run in chunks of at most ``batch_size``, ``threads`` chunks at a
+        time; the memory beyond the messages (and state) returned is that of the
+        chunks running.
         """
         if spikes is None and bias is None:
             raise ValueError("give input spikes, an input-layer bias, or both")
@@ -138,24 +164,56 @@ class GoldenModel:
         steps = spikes.shape[-1] if spikes is not None else steps
         if spikes is not None and spikes.shape[1] != self.input_size:
             raise ValueError(f"input has {spikes.shape[1]} neurons, the network expects {self.input_size}")
-        parts = [
-            self._run_rows(
-                None if spikes is None else spikes[start : start + batch_size],
-                None if bias is None else bias[start : start + batch_size],
-                steps, reset_interval, record_state,
-            )
-            for start in range(0, rows, batch_size)
-        ]
-        messages = [np.concatenate(chunk) for chunk in zip(*(p.spikes for p in parts))]
-        if not record_state:
-            return GoldenRun(messages)
-        state = [{name: np.concatenate([p.state[layer][name] for p in parts]) for name in parts[0].state[layer]}
-                 for layer in range(len(messages))]
+        layers = self.network.layers
+        messages = [np.zeros((rows, layer.size, steps), dtype=message_dtype(layer)) for layer in layers]
+        state = [{name: np.zeros((rows, layer.size, steps), dtype=np.int32) for name in layer.neuron.state_names}
+                 for layer in layers] if record_state else None
+        threads = 1 if self.reference else self.threads
+        size = max(1, min(batch_size, -(-rows // threads)))
+        chunks = [(start, min(start + size, rows)) for start in range(0, rows, size)]
+        run_rows = self._run_rows_reference if self.reference else self._run_rows
+
+        def run_chunk(chunk: tuple[int, int]) -> None:
+            start, stop = chunk
+            run_rows(None if spikes is None else spikes[start:stop], None if bias is None else bias[start:stop],
+                     steps, reset_interval, record_state, messages, state, start)
+
+        if threads == 1 or len(chunks) == 1:
+            for chunk in chunks:
+                run_chunk(chunk)
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(run_chunk, chunks))
         return GoldenRun(messages, state)
 
     def _run_rows(self, spikes: np.ndarray | None, bias: np.ndarray | None, steps: int,
-                  reset_interval: int | None, record_state: bool) -> GoldenRun:
-        """Rows in, rows out ([B, n, S]); inside, every array is time-major [S, B, n]."""
+                  reset_interval: int | None, record_state: bool, messages: list[np.ndarray],
+                  state: list[dict[str, np.ndarray]] | None, start: int) -> None:
+        """Run rows [B, n_in, S] through every layer's kernel (``NeuronModel.scan``), which
+        writes their messages straight into ``messages[l][start:start + B]`` (and the state
+        into ``state``)."""
+        rows = (spikes if spikes is not None else bias).shape[0]
+        layers = self.network.layers
+        pre = _kernel_input(spikes, rows, steps, self.input_size, binary=layers[0].has_synapse)
+        events = events_of(pre)
+        for index, layer in enumerate(layers):
+            resets = (reset_columns(arrival(index, self.starts_with_input), reset_interval or steps, steps)
+                      if layer.neuron.resets else np.zeros(steps, dtype=bool))
+            out = messages[index][start : start + rows]
+            names = layer.neuron.state_names
+            recorded = np.zeros((len(names), rows, layer.size, steps) if record_state else (len(names), 0, 0, 0),
+                                dtype=np.int32)
+            events = layer.neuron.scan(self.fanouts[index], self.recurrent_fanouts[index], pre, events,
+                                       _kernel_bias(layer, bias), resets, out, recorded)
+            if state is not None:
+                for k, name in enumerate(names):
+                    state[index][name][start : start + rows] = recorded[k]
+            pre = out
+
+    def _run_rows_reference(self, spikes: np.ndarray | None, bias: np.ndarray | None, steps: int,
+                            reset_interval: int | None, record_state: bool, messages: list[np.ndarray],
+                            state: list[dict[str, np.ndarray]] | None, start: int) -> None:
+        """``_run_rows`` in plain numpy: every array inside is time-major [S, B, n]."""
         rows = (spikes if spikes is not None else bias).shape[0]
         if spikes is None:
             pre = np.zeros((steps, rows, self.input_size), dtype=np.int64)
@@ -164,25 +222,44 @@ class GoldenModel:
         if bias is not None:
             bias = bias.astype(np.int64)
             bias = np.moveaxis(bias, 2, 0) if bias.ndim == 3 else np.broadcast_to(bias, (steps, *bias.shape))
-        out_messages, out_state = [], []
         for index, layer in enumerate(self.network.layers):
             synapse = self.synapses[index]
             a_in = pre if synapse is None else synapse(pre)
             layer_bias = bias if synapse is None else layer.bias
             resets = (reset_columns(arrival(index, self.starts_with_input), reset_interval or steps, steps)
                       if layer.neuron.resets else np.zeros(steps, dtype=bool))
-            messages, state = _neuron_steps(layer, a_in, layer_bias, self.recurrent[index], resets, record_state)
-            out_messages.append(messages)
-            out_state.append(state)
-            pre = messages.astype(np.int64)
+            sent, recorded = _neuron_steps(layer, a_in, layer_bias, self.recurrent[index], resets, record_state)
+            messages[index][start : start + rows] = np.moveaxis(sent, 0, 2)
+            if state is not None:
+                for name, values in recorded.items():
+                    state[index][name][start : start + rows] = np.moveaxis(values, 0, 2)
+            pre = sent.astype(np.int64)
 
-        def rows_first(array: np.ndarray) -> np.ndarray:
-            return np.ascontiguousarray(np.moveaxis(array, 0, 2))
 
-        messages = [rows_first(m) for m in out_messages]
-        if not record_state:
-            return GoldenRun(messages)
-        return GoldenRun(messages, [{name: rows_first(v) for name, v in s.items()} for s in out_state])
+def _kernel_input(spikes: np.ndarray | None, rows: int, steps: int, size: int, binary: bool) -> np.ndarray:
+    """Layer 0's input for the kernels, [B, n, S]: uint8 into a synapse (a nonzero
+    counts as 1), uint8 or int32 values into an input layer (reduced modulo 2^32, which
+    changes nothing: every neuron model wraps its ``a_in`` shifted to int32)."""
+    if spikes is None:
+        return np.zeros((rows, size, steps), dtype=np.uint8)
+    if spikes.dtype == np.bool_:
+        spikes = spikes.view(np.uint8)
+    if binary and spikes.dtype != np.uint8:
+        spikes = (spikes != 0).view(np.uint8)
+    elif not binary and spikes.dtype not in (np.uint8, np.int32):
+        spikes = wrap32(spikes.astype(np.int64)).astype(np.int32)
+    return np.ascontiguousarray(spikes)
+
+
+def _kernel_bias(layer: Layer, given: np.ndarray | None) -> np.ndarray:
+    """A layer's bias for its kernel, int64 [1 or B, 1 or S, n] (a step's bias contiguous):
+    an input layer's image (``given``, [B, n] or [B, n, S]), else its own [n], else
+    [1, 1, 0] (none)."""
+    if not layer.has_synapse and given is not None:
+        return np.ascontiguousarray(np.moveaxis(given, 2, 1) if given.ndim == 3 else given[:, None], dtype=np.int64)
+    if layer.bias is not None:
+        return np.ascontiguousarray(layer.bias.reshape(1, 1, -1), dtype=np.int64)
+    return np.zeros((1, 1, 0), dtype=np.int64)
 
 
 def _neuron_steps(

@@ -34,6 +34,7 @@ from neurodeploy.loihi.geometry import conv_input_size, conv_output_size, tap_hi
 from neurodeploy.loihi.order import lava_shape, per_channel_to_lava
 from neurodeploy.loihi.weights import WEIGHT_MAX, WEIGHT_MIN
 from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
+from neurodeploy.netx.fanout import Fanout, conv_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 INT32_MIN = -(1 << 31)
@@ -188,6 +189,10 @@ class ConvLayer(Layer):
 
     def synapse(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Synapse:
         return _ConvSynapse(self, previous, graded)
+
+    def fanout(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Fanout:
+        return conv_fanout(self.weight, previous, self.shape, self.stride, self.padding, self.dilation, self.groups,
+                           graded)
 
     def fan_out(self, previous: tuple[int, ...]) -> np.ndarray:
         width, height, channels = previous

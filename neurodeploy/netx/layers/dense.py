@@ -32,6 +32,7 @@ from neurodeploy.loihi.arithmetic import WEIGHT_SCALE
 from neurodeploy.loihi.order import whc_to_chw
 from neurodeploy.loihi.weights import WEIGHT_MAX, WEIGHT_MIN, out_of_range_effect, synapse_weights
 from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
+from neurodeploy.netx.fanout import Fanout, dense_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 from neurodeploy.netx.layers import flatten
 from neurodeploy.netx.layers.synapses import DenseSynapse
@@ -216,6 +217,11 @@ class DenseLayer(Layer):
             held = synapse_weights(weight)
             synapses.append(DenseSynapse(held.weight, held.exponent, self.delay, graded, sparse, permutation))
         return synapses[0] if len(synapses) == 1 else _ComplexSynapse(synapses)
+
+    def fanout(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Fanout:
+        permutation = whc_to_chw(previous) if self.flatten_input else None
+        held = [synapse_weights(weight) for weight in self.feedforward_weights()]
+        return dense_fanout([(h.weight, h.exponent) for h in held], self.delay, graded, sparse, permutation)
 
     def fan_out(self, previous: tuple[int, ...]) -> np.ndarray:
         fan = sum(np.count_nonzero(w, axis=0).astype(np.int64) for w in self.feedforward_weights())

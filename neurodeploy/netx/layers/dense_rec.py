@@ -25,6 +25,7 @@ from neurodeploy.loihi.arithmetic import WEIGHT_SCALE
 from neurodeploy.loihi.order import whc_to_chw
 from neurodeploy.loihi.weights import held_weights, optimize_weight_bits
 from neurodeploy.netx.base import Connections, ReadContext, RecurrentSynapse, Synapse
+from neurodeploy.netx.fanout import Fanout, dense_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 from neurodeploy.netx.layers.dense import (
     DenseLayer, check_inputs, check_weight, dense_connections, in_lava_order, onnx_dense, read_delay,
@@ -93,6 +94,15 @@ class RecurrentDenseLayer(DenseLayer):
     def recurrent(self, graded: bool, sparse: bool) -> RecurrentSynapse:
         _, recurrent, exponent = self._held()
         return DenseRecurrence(recurrent, exponent, self.delay, graded, sparse)
+
+    def fanout(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Fanout:
+        feedforward, _, exponent = self._held()
+        permutation = whc_to_chw(previous) if self.flatten_input else None
+        return dense_fanout([(feedforward, exponent)], self.delay, graded, sparse, permutation)
+
+    def recurrent_fanout(self, graded: bool, sparse: bool) -> Fanout:
+        _, recurrent, exponent = self._held()
+        return dense_fanout([(recurrent, exponent)], self.delay, graded, sparse)
 
     def onnx_synapse(self, graph: Any, index: int, previous: tuple[int, ...], graded: bool, pre: str) -> str:
         if self.delay is not None and np.any(self.delay):

@@ -17,6 +17,7 @@ import numpy as np
 
 from neurodeploy.loihi.order import lava_shape
 from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
+from neurodeploy.netx.fanout import Fanout, direct_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 
@@ -76,6 +77,9 @@ class InputLayer(Layer):
 
     def synapse(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Synapse | None:
         return None
+
+    def fanout(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Fanout:
+        return direct_fanout(self.size)
 
     def fan_out(self, previous: tuple[int, ...]) -> None:
         return None

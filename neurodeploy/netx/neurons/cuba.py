@@ -24,10 +24,13 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
+from neurodeploy.jit import kernel
+from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import (
     ACT_SHIFT, BIAS_EXP, DECAY_UNITY, STATE_LIMIT, VTH_SHIFT, WEIGHT_SCALE, decay, saturate24, signed_wrap, wrap24, wrap32,
 )
 from neurodeploy.netx.base import NeuronModel
+from neurodeploy.netx.fanout import bias_at, emit, layer_input, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 
@@ -101,6 +104,11 @@ class CubaNeuron(NeuronModel):
         v[spikes] = 0
         return spikes.astype(np.int64)
 
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+        return _scan(feed, recurrence or silent_fanout(out.shape[1]).arrays(), recurrence is not None, pre, events,
+                     bias, resets, self.i_decay, self.v_decay, self.v_th_mant << VTH_SHIFT, out, state)
+
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
                   bias_input: str | None) -> str:
         current = graph.wrap(graph.mul(a_in, float(1 << ACT_SHIFT)), 32)
@@ -161,6 +169,58 @@ class CubaNeuron(NeuronModel):
         # the voltage saturates at 2^23 - 1: a threshold at or above it is never exceeded
         unreachable = (self.v_th_mant << VTH_SHIFT) >= STATE_LIMIT - 1
         return (bound <= self.v_th_mant) | unreachable
+
+
+@kernel
+def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: np.ndarray,
+          resets: np.ndarray, i_decay: int, v_decay: int, threshold: int, out: np.ndarray,
+          state: np.ndarray) -> tuple:
+    """``CubaNeuron.step`` over rows and steps (``NeuronModel.scan``); threshold = vThMant << 6."""
+    rows, size, steps = out.shape
+    record = state.shape[1] > 0
+    pre_pointers, pre_indices, pre_values = pre_events
+    pointers = np.zeros((rows, steps + 1), dtype=np.int64)
+    indices = np.empty(1024, dtype=np.int32)
+    values = np.empty(1024, dtype=np.int32)
+    at = 0
+    a_in = np.zeros(size, dtype=np.int64)
+    partial = np.zeros(size, dtype=np.int64)
+    u = np.zeros(size, dtype=np.int64)
+    v = np.zeros(size, dtype=np.int64)
+    fired = np.zeros(size, dtype=np.int64)
+    drive = np.zeros(size, dtype=np.int64)  # the bias, << 6
+    for b in range(rows):
+        for t in range(steps):
+            pointers[b, t] = at
+            if t == 0 or resets[t]:
+                for j in range(size):
+                    u[j] = 0
+                    v[j] = 0
+            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
+            if recurrent:
+                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
+            if bias.shape[2] and (t == 0 or bias.shape[1] > 1):
+                row_bias = bias_at(bias, b, t)
+                for j in range(size):
+                    drive[j] = scalar.wrap16(row_bias[j]) << BIAS_EXP
+            spikes = 0
+            for j in range(size):  # one branch-free pass (vectorised)
+                current = scalar.wrap24_once(scalar.wrap32(scalar.decay(u[j], i_decay)
+                                                           + scalar.wrap32(a_in[j] << ACT_SHIFT)))
+                u[j] = current
+                voltage = scalar.saturate24(scalar.decay(v[j], v_decay) + current + drive[j])
+                spike = voltage > threshold
+                fired[j] = spike
+                spikes += spike
+                v[j] = 0 if spike else voltage
+            if spikes:
+                indices, values, at = emit(indices, values, at, fired, out[b, :, t])
+            if record:
+                for j in range(size):
+                    state[0, b, j, t] = u[j]
+                    state[1, b, j, t] = v[j]
+        pointers[b, steps] = at
+    return pointers, indices[:at], values[:at]
 
 
 def _onnx_decay(graph: Any, x: str, amount: int) -> str:

@@ -29,8 +29,11 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
+from neurodeploy.jit import kernel
+from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import DECAY_SHIFT, STATE_LIMIT, VTH_SHIFT, WEIGHT_SCALE, wrap32
 from neurodeploy.netx.base import NeuronModel
+from neurodeploy.netx.fanout import emit, layer_input, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 VARIANTS = {"RF_PHASE": "RF", "RF_IZHIKEVICH": "RF_IZ"}
@@ -132,6 +135,13 @@ class ResonateFireNeuron(NeuronModel):
             imag[:] = np.where(spikes, self.threshold - 1, new_im)
         return spikes.astype(np.int64)
 
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+        """The bias is ignored, as by ``step`` (netx gives a complex layer none)."""
+        sin, cos = decays(self.sin_decay, self.cos_decay)
+        return _scan(feed, recurrence or silent_fanout(2 * out.shape[1]).arrays(), recurrence is not None, pre,
+                     events, resets, self.variant == "RF_IZ", sin, cos, self.threshold, out, state)
+
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
                   bias_input: str | None) -> str:
         a_re = graph.wrap(graph.mul(graph.columns(a_in, 0, size), float(1 << VTH_SHIFT)), 32)
@@ -178,3 +188,58 @@ class ResonateFireNeuron(NeuronModel):
             notes.append(f"neuron type {self.type_name}: netx builds a plain {self.variant}, without the adaptive "
                          "threshold and refractory keys")
         return notes
+
+
+@kernel
+def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, resets: np.ndarray,
+          izhikevich: bool, sin: int, cos: int, threshold: int, out: np.ndarray, state: np.ndarray) -> tuple:
+    """``ResonateFireNeuron.step`` over rows and steps (``NeuronModel.scan``): the input
+    holds the real parts then the imaginary ones [2n]; sin, cos: the decays Lava uses
+    (``decays``); threshold: vThMant << 6."""
+    rows, size, steps = out.shape
+    record = state.shape[1] > 0
+    pre_pointers, pre_indices, pre_values = pre_events
+    pointers = np.zeros((rows, steps + 1), dtype=np.int64)
+    indices = np.empty(1024, dtype=np.int32)
+    values = np.empty(1024, dtype=np.int32)
+    at = 0
+    a_in = np.zeros(2 * size, dtype=np.int64)
+    partial = np.zeros(2 * size, dtype=np.int64)
+    real = np.zeros(size, dtype=np.int64)
+    imag = np.zeros(size, dtype=np.int64)
+    fired = np.zeros(size, dtype=np.int64)
+    for b in range(rows):
+        for t in range(steps):
+            pointers[b, t] = at
+            if t == 0 or resets[t]:
+                for j in range(size):
+                    real[j] = 0
+                    imag[j] = 0
+            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
+            if recurrent:
+                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
+            spikes = 0
+            for j in range(size):
+                a_re = scalar.wrap32(a_in[j] << VTH_SHIFT)
+                a_im = scalar.wrap32(a_in[size + j] << VTH_SHIFT)
+                re, im = real[j], imag[j]
+                new_re = scalar.saturate24(scalar.trunc_shift12(cos * re) - scalar.trunc_shift12(sin * im) + a_re)
+                new_im = scalar.saturate24(scalar.trunc_shift12(sin * re) + scalar.trunc_shift12(cos * im) + a_im)
+                if izhikevich:
+                    spike = new_im >= threshold
+                    real[j] = 0 if spike else new_re
+                    imag[j] = threshold - 1 if spike else new_im
+                else:
+                    spike = new_re >= threshold and new_im >= 0 and im < 0
+                    real[j] = new_re
+                    imag[j] = new_im
+                fired[j] = spike
+                spikes += spike
+            if spikes:
+                indices, values, at = emit(indices, values, at, fired, out[b, :, t])
+            if record:
+                for j in range(size):
+                    state[0, b, j, t] = real[j]
+                    state[1, b, j, t] = imag[j]
+        pointers[b, steps] = at
+    return pointers, indices[:at], values[:at]

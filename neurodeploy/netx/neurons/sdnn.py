@@ -35,8 +35,11 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
+from neurodeploy.jit import kernel
+from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import WEIGHT_SCALE, signed_wrap, wrap32
 from neurodeploy.netx.base import NeuronModel
+from neurodeploy.netx.fanout import bias_at, emit, layer_input, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 ROLES = ("delta", "sigma_delta", "sigma")
@@ -131,6 +134,11 @@ class SigmaDeltaNeuron(NeuronModel):
         value = sigma if bias is None else wrap32(sigma + wrap32(signed_wrap(bias, 32) << (SPIKE_EXP + STATE_EXP)))
         return self._delta(act, residue, np.maximum(value, 0))
 
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+        return _scan(feed, recurrence or silent_fanout(out.shape[1]).arrays(), recurrence is not None, pre, events,
+                     bias, resets, ROLES.index(self.role), self.threshold, out, state)
+
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
                   bias_input: str | None) -> str:
         if self.role == "sigma":
@@ -167,3 +175,73 @@ class SigmaDeltaNeuron(NeuronModel):
         if self.role != "sigma" and self.activation.lower() != "relu":
             return [f"neuron activation '{self.activation}' is ignored by netx: Lava's SigmaDelta applies ReLU"]
         return []
+
+
+@kernel
+def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: np.ndarray,
+          resets: np.ndarray, role: int, threshold: int, out: np.ndarray, state: np.ndarray) -> tuple:
+    """``SigmaDeltaNeuron.step`` over rows and steps (``NeuronModel.scan``); role: index in
+    ``ROLES``; threshold: ``SigmaDeltaNeuron.threshold``. Never reset by netx, but
+    ``resets`` is honoured as for any model."""
+    rows, size, steps = out.shape
+    record = state.shape[1] > 0
+    pre_pointers, pre_indices, pre_values = pre_events
+    pointers = np.zeros((rows, steps + 1), dtype=np.int64)
+    indices = np.empty(1024, dtype=np.int32)
+    values = np.empty(1024, dtype=np.int32)
+    at = 0
+    a_in = np.zeros(size, dtype=np.int64)
+    partial = np.zeros(size, dtype=np.int64)
+    sigma = np.zeros(size, dtype=np.int64)
+    act = np.zeros(size, dtype=np.int64)
+    residue = np.zeros(size, dtype=np.int64)
+    sent = np.zeros(size, dtype=np.int64)
+    drive = np.zeros(size, dtype=np.int64)  # the bias, << 12, as Lava stores it
+    for b in range(rows):
+        for t in range(steps):
+            pointers[b, t] = at
+            if t == 0 or resets[t]:
+                for j in range(size):
+                    sigma[j] = 0
+                    act[j] = 0
+                    residue[j] = 0
+            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
+            if recurrent:
+                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
+            if bias.shape[2] and (t == 0 or bias.shape[1] > 1):
+                row_bias = bias_at(bias, b, t)
+                for j in range(size):
+                    drive[j] = scalar.wrap32(scalar.wrap32(row_bias[j]) << (SPIKE_EXP + STATE_EXP))
+            count = 0
+            for j in range(size):
+                if role == 2:  # sigma: sends its sum
+                    sigma[j] = scalar.wrap32(sigma[j] + a_in[j])
+                    message = sigma[j]
+                else:
+                    if role == 0:  # delta
+                        value = scalar.wrap32(a_in[j] << (SPIKE_EXP + STATE_EXP))
+                    else:
+                        sigma[j] = scalar.wrap32(sigma[j] + a_in[j])
+                        value = max(scalar.wrap32(sigma[j] + drive[j]), 0)
+                    delta = scalar.wrap32(value - act[j] + residue[j])
+                    sending = delta if scalar.abs32(delta) >= threshold else 0
+                    residue[j] = scalar.wrap32(delta - sending)
+                    act[j] = value
+                    message = sending >> STATE_EXP
+                sent[j] = message
+                count += message != 0
+            if count:
+                indices, values, at = emit(indices, values, at, sent, out[b, :, t])
+            if record:
+                for j in range(size):
+                    if role == 0:
+                        state[0, b, j, t] = act[j]
+                        state[1, b, j, t] = residue[j]
+                    elif role == 1:
+                        state[0, b, j, t] = sigma[j]
+                        state[1, b, j, t] = act[j]
+                        state[2, b, j, t] = residue[j]
+                    else:
+                        state[0, b, j, t] = sigma[j]
+        pointers[b, steps] = at
+    return pointers, indices[:at], values[:at]

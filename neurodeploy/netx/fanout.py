@@ -1,0 +1,355 @@
+"""A synapse as the golden model's compiled kernels run it: event by event, from each
+sending neuron to the inputs it reaches.
+
+A ``Fanout`` holds a synapse's integer weights, as the synapse holds them, in
+one of four forms (``form``), grouped by axonal delay d_g:
+
+- ``FULL``: for each sending neuron (Lava order of the layer before) the row
+  of its weights to every input, [G, n_in, n_out]: a dense synapse at least
+  ``FULL_ROWS_DENSITY`` nonzero (an event is a contiguous, vectorised add);
+- ``CSR``: the nonzero weights by sending neuron, [G, n_in, n_out] sparse;
+- ``CONV``: a conv kernel and its geometry (an event is the kernel's taps
+  that land inside the output; nothing is expanded);
+- ``DIRECT``: an input layer's, whose ``a_in`` is the message fed to it.
+
+A message sent at step t arrives at t + 1 + d_g. With m the message (1 for
+any nonzero when ``binary``, else its value) and ``shift`` the synapse's
+exponent (``loihi.scalar.shift``), ``mode`` says how the sums become the
+input at step t::
+
+    DENSE_BINARY        a = wrap32(sum_g shift(sum_i w m))         netx dense, spikes
+    DENSE_GRADED        a = wrap32(sum_g shift(wrap32(sum_i w m)))  graded Dense, Sparse, DelaySparse
+    DELAY_DENSE_GRADED  a = wrap32(sum_g shift(sum_i wrap32(w m)))  graded DelayDense
+    CONV                a = wrap24(int32(sum_i w m))               conv (no delays, no exponent)
+
+the arithmetic of ``layers.synapses.DenseSynapse`` and ``layers.conv``
+(which state it for all steps at once, measured against Lava). Each layer
+kind builds its own (``Layer.fanout``); ``layer_input`` is what every neuron
+model's compiled time loop (``NeuronModel.scan``) calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+
+from neurodeploy.jit import kernel
+from neurodeploy.loihi.scalar import int32_cast, shift, wrap24_modular, wrap32
+
+DENSE_BINARY, DENSE_GRADED, DELAY_DENSE_GRADED, CONV = range(4)
+FULL, CSR, CONV_TAPS, DIRECT = range(4)
+# Dense synapses at least this dense keep full weight rows; sparser ones keep CSR.
+FULL_ROWS_DENSITY = 0.25
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """form: ``FULL``, ``CSR``, ``CONV_TAPS`` or ``DIRECT``; rows: int64 [G, n_in, n_out]
+    (``FULL``, else [G, 0, 0]); pointers: int64 [G, n_in + 1], each group's row pointers
+    into ``targets`` (int64 [nnz]) and ``weights`` (int64 [nnz]: ``CSR``) or ``tap_of``
+    (int64 [nnz]: ``CONV_TAPS``); for ``CONV_TAPS`` an entry is one kernel tap (ky, kx)
+    of sending neuron i that lands inside the output: ``targets`` holds the first of the
+    C_out / groups outputs it reaches (its group's channels at that position),
+    ``tap_of`` the tap's index ky kW + kx, ``taps`` int64 [C_in, kH kW, C_out / groups]
+    the weights of input channel c to its group's outputs, ``channel`` int64 [n_in] each
+    sending neuron's channel; delays: int64 [G]; exponent: int64 [n_out]; mode: how sums
+    become inputs (module doc); binary: a message counts as 1 whatever its value;
+    uniform: every output has the same exponent."""
+
+    form: int
+    rows: np.ndarray
+    pointers: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    taps: np.ndarray
+    tap_of: np.ndarray
+    channel: np.ndarray
+    delays: np.ndarray
+    exponent: np.ndarray
+    mode: int
+    binary: bool
+    uniform: bool
+
+    @property
+    def size(self) -> int:
+        """n_out: the inputs it feeds."""
+        return int(self.exponent.size)
+
+    def arrays(self) -> tuple:
+        """The tuple the kernels take (``layer_input``)."""
+        return (self.form, self.rows, self.pointers, self.targets, self.weights, self.taps, self.tap_of, self.channel,
+                self.delays, self.exponent, self.mode, self.binary, self.uniform)
+
+
+def _fanout(form: int, groups: int, delays: list[int], exponent: np.ndarray, mode: int, binary: bool,
+            rows: np.ndarray | None = None, csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+            conv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Fanout:
+    pointers, targets, weights = csr if csr is not None else (np.zeros((groups, 1), dtype=np.int64), _EMPTY, _EMPTY)
+    taps, tap_of, channel = conv if conv is not None else (np.zeros((0, 0, 0), dtype=np.int64), _EMPTY, _EMPTY)
+    return Fanout(form, rows if rows is not None else np.zeros((groups, 0, 0), dtype=np.int64), pointers, targets,
+                  weights, taps, tap_of, channel, np.asarray(delays, dtype=np.int64), exponent.astype(np.int64), mode,
+                  binary, bool(exponent.size == 0 or exponent.min() == exponent.max()))
+
+
+def dense_fanout(parts: list[tuple[np.ndarray, int]], delay: np.ndarray | None, graded: bool, sparse: bool,
+                 permutation: np.ndarray | None = None) -> Fanout:
+    """A dense synapse's fanout (``DenseSynapse``'s arithmetic).
+
+    parts: (weight int [out, in] as the synapse holds it, exponent) per part,
+    stacked along the outputs (a complex layer's real then imaginary part);
+    delay: int [out, in] axonal delays or None; permutation: synapse input j
+    reads sending neuron ``permutation[j]`` (a flatten), or None.
+    """
+    weight = np.vstack([part for part, _ in parts]).astype(np.int64)
+    exponent = np.concatenate([np.full(part.shape[0], e, dtype=np.int64) for part, e in parts])
+    full_delay = None if delay is None else np.vstack([delay] * len(parts))
+    delays = [0] if full_delay is None else [int(d) for d in np.unique(full_delay)]
+    mode = DENSE_BINARY if not graded else DELAY_DENSE_GRADED if delay is not None and not sparse else DENSE_GRADED
+    grouped = [_by_sender(weight, permutation)] if full_delay is None else \
+        [_by_sender(np.where(full_delay == d, weight, 0), permutation) for d in delays]
+    if np.count_nonzero(weight) >= FULL_ROWS_DENSITY * weight.size:
+        return _fanout(FULL, len(delays), delays, exponent, mode, not graded,
+                       rows=np.ascontiguousarray(np.stack(grouped)))
+    matrices = [scipy.sparse.csr_matrix(matrix) for matrix in grouped]
+    offsets = np.cumsum([0] + [m.nnz for m in matrices])[:-1]
+    csr = (np.stack([m.indptr.astype(np.int64) + offset for m, offset in zip(matrices, offsets)]),
+           np.concatenate([m.indices for m in matrices]).astype(np.int64),
+           np.concatenate([m.data for m in matrices]).astype(np.int64))
+    return _fanout(CSR, len(delays), delays, exponent, mode, not graded, csr=csr)
+
+
+def _by_sender(weight: np.ndarray, permutation: np.ndarray | None) -> np.ndarray:
+    """weight [out, in] by sending neuron [n_in, out]: row permutation[j] (or j) is column j."""
+    if permutation is None:
+        return weight.T
+    by_sender = np.empty_like(weight.T)
+    by_sender[permutation] = weight.T
+    return by_sender
+
+
+def conv_fanout(weight: np.ndarray, previous: tuple[int, int, int], shape: tuple[int, int, int],
+                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int,
+                graded: bool) -> Fanout:
+    """A conv synapse's fanout: weight [out, in/groups, kH, kW] (PyTorch's), previous: the
+    Lava shape (W, H, C) of its input, shape: its output (C, H, W). Input (y, x) reaches
+    output (oy, ox) through tap (ky, kx) when y = oy stride - padding + ky dilation
+    (likewise x): PyTorch's cross-correlation."""
+    out_channels, group_in, k_h, k_w = weight.shape
+    per_group = out_channels // groups
+    width, height, channels = previous
+    c_out, out_h, out_w = shape
+    taps = np.empty((channels, k_h * k_w, per_group), dtype=np.int64)
+    for c in range(channels):
+        g = c // group_in
+        taps[c] = np.moveaxis(weight[g * per_group:(g + 1) * per_group, c - g * group_in], 0, -1).reshape(-1, per_group)
+    x, y, c = (axis.reshape(-1) for axis in np.meshgrid(np.arange(width), np.arange(height), np.arange(channels),
+                                                          indexing="ij"))
+    oy = _reach(height, out_h, k_h, stride[0], padding[0], dilation[0])[y]      # [n_in, kH]
+    ox = _reach(width, out_w, k_w, stride[1], padding[1], dilation[1])[x]       # [n_in, kW]
+    inside = (oy[:, :, None] >= 0) & (ox[:, None, :] >= 0)                     # [n_in, kH, kW]
+    base = (ox[:, None, :] * out_h + oy[:, :, None]) * c_out + ((c // group_in) * per_group)[:, None, None]
+    counts = inside.reshape(len(c), -1).sum(axis=1)
+    pointers = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)[None]
+    tap_of = np.broadcast_to(np.arange(k_h * k_w).reshape(k_h, k_w), inside.shape)[inside]
+    return _fanout(CONV_TAPS, 1, [0], np.zeros(c_out * out_h * out_w, dtype=np.int64), CONV, not graded,
+                   csr=(pointers, base[inside].astype(np.int64), _EMPTY),
+                   conv=(taps, tap_of.astype(np.int64), c.astype(np.int64)))
+
+
+def _reach(size: int, out_size: int, k: int, stride: int, pad: int, dilation: int) -> np.ndarray:
+    """int64 [size, k]: the output position each input position reaches through each tap
+    along one axis, or -1."""
+    shifted = np.arange(size)[:, None] + pad - np.arange(k)[None, :] * dilation
+    hits = (shifted >= 0) & (shifted % stride == 0) & (shifted // stride < out_size)
+    return np.where(hits, shifted // stride, -1).astype(np.int64)
+
+
+def direct_fanout(size: int) -> Fanout:
+    """An input layer's: its ``a_in`` is the message fed to it."""
+    return _fanout(DIRECT, 0, [], np.zeros(size, dtype=np.int64), DENSE_BINARY, binary=False)
+
+
+def silent_fanout(size: int) -> Fanout:
+    """No synapse: what a layer without a recurrent one passes (its kernels skip it)."""
+    return _fanout(FULL, 0, [], np.zeros(size, dtype=np.int64), DENSE_BINARY, binary=True)
+
+
+@kernel
+def events_of(messages: np.ndarray) -> tuple:
+    """The events of messages [B, n, S] (one entry per nonzero message), as the kernels
+    pass them on: (pointers int64 [B, S + 1], indices int32 [E], values int32 [E]), row b's
+    events at step t being entries pointers[b, t] to pointers[b, t + 1]."""
+    rows, size, steps = messages.shape
+    count = 0
+    for b in range(rows):
+        for j in range(size):
+            for t in range(steps):
+                if messages[b, j, t] != 0:
+                    count += 1
+    pointers = np.zeros((rows, steps + 1), dtype=np.int64)
+    indices = np.empty(count, dtype=np.int32)
+    values = np.empty(count, dtype=np.int32)
+    at = 0
+    for b in range(rows):
+        for t in range(steps):
+            pointers[b, t] = at
+            for j in range(size):
+                value = messages[b, j, t]
+                if value != 0:
+                    indices[at] = j
+                    values[at] = value
+                    at += 1
+        pointers[b, steps] = at
+    return pointers, indices, values
+
+
+@kernel
+def emit(indices: np.ndarray, values: np.ndarray, at: int, sent: np.ndarray, out: np.ndarray) -> tuple:
+    """Write this step's nonzero messages ``sent`` [n] into ``out`` [n] (the step's column
+    of the layer's messages, zero before) and append them at position ``at`` of the event
+    buffers, doubling those when full; returns (indices, values, new end)."""
+    for j in range(sent.size):
+        if sent[j] == 0:
+            continue
+        out[j] = sent[j]
+        if at == indices.size:
+            grown = max(2 * indices.size, 1024)
+            more_indices = np.empty(grown, dtype=np.int32)
+            more_values = np.empty(grown, dtype=np.int32)
+            for k in range(at):
+                more_indices[k] = indices[k]
+                more_values[k] = values[k]
+            indices, values = more_indices, more_values
+        indices[at] = j
+        values[at] = sent[j]
+        at += 1
+    return indices, values, at
+
+
+@kernel
+def _scatter_full(rows: np.ndarray, indices: np.ndarray, values: np.ndarray, first: int, last: int, binary: bool,
+                  wrapped: bool, partial: np.ndarray) -> None:
+    """partial += the weight row of each event first..last-1 (times its message unless
+    binary; each product wrapped to int32 when ``wrapped``)."""
+    n = partial.size
+    for k in range(first, last):
+        row = rows[indices[k]]
+        message = np.int64(values[k])
+        if binary:  # no product: a vectorised add
+            for j in range(n):
+                partial[j] += row[j]
+        elif wrapped:
+            for j in range(n):
+                partial[j] += wrap32(row[j] * message)
+        else:
+            for j in range(n):
+                partial[j] += row[j] * message
+
+
+@kernel
+def _scatter_csr(pointers: np.ndarray, targets: np.ndarray, weights: np.ndarray, indices: np.ndarray,
+                 values: np.ndarray, first: int, last: int, binary: bool, wrapped: bool, partial: np.ndarray) -> None:
+    """``_scatter_full`` over the nonzero weights only."""
+    for k in range(first, last):
+        i = indices[k]
+        message = np.int64(values[k])
+        for e in range(pointers[i], pointers[i + 1]):
+            if binary:
+                partial[targets[e]] += weights[e]
+            elif wrapped:
+                partial[targets[e]] += wrap32(weights[e] * message)
+            else:
+                partial[targets[e]] += weights[e] * message
+
+
+@kernel
+def _scatter_conv(pointers: np.ndarray, targets: np.ndarray, taps: np.ndarray, tap_of: np.ndarray,
+                  channel: np.ndarray, indices: np.ndarray, values: np.ndarray, first: int, last: int, binary: bool,
+                  partial: np.ndarray) -> None:
+    """partial += for each event, the weights of each of its taps that lands inside the
+    output, to its group's channels there."""
+    per_group = taps.shape[2]
+    for k in range(first, last):
+        i = indices[k]
+        message = np.int64(values[k])
+        kernel_of = taps[channel[i]]
+        for e in range(pointers[i], pointers[i + 1]):
+            base = targets[e]
+            weights = kernel_of[tap_of[e]]
+            if binary:
+                for q in range(per_group):
+                    partial[base + q] += weights[q]
+            else:
+                for q in range(per_group):
+                    partial[base + q] += weights[q] * message
+
+
+@kernel
+def _deliver(partial: np.ndarray, exponent: np.ndarray, uniform: bool, mode: int, total: np.ndarray) -> None:
+    """Add one delay group's sums ``partial`` (zeroed here) into ``total`` as ``mode`` says,
+    wrapped to int32. One loop per case, each branch-free (and, with one exponent for
+    all, vectorised)."""
+    n = total.size
+    if mode == CONV:
+        for j in range(n):
+            total[j] = wrap32(total[j] + wrap24_modular(int32_cast(partial[j])))
+            partial[j] = 0
+        return
+    graded = mode == DENSE_GRADED
+    if uniform:
+        left, right = max(exponent[0], 0), max(-exponent[0], 0)
+        if graded:
+            for j in range(n):
+                total[j] = wrap32(total[j] + ((wrap32(partial[j]) << left) >> right))
+                partial[j] = 0
+        else:
+            for j in range(n):
+                total[j] = wrap32(total[j] + ((partial[j] << left) >> right))
+                partial[j] = 0
+        return
+    for j in range(n):
+        summed = wrap32(partial[j]) if graded else partial[j]
+        partial[j] = 0
+        total[j] = wrap32(total[j] + shift(summed, exponent[j]))
+
+
+@kernel
+def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices: np.ndarray, values: np.ndarray,
+                t: int, total: np.ndarray, partial: np.ndarray, accumulate: bool) -> None:
+    """The input at step t into ``total`` [n_out]: written, or with ``accumulate`` added to
+    what it holds, wrapped to int32 (as Lava's channel adds a recurrent synapse's input to
+    the feedforward one). The sending layer's messages of this row: ``dense`` [n_in, S]
+    (read by ``DIRECT`` only) and its events (``events_of``: ``pointers`` [S + 1] of this
+    row, ``indices``, ``values``). partial: int64 scratch [n_out], zero on entry and return."""
+    form, rows, fan_pointers, targets, weights, taps, tap_of, channel, delays, exponent, mode, binary, uniform = fanout
+    if form == DIRECT:
+        for j in range(total.size):
+            total[j] = dense[j, t]
+        return
+    if not accumulate:
+        for j in range(total.size):
+            total[j] = 0
+    wrapped = mode == DELAY_DENSE_GRADED
+    for g in range(delays.size):
+        source = t - 1 - delays[g]
+        if source < 0:
+            continue
+        first, last = pointers[source], pointers[source + 1]
+        if first == last:
+            continue  # no event adds 0 in every mode
+        if form == FULL:
+            _scatter_full(rows[g], indices, values, first, last, binary, wrapped, partial)
+        elif form == CSR:
+            _scatter_csr(fan_pointers[g], targets, weights, indices, values, first, last, binary, wrapped, partial)
+        else:
+            _scatter_conv(fan_pointers[0], targets, taps, tap_of, channel, indices, values, first, last, binary,
+                          partial)
+        _deliver(partial, exponent, uniform, mode, total)
+
+
+@kernel
+def bias_at(bias: np.ndarray, b: int, t: int) -> np.ndarray:
+    """The bias [n] of row b at step t from bias [1 or B, 1 or S, n] (n = 0: none)."""
+    return bias[b if bias.shape[0] > 1 else 0, t if bias.shape[1] > 1 else 0]
