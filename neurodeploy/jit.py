@@ -14,7 +14,7 @@ is unchanged, even if a function it calls, in another file, changed. Here
 the cache is keyed by a digest of every kernel module's source
 (``KERNEL_MODULES``), so that any change to any of them recompiles them all.
 This uses numba's cache classes (``numba.core.caching``), which are not a
-public API: numba is pinned (constraints.txt).
+public API: numba is pinned (pyproject.toml).
 """
 from __future__ import annotations
 
