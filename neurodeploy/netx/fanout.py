@@ -72,11 +72,6 @@ class Fanout:
     binary: bool
     uniform: bool
 
-    @property
-    def size(self) -> int:
-        """n_out: the inputs it feeds."""
-        return int(self.exponent.size)
-
     def arrays(self) -> tuple:
         """The tuple the kernels take (``layer_input``)."""
         return (self.form, self.rows, self.pointers, self.targets, self.weights, self.taps, self.tap_of, self.channel,

@@ -195,7 +195,8 @@ class GoldenModel:
         rows = (spikes if spikes is not None else bias).shape[0]
         layers = self.network.layers
         pre = _kernel_input(spikes, rows, steps, self.input_size, binary=layers[0].has_synapse)
-        events = events_of(pre)
+        # an input layer reads its input directly (``fanout.DIRECT``), not as events
+        events = events_of(pre if layers[0].has_synapse else pre[:, :0])
         for index, layer in enumerate(layers):
             resets = (reset_columns(arrival(index, self.starts_with_input), reset_interval or steps, steps)
                       if layer.neuron.resets else np.zeros(steps, dtype=bool))
