@@ -202,24 +202,27 @@ def events_of(messages: np.ndarray) -> tuple:
 
 @kernel
 def emit(indices: np.ndarray, values: np.ndarray, at: int, sent: np.ndarray, out: np.ndarray) -> tuple:
-    """Write this step's nonzero messages ``sent`` [n] into ``out`` [n] (the step's column
-    of the layer's messages, zero before) and append them at position ``at`` of the event
-    buffers, doubling those when full; returns (indices, values, new end)."""
-    for j in range(sent.size):
-        if sent[j] == 0:
-            continue
-        out[j] = sent[j]
-        if at == indices.size:
-            grown = max(2 * indices.size, 1024)
-            more_indices = np.empty(grown, dtype=np.int32)
-            more_values = np.empty(grown, dtype=np.int32)
-            for k in range(at):
-                more_indices[k] = indices[k]
-                more_values[k] = values[k]
-            indices, values = more_indices, more_values
+    """Append this step's nonzero messages ``sent`` [n] at position ``at`` of the event
+    buffers (grown first to hold n more) and write them into ``out`` [n] (the step's
+    column of the layer's messages, zero before); returns (indices, values, new end).
+    The append is branch-free: every neuron is written at ``at``, which moves on only
+    past a nonzero message (a branch per neuron mispredicts at any middling rate)."""
+    n = sent.size
+    if at + n > indices.size:
+        grown = max(2 * indices.size, at + n)
+        more_indices = np.empty(grown, dtype=np.int32)
+        more_values = np.empty(grown, dtype=np.int32)
+        more_indices[:at] = indices[:at]
+        more_values[:at] = values[:at]
+        indices, values = more_indices, more_values
+    first = at
+    for j in range(n):
+        message = sent[j]
         indices[at] = j
-        values[at] = sent[j]
-        at += 1
+        values[at] = message
+        at += message != 0
+    for k in range(first, at):
+        out[indices[k]] = values[k]
     return indices, values, at
 
 
