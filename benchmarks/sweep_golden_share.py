@@ -12,7 +12,8 @@ How: each side runs as a subprocess with ``PYTHONPATH`` naming, first, a
 folder holding a ``sitecustomize.py`` that wraps ``GoldenModel.run`` to
 append each call's seconds to a log, and second, the package's tree (a
 ``git worktree`` of the revision), so the same command runs the package
-of that tree. Every point is computed (a fresh output folder each). The
+of that tree. Every point is computed (a fresh output folder each). Each process runs
+in its tree (the current folder comes first on ``sys.path``). The
 golden seconds include what the first call in a worker pays (the compiled
 model's kernels loaded from the disk cache, which a one-sample run warms
 first, as any earlier use on the machine would); the import of numba is
@@ -87,7 +88,7 @@ def run_side(tree: Path, work: Path, name: str) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=f"{hook}{os.pathsep}{tree}", GOLDEN_TIME_LOG=str(log))
     out = work / f"sweep-{name}"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "neurodeploy", *SWEEP, "--out", str(out)], cwd=tree, env=env,
+    subprocess.run([sys.executable, "-m", "neurodeploy.cli", *SWEEP, "--out", str(out)], cwd=tree, env=env,
                    check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     calls = [float(line) for line in log.read_text().split()]
@@ -109,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for side, revision in (("before", args.before), ("after", args.after)):
                 trees[side] = worktree(revision, work / side)
-            subprocess.run([sys.executable, "-c", WARM.format(path=str(fixtures_dir() / "oxford" / "network.net"))], env=dict(os.environ, PYTHONPATH=str(trees["after"])),
-                           check=True)
+            warm = WARM.format(path=str(fixtures_dir() / "oxford" / "network.net"))
+            subprocess.run([sys.executable, "-c", warm], cwd=trees["after"],
+                           env=dict(os.environ, PYTHONPATH=str(trees["after"])), check=True)
             results = {"benchmark": "sweep_golden_share", "date": datetime.date.today().isoformat(),
                        "command": "neurodeploy " + " ".join(SWEEP), "before_revision": args.before,
                        "after_revision": args.after, **{side: run_side(tree, work, side)
