@@ -30,7 +30,7 @@ from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLoca
 
 PACKAGE = Path(__file__).resolve().parent
 # The modules whose compiled functions call each other; their sources key the cache.
-KERNEL_MODULES = ("jit.py", "loihi/scalar.py", "netx/fanout.py", "netx/neurons/cuba.py",
+KERNEL_MODULES = ("jit.py", "loihi/scalar.py", "netx/fanout.py", "netx/conv_fanout.py", "netx/neurons/cuba.py",
                   "netx/neurons/sdnn.py", "netx/neurons/rf.py")
 ENV_CACHE = "NEURODEPLOY_JIT_CACHE"
 # LLVM -O1 rather than numba's -O3: the kernels run as fast (within this machine's noise,

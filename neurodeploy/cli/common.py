@@ -127,6 +127,12 @@ def input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
                         help="input image shape of a network whose layer 0 is conv (NetX files do not "
                         "store it; inferred when that layer's stride is 1); input neurons are then in "
                         "Lava's (W, H, C) order")
+    parser.add_argument("--batch-size", type=positive(int), metavar="B",
+                        help="run B samples at a time, so that memory holds one batch's messages whatever the "
+                        "number of samples (default: all at once); " + (
+                            "the figures do not depend on it" if recipe else
+                            "each batch is its own stream from zero state on both sides (Lava is built once "
+                            "per batch), so a sigma-delta or resonate-and-fire neuron's state restarts there"))
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
     limit_arguments(parser, lava=not recipe)
 

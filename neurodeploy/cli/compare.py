@@ -10,7 +10,7 @@ from neurodeploy.cli.common import (INPUT_HELP, UsageError, input_arguments, inp
 
 # The options of ``compare A.net B.net`` that the compare stage (``--out DIR``) does not take.
 NETWORK_OPTIONS = ("spikes", "events", "bias", "random_rate", "recipe", "steps", "samples",
-                   "num_layers", "input_shape", "json", "max_memory")
+                   "num_layers", "input_shape", "batch_size", "json", "max_memory")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -61,7 +61,7 @@ def _compare_networks(args: argparse.Namespace) -> None:
         check_names(load_recipe(args.recipe))
     try:
         result = compare_files(args.nets, options, args.recipe, args.num_layers, args.input_shape,
-                               limits(args), warn)
+                               limits(args), warn, args.batch_size)
     except NetworkMismatchError as err:
         raise UsageError(f"neurodeploy compare: {err}") from err
     write_json(args.json, result)

@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     options = input_options(args)
     result = verify_file(args.net, options, args.num_layers, args.input_shape, sparse=args.sparse,
-                         layers=args.layers, limits=limits(args), warn=warn)
+                         layers=args.layers, limits=limits(args), warn=warn, batch_size=args.batch_size)
     write_json(args.json, result)
-    print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps, "
+    batches = f" in {result['batches']} streams of up to {result['batch_size']}" if result["batches"] > 1 else ""
+    print(f"{args.net}: {result['samples']} sample(s) x {result['steps']} steps{batches}, "
           f"{result['columns']} columns, {'Sparse' if args.sparse else 'Dense'} synapses")
     print(f"{'layer':>5}  {'type':<9} {'neurons':>7}  {'golden':>9}  {'lava':>9}  {'mismatch':>8}  {'synops':>11}  "
           "neuron")
@@ -62,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
                   "nothing was compared there (exit code 3)")
             return 3
         return 0
+    where = f" of stream {first['batch'] + 1}" if result["batches"] > 1 else ""
     print(f"NOT EQUIVALENT: first divergence at layer/{first['group']} neuron {first['neuron']} "
-          f"{tuple(first['neuron_index'])} column {first['column']} (sample {first['sample']} step {first['step']}): "
+          f"{tuple(first['neuron_index'])} column {first['column']}{where} (sample {first['sample']} step {first['step']}): "
           f"message golden {first['message_golden']} / Lava {first['message_lava']}; "
           f"state golden {_state(first['state_golden'])} / Lava {_state(first['state_lava'])} "
           f"(step before: {_state(first['state_before_golden'])} / {_state(first['state_before_lava'])})")

@@ -33,23 +33,25 @@ def layer_caveats(label: str, silent: list[int], samples: int, what: str = "") -
             f"that layer compares or counts nothing" for layer in silent]
 
 
-def prediction_caveats(label: str, output: np.ndarray, classes: np.ndarray) -> list[str]:
-    """Lines for a network's output [N, n, S] and its classes [N]: samples with a silent
-    output (classified by the tie rule as class 0), and one class for every sample."""
+def prediction_caveats(label: str, silent: np.ndarray, classes: np.ndarray) -> list[str]:
+    """Lines for a network's predictions: ``silent`` bool [N], the samples on which its
+    output is silent (``silent_outputs``; classified by the tie rule as class 0), and
+    ``classes`` [N], one class for every sample."""
     lines = []
-    silent = int(silent_outputs(output).sum())
-    if silent:
-        lines.append(f"{label}: the output layer is silent on {silent} of {len(classes)} sample(s); "
+    count = int(silent.sum())
+    if count:
+        lines.append(f"{label}: the output layer is silent on {count} of {len(classes)} sample(s); "
                      "those are classified as class 0 by the tie rule, not by the network")
     if len(classes) > 1 and np.all(classes == classes[0]):
         lines.append(f"{label}: predicts class {int(classes[0])} for every one of the {len(classes)} samples")
     return lines
 
 
-def agreement_caveat(output_a: np.ndarray, output_b: np.ndarray) -> list[str]:
-    """A line when the class agreement of A and B counts samples on which both are silent."""
-    both = int((silent_outputs(output_a) & silent_outputs(output_b)).sum())
+def agreement_caveat(silent_a: np.ndarray, silent_b: np.ndarray) -> list[str]:
+    """A line when the class agreement of A and B counts samples on which both outputs are
+    silent (``silent_a``, ``silent_b``: bool [N], ``silent_outputs``)."""
+    both = int((silent_a & silent_b).sum())
     if not both:
         return []
-    return [f"class agreement: on {both} of {len(output_a)} sample(s) both outputs are silent; "
+    return [f"class agreement: on {both} of {len(silent_a)} sample(s) both outputs are silent; "
             "their agreement there is the tie rule's, not the networks'"]

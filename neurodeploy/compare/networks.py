@@ -7,12 +7,13 @@ spike it causes is counted.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from neurodeploy.compare.caveats import agreement_caveat, layer_caveats, prediction_caveats, silent_layers
+from neurodeploy.compare.caveats import agreement_caveat, layer_caveats, prediction_caveats, silent_outputs
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.netx import Network, network_warnings, read_netx
 from neurodeploy.netx.probe import probe_hdf5
@@ -29,28 +30,57 @@ class NetworkMismatchError(ValueError):
     """Two networks that cannot be compared: their inputs or outputs differ."""
 
 
-def run_batch(network: Network, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
+def run_batch(golden: GoldenModel, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
     """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer,
     synaptic operations int64 [N, L], and wall seconds."""
-    golden = GoldenModel(network)
     start = time.perf_counter()
     run = golden.run_samples(stimulus)
     seconds = time.perf_counter() - start
-    return run, network_synops(network, stimulus.batch_spikes(golden.drain_steps), run.spikes), seconds
+    return run, network_synops(golden.network, stimulus.batch_spikes(golden.drain_steps), run.spikes), seconds
 
 
-def _summary(network: Network, run: GoldenRun, synops: np.ndarray, seconds: float) -> dict[str, Any]:
-    return {
-        "network": str(network.path),
-        "layers": [
-            {"index": i, "type": kind, "neurons": int(s.shape[1]),
-             "spikes_per_sample": float(s.sum(axis=(1, 2)).mean()),
-             "synops_per_sample": float(synops[:, i].mean())}
-            for i, (kind, s) in enumerate(zip(network.kinds, run.spikes))
-        ],
-        "synops_per_sample": float(synops.sum(axis=1).mean()),
-        "golden_s": seconds,
-    }
+@dataclass
+class _Tally:
+    """One network's figures, summed batch by batch: messages per layer (int64 [L]),
+    whether each layer sent any, synaptic operations per sample ([n, L] per batch), golden
+    seconds, and per sample its class and whether its output was silent."""
+
+    golden: GoldenModel
+    messages: np.ndarray
+    active: np.ndarray
+    synops: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+    classes: list[np.ndarray] = field(default_factory=list)
+    silent: list[np.ndarray] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, network: Network) -> "_Tally":
+        count = len(network.layers)
+        return cls(GoldenModel(network), np.zeros(count, dtype=np.int64), np.zeros(count, dtype=bool))
+
+    def add(self, stimulus: Stimulus) -> np.ndarray:
+        """Run a batch; keep its figures; return its output messages [n, n_out, T + drain]."""
+        run, synops, seconds = run_batch(self.golden, stimulus)
+        self.messages += [np.count_nonzero(spikes) for spikes in run.spikes]
+        self.active |= [spikes.any() for spikes in run.spikes]
+        self.synops.append(synops)
+        self.seconds += seconds
+        return run.spikes[-1]
+
+    def summary(self, samples: int) -> dict[str, Any]:
+        synops = np.concatenate(self.synops)
+        network = self.golden.network
+        return {
+            "network": str(network.path),
+            "layers": [
+                {"index": i, "type": kind, "neurons": layer.size,
+                 "spikes_per_sample": float(self.messages[i] / samples),
+                 "synops_per_sample": float(synops[:, i].mean())}
+                for i, (kind, layer) in enumerate(zip(network.kinds, network.layers))
+            ],
+            "synops_per_sample": float(synops.sum(axis=1).mean()),
+            "golden_s": self.seconds,
+        }
 
 
 def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int, limits: Limits) -> None:
@@ -62,11 +92,13 @@ def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int
 
 
 def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None,
-                     limits: Limits | None = None) -> dict[str, Any]:
-    """Compare A and B on every sample of ``stimulus`` (JSON-ready).
+                     limits: Limits | None = None, batch_size: int | None = None) -> dict[str, Any]:
+    """Compare A and B on every sample of ``stimulus`` (JSON-ready), ``batch_size`` samples
+    at a time (None: all at once): what is held beyond the input is one batch's messages,
+    and a few numbers per sample; the figures do not depend on the batch size.
 
-    Keys: samples, steps, a and b (per-layer spikes and synops per sample,
-    their totals, golden seconds), output_agreement (fraction of output
+    Keys: samples, steps, batch_size, a and b (per-layer spikes and synops per
+    sample, their totals, golden seconds), output_agreement (fraction of output
     (neuron, step) entries equal), output_identical_samples (fraction of
     samples whose output spikes are identical), class_agreement (fraction
     of samples with the same class, ``train.model.classify`` over the first
@@ -80,30 +112,41 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
             f"{a.path} and {b.path} differ in input {a.input_shape} / {b.input_shape} "
             f"or output {a.layers[-1].lava_shape} / {b.layers[-1].lava_shape}"
         )
-    check_compare_memory((a, b), stimulus.num_samples, stimulus.steps, limits or Limits())
-    run_a, synops_a, seconds_a = run_batch(a, stimulus)
-    run_b, synops_b, seconds_b = run_batch(b, stimulus)
-    out_a, out_b = run_a.spikes[-1], run_b.spikes[-1]
-    common = min(out_a.shape[-1], out_b.shape[-1])
-    out_a, out_b = out_a[..., :common], out_b[..., :common]
+    samples, steps = stimulus.num_samples, stimulus.steps
+    batch_size = min(batch_size or samples, samples)
+    check_compare_memory((a, b), batch_size, steps, limits or Limits())
+    tallies = (_Tally.of(a), _Tally.of(b))
+    classes = a.layers[-1].size > 1
+    equal = entries = identical = 0
+    for _, batch in stimulus.batches(batch_size):
+        out_a, out_b = (tally.add(batch) for tally in tallies)
+        common = min(out_a.shape[-1], out_b.shape[-1])
+        same = out_a[..., :common] == out_b[..., :common]
+        equal, entries = equal + int(same.sum()), entries + same.size
+        identical += int(same.all(axis=(1, 2)).sum())
+        for tally, out in zip(tallies, (out_a, out_b)):
+            tally.silent.append(silent_outputs(out[..., :common]))
+            if classes:
+                tally.classes.append(classify(out[..., :common], steps))
+    tally_a, tally_b = tallies
     report: dict[str, Any] = {
-        "samples": stimulus.num_samples,
-        "steps": stimulus.steps,
-        "a": _summary(a, run_a, synops_a, seconds_a),
-        "b": _summary(b, run_b, synops_b, seconds_b),
-        "output_agreement": float((out_a == out_b).mean()),
-        "output_identical_samples": float((out_a == out_b).all(axis=(1, 2)).mean()),
+        "samples": samples,
+        "steps": steps,
+        "batch_size": batch_size,
+        "a": tally_a.summary(samples),
+        "b": tally_b.summary(samples),
+        "output_agreement": equal / entries,
+        "output_identical_samples": identical / samples,
         "class_agreement": None,
     }
-    caveats = [
-        *layer_caveats("A", silent_layers(run_a.spikes), stimulus.num_samples),
-        *layer_caveats("B", silent_layers(run_b.spikes), stimulus.num_samples),
-    ]
-    if out_a.shape[1] > 1:
-        class_a, class_b = classify(out_a, stimulus.steps), classify(out_b, stimulus.steps)
+    caveats = [*layer_caveats("A", list(np.flatnonzero(~tally_a.active)), samples),
+               *layer_caveats("B", list(np.flatnonzero(~tally_b.active)), samples)]
+    if classes:
+        class_a, class_b = np.concatenate(tally_a.classes), np.concatenate(tally_b.classes)
+        silent_a, silent_b = np.concatenate(tally_a.silent), np.concatenate(tally_b.silent)
         report["class_agreement"] = float((class_a == class_b).mean())
-        caveats += [*prediction_caveats("A", out_a, class_a), *prediction_caveats("B", out_b, class_b),
-                    *agreement_caveat(out_a, out_b)]
+        caveats += [*prediction_caveats("A", silent_a, class_a), *prediction_caveats("B", silent_b, class_b),
+                    *agreement_caveat(silent_a, silent_b)]
         if labels is not None:
             report["accuracy_a"] = float((class_a == labels).mean())
             report["accuracy_b"] = float((class_b == labels).mean())
@@ -115,10 +158,11 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
 
 def compare_files(paths: Sequence[Path], options: InputOptions, recipe: Path | None = None,
                   num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None,
-                  limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+                  limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None,
+                  batch_size: int | None = None) -> dict[str, Any]:
     """``compare_networks`` of the NetX files ``paths`` (A and B, their first ``num_layers``
     layer groups) on the input ``options`` name, or on the test set of the recipe at
-    ``recipe`` with its labels. ``warn`` gets a line for what netx does to each file, for
+    ``recipe`` with its labels, ``batch_size`` samples at a time. ``warn`` gets a line for what netx does to each file, for
     layers with all-zero weight rows and for notes on the input, before anything runs."""
     limits = limits or Limits()
     for path in paths:
@@ -131,7 +175,8 @@ def compare_files(paths: Sequence[Path], options: InputOptions, recipe: Path | N
     if recipe is not None:
         stimulus, labels = recipe_test_set(recipe, a, options.samples, limits)
     elif options.given:
-        stimulus = make_stimulus(options, a, limits, lambda n, t: check_compare_memory((a, b), n, t, limits), warn)
+        stimulus = make_stimulus(options, a, limits, lambda n, t: check_compare_memory(
+            (a, b), min(n, batch_size or n), t, limits), warn)
     else:
         raise InputOptionError("give an input set (--spikes, --events, --bias, --random-rate or --recipe)")
-    return compare_networks(a, b, stimulus, labels, limits)
+    return compare_networks(a, b, stimulus, labels, limits, batch_size)

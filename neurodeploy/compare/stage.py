@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silent_layers
+from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silent_layers, silent_outputs
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops, saving_shares, synops_terms
 from neurodeploy.fileio import REDO, atomic_path, open_npz
@@ -113,7 +113,8 @@ def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int, l
     return [
         *layer_caveats(name, silent_layers(golden), test_samples, "test"),
         *layer_caveats(f"{name} (Lava = golden)", lava_silent, lava_samples, "Lava"),
-        *prediction_caveats(name, golden[-1][..., lag : lag + steps], classify(golden[-1], steps, lag)),
+        *prediction_caveats(name, silent_outputs(golden[-1][..., lag : lag + steps]),
+                           classify(golden[-1], steps, lag)),
     ]
 
 

@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neurodeploy.compare.caveats import silent_layers
-from neurodeploy.compare.equivalence import compare_recordings, exact_samples
+from neurodeploy.compare.equivalence import Equivalence, compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.netx import Network, network_warnings, read_netx
 from neurodeploy.netx.probe import probe_hdf5
@@ -41,82 +40,125 @@ def check_verify_memory(network: Network, samples: int, steps: int, limits: Limi
 
 
 def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: str = "all",
-           limits: Limits | None = None) -> dict[str, Any]:
+           limits: Limits | None = None, batch_size: int | None = None) -> dict[str, Any]:
     """Run both sides and return the verification report (JSON-ready).
 
     layers: ``all`` records and compares every layer in Lava, ``out`` the
     last one only (smaller recordings; synops from Lava's spikes are then
-    unknown for the other layers). Keys: equivalent, samples, steps,
-    columns, sparse_synapses, layers_compared, silent_layers (compared layers
-    with no message on either side: nothing was compared there), layers (one
-    entry per layer: index, group, type, neuron, neurons, spikes_golden and
-    spikes_lava (nonzero messages), mismatches, synops, synops_lava),
-    first_divergence, exact_samples, timing (golden_s, lava_s).
+    unknown for the other layers). batch_size: the samples run ``batch_size``
+    at a time, each batch its own stream from zero state on both sides (None:
+    one stream of all); what is held is one batch's messages. Keys: equivalent,
+    samples, steps, batch_size, batches, columns (over all batches),
+    sparse_synapses, layers_compared, silent_layers (compared layers with no
+    message on either side: nothing was compared there), layers (one entry per
+    layer: index, group, type, neuron, neurons, spikes_golden and spikes_lava
+    (nonzero messages), mismatches, synops, synops_lava), first_divergence (in
+    the first batch that has one; its column counts in that batch's stream),
+    exact_samples, timing (golden_s, lava_s).
     """
     count = len(network.layers)
     golden = GoldenModel(network, sparse=sparse)
-    stream_spikes = stimulus.stream_spikes(golden.drain_steps)
-    length = stimulus.stream_length(golden.drain_steps)
     recorded = list(range(count)) if layers == "all" else [count - 1]
     limits = limits or Limits()
     limits.check_lava_processes(
-        lava_process_count(count, network.starts_with_input, len(recorded), stream_spikes is not None),
+        lava_process_count(count, network.starts_with_input, len(recorded), stimulus.spikes is not None),
         f"verify of {network.path} ({count} layers)")
-    check_verify_memory(network, stimulus.num_samples, stimulus.steps, limits)
-    start = time.perf_counter()
-    golden_run = golden.run_stream(stimulus)
-    golden_seconds = time.perf_counter() - start
-    lava_run = run_lava(network, stimulus, layers=recorded, sparse=sparse)
-    golden_spikes = {i: golden_run.spikes[i][0] for i in range(count)}
-    result = compare_recordings(golden_spikes, lava_run.spikes)
-    inputs = None if stream_spikes is None else stream_spikes[None]
-    synops_golden = network_synops(network, inputs, [s[None] for s in golden_spikes.values()])[0]
-    synops_lava = network_synops(network, inputs, [lava_run.spikes[i][None] if i in lava_run.spikes else None
-                                                   for i in range(count)])[0]
-    silent = silent_layers([golden_spikes[i] if i in lava_run.spikes else None for i in range(count)],
-                           [lava_run.spikes.get(i) for i in range(count)])
-    arrivals = {i: arrival(i, network.starts_with_input) for i in recorded}
-    exact = exact_samples(golden_spikes, lava_run.spikes, arrivals, stimulus.num_samples, stimulus.steps)
-    report: dict[str, Any] = {
+    batch_size = min(batch_size or stimulus.num_samples, stimulus.num_samples)
+    check_verify_memory(network, batch_size, stimulus.steps, limits)
+    tally = _Tally(count, recorded)
+    first_divergence = None
+    batches = stimulus.batches(batch_size)
+    for number, (first_sample, batch) in enumerate(batches):
+        golden_spikes, lava_spikes, result = tally.add(network, golden, batch, recorded, sparse)
+        if result.first is not None and first_divergence is None:
+            first_divergence = _divergence(network, batch, sparse, result.first, golden_spikes, lava_spikes,
+                                           golden.run_stream(batch, record_state=True))
+            first_divergence.update(batch=number, sample=first_divergence["sample"] + first_sample)
+    return {
         "network": str(network.path),
-        "equivalent": result.equivalent,
+        "equivalent": first_divergence is None,
         "samples": stimulus.num_samples,
         "steps": stimulus.steps,
-        "columns": length,
+        "batch_size": batch_size,
+        "batches": len(batches),
+        "columns": tally.columns,
         "sparse_synapses": sparse,
         "layers_compared": layers,
-        "compared_entries": result.compared,
-        "exact_samples": int(exact.sum()),
-        "silent_layers": [i for i in silent if i in lava_run.spikes],
+        "compared_entries": tally.compared,
+        "exact_samples": tally.exact,
+        "silent_layers": [i for i in recorded if not tally.active[i]],
         "layers": [
             {
                 "index": i,
                 "group": network.group_of(i),
                 "type": kind,
                 "neuron": network.layers[i].neuron.describe()["summary"],
-                "neurons": int(golden_spikes[i].shape[0]),
-                "spikes_golden": int(np.count_nonzero(golden_spikes[i])),
-                "spikes_lava": int(np.count_nonzero(lava_run.spikes[i])) if i in lava_run.spikes else None,
-                "mismatches": result.mismatches.get(i),
-                "synops": int(synops_golden[i]),
-                "synops_lava": int(synops_lava[i]) if synops_lava[i] >= 0 else None,
+                "neurons": network.layers[i].size,
+                "spikes_golden": int(tally.golden_messages[i]),
+                "spikes_lava": int(tally.lava_messages[i]) if i in recorded else None,
+                "mismatches": tally.mismatches[i] if i in recorded else None,
+                "synops": int(tally.synops[i]),
+                "synops_lava": int(tally.synops_lava[i]) if tally.synops_lava[i] >= 0 else None,
             }
             for i, kind in enumerate(network.kinds)
         ],
-        "first_divergence": None,
-        "timing": {"golden_s": golden_seconds, "lava_s": lava_run.seconds},
+        "first_divergence": first_divergence,
+        "timing": {"golden_s": tally.golden_s, "lava_s": tally.lava_s},
     }
-    if result.first is not None:
-        report["first_divergence"] = _divergence(network, stimulus, sparse, result.first, golden_spikes,
-                                                 lava_run.spikes, golden.run_stream(stimulus, record_state=True))
-    return report
+
+
+class _Tally:
+    """The figures of ``verify``, summed over its batches."""
+
+    def __init__(self, count: int, recorded: list[int]) -> None:
+        self.golden_messages = np.zeros(count, dtype=np.int64)
+        self.lava_messages = np.zeros(count, dtype=np.int64)
+        self.mismatches = {i: 0 for i in recorded}
+        self.synops = np.zeros(count, dtype=np.int64)
+        self.synops_lava: np.ndarray | None = None  # -1 where Lava's messages do not give them
+        self.active = np.zeros(count, dtype=bool)
+        self.compared = self.exact = self.columns = 0
+        self.golden_s = self.lava_s = 0.0
+
+    def add(self, network: Network, golden: GoldenModel, batch: Stimulus, recorded: list[int],
+            sparse: bool) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], Equivalence]:
+        """Run ``batch`` as one stream on both sides, compare, count; returns both sides'
+        messages [n_l, columns] by layer and the comparison."""
+        count = len(network.layers)
+        start = time.perf_counter()
+        golden_run = golden.run_stream(batch)
+        self.golden_s += time.perf_counter() - start
+        lava_run = run_lava(network, batch, layers=recorded, sparse=sparse)
+        self.lava_s += lava_run.seconds
+        golden_spikes = {i: golden_run.spikes[i][0] for i in range(count)}
+        result = compare_recordings(golden_spikes, lava_run.spikes)
+        stream = batch.stream_spikes(golden.drain_steps)
+        inputs = None if stream is None else stream[None]
+        self.synops += network_synops(network, inputs, [s[None] for s in golden_spikes.values()])[0]
+        lava_synops = network_synops(network, inputs, [lava_run.spikes[i][None] if i in lava_run.spikes else None
+                                                       for i in range(count)])[0]
+        self.synops_lava = lava_synops if self.synops_lava is None else \
+            np.where(lava_synops >= 0, self.synops_lava + lava_synops, -1)
+        for i in range(count):
+            self.golden_messages[i] += np.count_nonzero(golden_spikes[i])
+            if i in lava_run.spikes:
+                self.lava_messages[i] += np.count_nonzero(lava_run.spikes[i])
+                self.mismatches[i] += result.mismatches[i]
+                self.active[i] |= bool(golden_spikes[i].any() or lava_run.spikes[i].any())
+        arrivals = {i: arrival(i, network.starts_with_input) for i in recorded}
+        self.exact += int(exact_samples(golden_spikes, lava_run.spikes, arrivals, batch.num_samples,
+                                        batch.steps).sum())
+        self.compared += result.compared
+        self.columns += batch.stream_length(golden.drain_steps)
+        return golden_spikes, lava_run.spikes, result
 
 
 def verify_file(path: Path, options: InputOptions, num_layers: int | None = None,
                 input_shape: tuple[int, int, int] | None = None, sparse: bool = False, layers: str = "all",
-                limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+                limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None,
+                batch_size: int | None = None) -> dict[str, Any]:
     """``verify`` of the NetX file ``path`` (its first ``num_layers`` layer groups) on the
-    input ``options`` name. ``warn`` gets a line for what netx does to the file, for
+    input ``options`` name, ``batch_size`` samples per stream. ``warn`` gets a line for what netx does to the file, for
     layers with all-zero weight rows and for notes on the input, before anything runs."""
     limits = limits or Limits()
     probe_hdf5(path)
@@ -124,8 +166,9 @@ def verify_file(path: Path, options: InputOptions, num_layers: int | None = None
     check_input_shape(network, input_shape)
     for line in network_warnings(network):
         warn(line)
-    stimulus = make_stimulus(options, network, limits, lambda n, t: check_verify_memory(network, n, t, limits), warn)
-    return verify(network, stimulus, sparse=sparse, layers=layers, limits=limits)
+    stimulus = make_stimulus(options, network, limits, lambda n, t: check_verify_memory(
+        network, min(n, batch_size or n), t, limits), warn)
+    return verify(network, stimulus, sparse=sparse, layers=layers, limits=limits, batch_size=batch_size)
 
 
 def _divergence(

@@ -21,14 +21,15 @@ def conv_input_size(out_size: int, kernel: int, padding: int = 0, dilation: int 
     return out_size - 2 * padding + dilation * (kernel - 1)
 
 
-def tap_hits(size: int, out_size: int, kernel: int, stride: int, padding: int, dilation: int) -> np.ndarray:
-    """int64 [kernel, size]: 1 where tap k of some output position reads input position i.
+def tap_reach(size: int, out_size: int, kernel: int, stride: int, padding: int, dilation: int) -> np.ndarray:
+    """int64 [size, kernel]: the output position o that tap k of input position i reaches
+    (i = o * stride - padding + k * dilation, o in [0, out_size)), or -1 where none does."""
+    num = np.arange(size)[:, None] + padding - np.arange(kernel)[None, :] * dilation
+    hits = (num >= 0) & (num % stride == 0) & (num // stride < out_size)
+    return np.where(hits, num // stride, -1).astype(np.int64)
 
-    Input position i is read by tap k iff i = o * stride - padding + k * dilation
-    for an integer o in [0, out_size); each (k, i) has at most one such o.
-    """
-    i = np.arange(size)[None, :]
-    k = np.arange(kernel)[:, None]
-    num = i + padding - k * dilation
-    o = num // stride
-    return ((num % stride == 0) & (o >= 0) & (o < out_size)).astype(np.int64)
+
+def tap_hits(size: int, out_size: int, kernel: int, stride: int, padding: int, dilation: int) -> np.ndarray:
+    """int64 [kernel, size]: 1 where tap k of some output position reads input position i
+    (``tap_reach``; each (k, i) has at most one output position)."""
+    return (tap_reach(size, out_size, kernel, stride, padding, dilation) >= 0).T.astype(np.int64)

@@ -85,7 +85,7 @@ class NeuronModel(ABC):
         """
 
     @abstractmethod
-    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
              resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
         """Run rows of these neurons over every step, compiled: the golden model's fast
         path, the same arithmetic as ``step`` (a property test requires equal messages and
@@ -94,7 +94,8 @@ class NeuronModel(ABC):
         feed: the synapse into the layer (``Fanout.arrays``); recurrence: the layer's
         synapse from itself, or None; pre: the sending layer's messages [B, n_in, S]
         (uint8 spikes or int32 values) and ``events`` the same as events
-        (``fanout.events_of``); bias: int64 [1 or B, 1 or S, n] (n = 0: none); resets:
+        (``fanout.events_of``); bias: (images int64 [1 or B, K, n], index int64 [S]), step t
+        taking image index[t] (n = 0: none; ``fanout.bias_at``); resets:
         bool [S], zero the state before that step (each row starts from zero). Writes
         messages into ``out`` [B, n, S] (uint8 or int32, zeros on entry) and, when
         ``state`` [k, B, n, S] int32 is not empty, each state variable (``state_names``)

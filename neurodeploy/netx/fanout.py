@@ -41,7 +41,11 @@ DENSE_BINARY, DENSE_GRADED, DELAY_DENSE_GRADED, CONV = range(4)
 FULL, CSR, CONV_TAPS, DIRECT = range(4)
 # Dense synapses at least this dense keep full weight rows; sparser ones keep CSR.
 FULL_ROWS_DENSITY = 0.25
-_EMPTY = np.zeros(0, dtype=np.int64)
+# A conv event adds a tap's weights to its group's outputs in blocks of this many (the
+# weights zero-padded to a whole number of blocks): a loop of fixed length compiles to a
+# few vector adds, where one of the group's length loops over a remainder.
+CONV_LANES = 8
+EMPTY = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,10 @@ class Fanout:
     (int64 [nnz]: ``CONV_TAPS``); for ``CONV_TAPS`` an entry is one kernel tap (ky, kx)
     of sending neuron i that lands inside the output: ``targets`` holds the first of the
     C_out / groups outputs it reaches (its group's channels at that position),
-    ``tap_of`` the tap's index ky kW + kx, ``taps`` int64 [C_in, kH kW, C_out / groups]
-    the weights of input channel c to its group's outputs, ``channel`` int64 [n_in] each
+    ``tap_of`` the tap's index ky kW + kx, ``taps`` int64 [C_in, kH kW, P] the weights of
+    input channel c to its group's C_out / groups outputs, zero-padded to P, a multiple of
+    ``CONV_LANES`` (so an event also adds zeros to the next position's first outputs, or
+    to the ``CONV_LANES`` entries of slack of the scratch, ``scratch``), ``channel`` int64 [n_in] each
     sending neuron's channel; delays: int64 [G]; exponent: int64 [n_out]; mode: how sums
     become inputs (module doc); binary: a message counts as 1 whatever its value;
     uniform: every output has the same exponent."""
@@ -78,11 +84,11 @@ class Fanout:
                 self.delays, self.exponent, self.mode, self.binary, self.uniform)
 
 
-def _fanout(form: int, groups: int, delays: list[int], exponent: np.ndarray, mode: int, binary: bool,
+def make_fanout(form: int, groups: int, delays: list[int], exponent: np.ndarray, mode: int, binary: bool,
             rows: np.ndarray | None = None, csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
             conv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Fanout:
-    pointers, targets, weights = csr if csr is not None else (np.zeros((groups, 1), dtype=np.int64), _EMPTY, _EMPTY)
-    taps, tap_of, channel = conv if conv is not None else (np.zeros((0, 0, 0), dtype=np.int64), _EMPTY, _EMPTY)
+    pointers, targets, weights = csr if csr is not None else (np.zeros((groups, 1), dtype=np.int64), EMPTY, EMPTY)
+    taps, tap_of, channel = conv if conv is not None else (np.zeros((0, 0, 0), dtype=np.int64), EMPTY, EMPTY)
     return Fanout(form, rows if rows is not None else np.zeros((groups, 0, 0), dtype=np.int64), pointers, targets,
                   weights, taps, tap_of, channel, np.asarray(delays, dtype=np.int64), exponent.astype(np.int64), mode,
                   binary, bool(exponent.size == 0 or exponent.min() == exponent.max()))
@@ -105,14 +111,14 @@ def dense_fanout(parts: list[tuple[np.ndarray, int]], delay: np.ndarray | None, 
     grouped = [_by_sender(weight, permutation)] if full_delay is None else \
         [_by_sender(np.where(full_delay == d, weight, 0), permutation) for d in delays]
     if np.count_nonzero(weight) >= FULL_ROWS_DENSITY * weight.size:
-        return _fanout(FULL, len(delays), delays, exponent, mode, not graded,
+        return make_fanout(FULL, len(delays), delays, exponent, mode, not graded,
                        rows=np.ascontiguousarray(np.stack(grouped)))
     matrices = [scipy.sparse.csr_matrix(matrix) for matrix in grouped]
     offsets = np.cumsum([0] + [m.nnz for m in matrices])[:-1]
     csr = (np.stack([m.indptr.astype(np.int64) + offset for m, offset in zip(matrices, offsets)]),
            np.concatenate([m.indices for m in matrices]).astype(np.int64),
            np.concatenate([m.data for m in matrices]).astype(np.int64))
-    return _fanout(CSR, len(delays), delays, exponent, mode, not graded, csr=csr)
+    return make_fanout(CSR, len(delays), delays, exponent, mode, not graded, csr=csr)
 
 
 def _by_sender(weight: np.ndarray, permutation: np.ndarray | None) -> np.ndarray:
@@ -124,51 +130,14 @@ def _by_sender(weight: np.ndarray, permutation: np.ndarray | None) -> np.ndarray
     return by_sender
 
 
-def conv_fanout(weight: np.ndarray, previous: tuple[int, int, int], shape: tuple[int, int, int],
-                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int,
-                graded: bool) -> Fanout:
-    """A conv synapse's fanout: weight [out, in/groups, kH, kW] (PyTorch's), previous: the
-    Lava shape (W, H, C) of its input, shape: its output (C, H, W). Input (y, x) reaches
-    output (oy, ox) through tap (ky, kx) when y = oy stride - padding + ky dilation
-    (likewise x): PyTorch's cross-correlation."""
-    out_channels, group_in, k_h, k_w = weight.shape
-    per_group = out_channels // groups
-    width, height, channels = previous
-    c_out, out_h, out_w = shape
-    taps = np.empty((channels, k_h * k_w, per_group), dtype=np.int64)
-    for c in range(channels):
-        g = c // group_in
-        taps[c] = np.moveaxis(weight[g * per_group:(g + 1) * per_group, c - g * group_in], 0, -1).reshape(-1, per_group)
-    x, y, c = (axis.reshape(-1) for axis in np.meshgrid(np.arange(width), np.arange(height), np.arange(channels),
-                                                          indexing="ij"))
-    oy = _reach(height, out_h, k_h, stride[0], padding[0], dilation[0])[y]      # [n_in, kH]
-    ox = _reach(width, out_w, k_w, stride[1], padding[1], dilation[1])[x]       # [n_in, kW]
-    inside = (oy[:, :, None] >= 0) & (ox[:, None, :] >= 0)                     # [n_in, kH, kW]
-    base = (ox[:, None, :] * out_h + oy[:, :, None]) * c_out + ((c // group_in) * per_group)[:, None, None]
-    counts = inside.reshape(len(c), -1).sum(axis=1)
-    pointers = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)[None]
-    tap_of = np.broadcast_to(np.arange(k_h * k_w).reshape(k_h, k_w), inside.shape)[inside]
-    return _fanout(CONV_TAPS, 1, [0], np.zeros(c_out * out_h * out_w, dtype=np.int64), CONV, not graded,
-                   csr=(pointers, base[inside].astype(np.int64), _EMPTY),
-                   conv=(taps, tap_of.astype(np.int64), c.astype(np.int64)))
-
-
-def _reach(size: int, out_size: int, k: int, stride: int, pad: int, dilation: int) -> np.ndarray:
-    """int64 [size, k]: the output position each input position reaches through each tap
-    along one axis, or -1."""
-    shifted = np.arange(size)[:, None] + pad - np.arange(k)[None, :] * dilation
-    hits = (shifted >= 0) & (shifted % stride == 0) & (shifted // stride < out_size)
-    return np.where(hits, shifted // stride, -1).astype(np.int64)
-
-
 def direct_fanout(size: int) -> Fanout:
     """An input layer's: its ``a_in`` is the message fed to it."""
-    return _fanout(DIRECT, 0, [], np.zeros(size, dtype=np.int64), DENSE_BINARY, binary=False)
+    return make_fanout(DIRECT, 0, [], np.zeros(size, dtype=np.int64), DENSE_BINARY, binary=False)
 
 
 def silent_fanout(size: int) -> Fanout:
     """No synapse: what a layer without a recurrent one passes (its kernels skip it)."""
-    return _fanout(FULL, 0, [], np.zeros(size, dtype=np.int64), DENSE_BINARY, binary=True)
+    return make_fanout(FULL, 0, [], np.zeros(size, dtype=np.int64), DENSE_BINARY, binary=True)
 
 
 @kernel
@@ -231,7 +200,7 @@ def _scatter_full(rows: np.ndarray, indices: np.ndarray, values: np.ndarray, fir
                   wrapped: bool, partial: np.ndarray) -> None:
     """partial += the weight row of each event first..last-1 (times its message unless
     binary; each product wrapped to int32 when ``wrapped``)."""
-    n = partial.size
+    n = rows.shape[1]
     for k in range(first, last):
         row = rows[indices[k]]
         message = np.int64(values[k])
@@ -267,21 +236,23 @@ def _scatter_conv(pointers: np.ndarray, targets: np.ndarray, taps: np.ndarray, t
                   channel: np.ndarray, indices: np.ndarray, values: np.ndarray, first: int, last: int, binary: bool,
                   partial: np.ndarray) -> None:
     """partial += for each event, the weights of each of its taps that lands inside the
-    output, to its group's channels there."""
-    per_group = taps.shape[2]
+    output, to its group's channels there (in blocks of ``CONV_LANES``)."""
+    blocks = taps.shape[2] // CONV_LANES
     for k in range(first, last):
         i = indices[k]
+        c = channel[i]
         message = np.int64(values[k])
-        kernel_of = taps[channel[i]]
         for e in range(pointers[i], pointers[i + 1]):
             base = targets[e]
-            weights = kernel_of[tap_of[e]]
-            if binary:
-                for q in range(per_group):
-                    partial[base + q] += weights[q]
-            else:
-                for q in range(per_group):
-                    partial[base + q] += weights[q] * message
+            tap = tap_of[e]
+            for block in range(blocks):
+                at = block * CONV_LANES
+                if binary:
+                    for q in range(CONV_LANES):
+                        partial[base + at + q] += taps[c, tap, at + q]
+                else:
+                    for q in range(CONV_LANES):
+                        partial[base + at + q] += taps[c, tap, at + q] * message
 
 
 @kernel
@@ -319,12 +290,14 @@ def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices:
     """The input at step t into ``total`` [n_out]: written, or with ``accumulate`` added to
     what it holds, wrapped to int32 (as Lava's channel adds a recurrent synapse's input to
     the feedforward one). The sending layer's messages of this row: ``dense`` [n_in, S]
-    (read by ``DIRECT`` only) and its events (``events_of``: ``pointers`` [S + 1] of this
-    row, ``indices``, ``values``). partial: int64 scratch [n_out], zero on entry and return."""
+    (read by ``DIRECT`` only; [0, S]: none) and its events (``events_of``: ``pointers`` [S + 1] of this
+    row, ``indices``, ``values``). partial: int64 scratch (``scratch(n_out)``), zero on entry
+    and return."""
     form, rows, fan_pointers, targets, weights, taps, tap_of, channel, delays, exponent, mode, binary, uniform = fanout
-    if form == DIRECT:
+    if form == DIRECT:  # no input neurons given: none arrives
+        given = dense.shape[0] > 0
         for j in range(total.size):
-            total[j] = dense[j, t]
+            total[j] = dense[j, t] if given else 0
         return
     if not accumulate:
         for j in range(total.size):
@@ -348,6 +321,18 @@ def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices:
 
 
 @kernel
-def bias_at(bias: np.ndarray, b: int, t: int) -> np.ndarray:
-    """The bias [n] of row b at step t from bias [1 or B, 1 or S, n] (n = 0: none)."""
-    return bias[b if bias.shape[0] > 1 else 0, t if bias.shape[1] > 1 else 0]
+def scratch(size: int) -> np.ndarray:
+    """The zeroed int64 scratch ``layer_input`` takes for ``size`` inputs, with the slack a
+    conv's padded blocks write zeros into (``CONV_LANES``)."""
+    return np.zeros(size + CONV_LANES, dtype=np.int64)
+
+
+@kernel
+def bias_at(bias: tuple, b: int, t: int) -> np.ndarray:
+    """The bias [n] of row b at step t, or an empty array when it is the same as at step
+    t - 1 (or there is none). bias: (images int64 [1 or B, K, n], index int64 [S]), step t
+    taking image index[t] of its row."""
+    images, index = bias
+    if images.shape[2] == 0 or (t > 0 and index[t] == index[t - 1]):
+        return images[0, 0, :0]
+    return images[b if images.shape[0] > 1 else 0, index[t]]

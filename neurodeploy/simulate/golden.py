@@ -55,20 +55,47 @@ def message_bytes(network: Network) -> int:
 
 def run_bytes(input_size: int, sizes: list[int], rows: int, steps: int, batch_size: int = 64,
               record_state: bool = False, message_size: int = 1) -> int:
-    """An upper bound of the memory ``GoldenModel.run`` takes for ``rows`` x ``steps``.
+    """An upper bound of the memory ``GoldenModel.run`` (compiled) takes for ``rows`` x ``steps``.
 
     input_size: neurons of the input; sizes: neurons of every layer;
     message_size: bytes per message (``message_bytes``). The result holds
     every layer's messages (and up to three int32 state variables when
-    recorded), [rows, n_l, steps], twice while the batches are joined; inside
-    a batch of ``batch_size`` rows each layer holds its input and synaptic
-    input as int64 (8 B each), a float product (8 B), messages and their
-    copies.
+    recorded), [rows, n_l, steps]. Each chunk of rows running (up to
+    ``batch_size`` rows, one chunk per core at a time) holds a copy of its
+    input (up to 4 B per entry) and, per layer, the event lists of its input
+    and output: up to 8 B per message, twice while they grow (a bound
+    reached when every neuron sends at every step), and its recorded state
+    until it is copied out.
     """
-    per_entry = 2 * (message_size + (12 if record_state else 0))
-    batch = min(rows, batch_size)
-    return (rows * steps * (input_size + per_entry * sum(sizes))
-            + batch * steps * (17 * input_size + 40 * sum(sizes)))
+    per_entry = message_size + (12 if record_state else 0)
+    running = min(rows, batch_size * len(os.sched_getaffinity(0)))
+    chunk = 4 * input_size + 16 * (input_size + sum(sizes)) + (12 * max(sizes) if record_state else 0)
+    return rows * steps * (input_size + per_entry * sum(sizes)) + running * steps * chunk
+
+
+@dataclass(frozen=True)
+class _Bias:
+    """An input layer's bias over a run, without a copy per step: images int64 [B, K, n]
+    and index int64 [S], step t taking image index[t] of its row."""
+
+    images: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, bias: np.ndarray | None, steps: int) -> "_Bias | None":
+        """From ``GoldenModel.run``'s bias: [B, n] (constant) or [B, n, S] (per step)."""
+        if bias is None:
+            return None
+        if bias.ndim == 2:
+            return cls(bias[:, None].astype(np.int64), np.zeros(steps, dtype=np.int64))
+        return cls(np.ascontiguousarray(np.moveaxis(bias, 2, 1), dtype=np.int64), np.arange(steps))
+
+    def rows(self, start: int, stop: int) -> "_Bias":
+        return _Bias(self.images[start:stop], self.index)
+
+    def per_step(self) -> np.ndarray:
+        """int64 [S, B, n]."""
+        return np.moveaxis(self.images[:, self.index], 1, 0)
 
 
 @dataclass(frozen=True)
@@ -121,17 +148,22 @@ class GoldenModel:
     def run_samples(self, stimulus: Stimulus, batch_size: int = 64) -> GoldenRun:
         """Every sample alone for T + drain steps: messages [N, n_l, T + drain] per layer."""
         drain_steps = self.drain_steps
-        return self.run(stimulus.batch_spikes(drain_steps), stimulus.batch_bias(drain_steps),
-                        steps=stimulus.steps + drain_steps, batch_size=batch_size)
+        bias = None if stimulus.bias is None else _Bias(  # each sample's image, then zeros
+            np.stack([stimulus.bias, np.zeros_like(stimulus.bias)], axis=1).astype(np.int64),
+            np.repeat([0, 1], [stimulus.steps, drain_steps]))
+        return self._run(stimulus.batch_spikes(drain_steps), bias, stimulus.steps + drain_steps,
+                         batch_size=batch_size)
 
     def run_stream(self, stimulus: Stimulus, record_state: bool = False) -> GoldenRun:
         """All samples as one stream with netx's resets, as ``harness.run_lava`` runs
         them: one row, messages [1, n_l, N*T + drain] per layer."""
         drain_steps = self.drain_steps
-        spikes, bias = stimulus.stream_spikes(drain_steps), stimulus.stream_bias(drain_steps)
-        return self.run(None if spikes is None else spikes[None], None if bias is None else bias[None],
-                        steps=stimulus.stream_length(drain_steps), reset_interval=stimulus.steps,
-                        record_state=record_state)
+        spikes, length = stimulus.stream_spikes(drain_steps), stimulus.stream_length(drain_steps)
+        bias = None if stimulus.bias is None else _Bias(  # the images of the samples, then zeros
+            np.concatenate([stimulus.bias, np.zeros_like(stimulus.bias[:1])]).astype(np.int64)[None],
+            np.minimum(np.arange(length) // stimulus.steps, stimulus.num_samples))
+        return self._run(None if spikes is None else spikes[None], bias, length, reset_interval=stimulus.steps,
+                         record_state=record_state)
 
     def run(
         self,
@@ -158,10 +190,15 @@ class GoldenModel:
         """
         if spikes is None and bias is None:
             raise ValueError("give input spikes, an input-layer bias, or both")
+        steps = spikes.shape[-1] if spikes is not None else steps
+        return self._run(spikes, _Bias.of(bias, steps), steps, reset_interval, record_state, batch_size)
+
+    def _run(self, spikes: np.ndarray | None, bias: _Bias | None, steps: int, reset_interval: int | None = None,
+             record_state: bool = False, batch_size: int = 64) -> GoldenRun:
+        """``run`` with the bias as ``_Bias``."""
         if bias is not None and not (self.starts_with_input and self.network.layers[0].neuron.input_bias_var):
             raise ValueError("a bias input needs a network whose layer 0 is an input layer that takes a bias")
-        rows = (spikes if spikes is not None else bias).shape[0]
-        steps = spikes.shape[-1] if spikes is not None else steps
+        rows = (spikes if spikes is not None else bias.images).shape[0]
         if spikes is not None and spikes.shape[1] != self.input_size:
             raise ValueError(f"input has {spikes.shape[1]} neurons, the network expects {self.input_size}")
         layers = self.network.layers
@@ -175,7 +212,7 @@ class GoldenModel:
 
         def run_chunk(chunk: tuple[int, int]) -> None:
             start, stop = chunk
-            run_rows(None if spikes is None else spikes[start:stop], None if bias is None else bias[start:stop],
+            run_rows(None if spikes is None else spikes[start:stop], None if bias is None else bias.rows(start, stop),
                      steps, reset_interval, record_state, messages, state, start)
 
         if threads == 1 or len(chunks) == 1:
@@ -186,13 +223,13 @@ class GoldenModel:
                 list(pool.map(run_chunk, chunks))
         return GoldenRun(messages, state)
 
-    def _run_rows(self, spikes: np.ndarray | None, bias: np.ndarray | None, steps: int,
+    def _run_rows(self, spikes: np.ndarray | None, bias: _Bias | None, steps: int,
                   reset_interval: int | None, record_state: bool, messages: list[np.ndarray],
                   state: list[dict[str, np.ndarray]] | None, start: int) -> None:
         """Run rows [B, n_in, S] through every layer's kernel (``NeuronModel.scan``), which
         writes their messages straight into ``messages[l][start:start + B]`` (and the state
         into ``state``)."""
-        rows = (spikes if spikes is not None else bias).shape[0]
+        rows = (spikes if spikes is not None else bias.images).shape[0]
         layers = self.network.layers
         pre = _kernel_input(spikes, rows, steps, self.input_size, binary=layers[0].has_synapse)
         # an input layer reads its input directly (``fanout.DIRECT``), not as events
@@ -205,24 +242,23 @@ class GoldenModel:
             recorded = np.zeros((len(names), rows, layer.size, steps) if record_state else (len(names), 0, 0, 0),
                                 dtype=np.int32)
             events = layer.neuron.scan(self.fanouts[index], self.recurrent_fanouts[index], pre, events,
-                                       _kernel_bias(layer, bias), resets, out, recorded)
+                                       _kernel_bias(layer, bias, steps), resets, out, recorded)
             if state is not None:
                 for k, name in enumerate(names):
                     state[index][name][start : start + rows] = recorded[k]
             pre = out
 
-    def _run_rows_reference(self, spikes: np.ndarray | None, bias: np.ndarray | None, steps: int,
+    def _run_rows_reference(self, spikes: np.ndarray | None, bias: _Bias | None, steps: int,
                             reset_interval: int | None, record_state: bool, messages: list[np.ndarray],
                             state: list[dict[str, np.ndarray]] | None, start: int) -> None:
         """``_run_rows`` in plain numpy: every array inside is time-major [S, B, n]."""
-        rows = (spikes if spikes is not None else bias).shape[0]
+        rows = (spikes if spikes is not None else bias.images).shape[0]
         if spikes is None:
             pre = np.zeros((steps, rows, self.input_size), dtype=np.int64)
         else:
             pre = np.ascontiguousarray(np.moveaxis(spikes, 2, 0)).astype(np.int64)
         if bias is not None:
-            bias = bias.astype(np.int64)
-            bias = np.moveaxis(bias, 2, 0) if bias.ndim == 3 else np.broadcast_to(bias, (steps, *bias.shape))
+            bias = bias.per_step()
         for index, layer in enumerate(self.network.layers):
             synapse = self.synapses[index]
             a_in = pre if synapse is None else synapse(pre)
@@ -240,9 +276,10 @@ class GoldenModel:
 def _kernel_input(spikes: np.ndarray | None, rows: int, steps: int, size: int, binary: bool) -> np.ndarray:
     """Layer 0's input for the kernels, [B, n, S]: uint8 into a synapse (a nonzero
     counts as 1), uint8 or int32 values into an input layer (reduced modulo 2^32, which
-    changes nothing: every neuron model wraps its ``a_in`` shifted to int32)."""
+    changes nothing: every neuron model wraps its ``a_in`` shifted to int32); [B, 0, S]
+    for none (an input layer fed by its bias alone: ``fanout.DIRECT`` reads zeros)."""
     if spikes is None:
-        return np.zeros((rows, size, steps), dtype=np.uint8)
+        return np.zeros((rows, 0, steps), dtype=np.uint8)
     if spikes.dtype == np.bool_:
         spikes = spikes.view(np.uint8)
     if binary and spikes.dtype != np.uint8:
@@ -252,15 +289,14 @@ def _kernel_input(spikes: np.ndarray | None, rows: int, steps: int, size: int, b
     return np.ascontiguousarray(spikes)
 
 
-def _kernel_bias(layer: Layer, given: np.ndarray | None) -> np.ndarray:
-    """A layer's bias for its kernel, int64 [1 or B, 1 or S, n] (a step's bias contiguous):
-    an input layer's image (``given``, [B, n] or [B, n, S]), else its own [n], else
-    [1, 1, 0] (none)."""
+def _kernel_bias(layer: Layer, given: _Bias | None, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """A layer's bias for its kernel, (images int64 [1 or B, K, n], index int64 [S]), step t
+    taking image index[t] (``_Bias``): an input layer's (``given``), else its own
+    [1, 1, n], else [1, 1, 0] (none)."""
     if not layer.has_synapse and given is not None:
-        return np.ascontiguousarray(np.moveaxis(given, 2, 1) if given.ndim == 3 else given[:, None], dtype=np.int64)
-    if layer.bias is not None:
-        return np.ascontiguousarray(layer.bias.reshape(1, 1, -1), dtype=np.int64)
-    return np.zeros((1, 1, 0), dtype=np.int64)
+        return given.images, given.index
+    own = np.zeros((1, 1, 0), dtype=np.int64) if layer.bias is None else layer.bias.reshape(1, 1, -1)
+    return np.ascontiguousarray(own, dtype=np.int64), np.zeros(steps, dtype=np.int64)
 
 
 def _neuron_steps(

@@ -40,6 +40,17 @@ class Stimulus:
         """N."""
         return len(self.spikes if self.spikes is not None else self.bias)
 
+    def subset(self, start: int, stop: int) -> "Stimulus":
+        """Samples [start, stop) (views, not copies)."""
+        return Stimulus(None if self.spikes is None else self.spikes[start:stop],
+                        None if self.bias is None else self.bias[start:stop], self.steps)
+
+    def batches(self, size: int | None) -> list[tuple[int, "Stimulus"]]:
+        """(first sample, ``subset``) of consecutive batches of ``size`` samples (None: one)."""
+        size = size or self.num_samples
+        return [(start, self.subset(start, min(start + size, self.num_samples)))
+                for start in range(0, self.num_samples, size)]
+
     def stream_length(self, drain: int) -> int:
         """N*T + drain columns."""
         return self.num_samples * self.steps + drain
@@ -53,25 +64,9 @@ class Stimulus:
         out[:, : count * steps] = self.spikes.transpose(1, 0, 2).reshape(size, -1)
         return out
 
-    def stream_bias(self, drain: int) -> np.ndarray | None:
-        """int64 [n_in, N*T + drain]: sample k's bias in its columns, zero after the last."""
-        if self.bias is None:
-            return None
-        out = np.zeros((self.bias.shape[1], self.stream_length(drain)), dtype=np.int64)
-        out[:, : self.num_samples * self.steps] = np.repeat(self.bias.T, self.steps, axis=1)
-        return out
-
     def batch_spikes(self, drain_steps: int) -> np.ndarray | None:
         """[N, n_in, T + drain_steps] (the spikes' dtype): each sample followed by ``drain_steps`` silent steps."""
         if self.spikes is None:
             return None
         pad = np.zeros((*self.spikes.shape[:2], drain_steps), dtype=self.spikes.dtype)
         return np.concatenate([self.spikes, pad], axis=-1)
-
-    def batch_bias(self, drain_steps: int) -> np.ndarray | None:
-        """int64 [N, n_in, T + drain_steps]: each sample's bias for T steps, zero for ``drain_steps``."""
-        if self.bias is None:
-            return None
-        out = np.zeros((*self.bias.shape, self.steps + drain_steps), dtype=np.int64)
-        out[:, :, : self.steps] = self.bias[:, :, None]
-        return out

@@ -34,7 +34,8 @@ from neurodeploy.loihi.geometry import conv_input_size, conv_output_size, tap_hi
 from neurodeploy.loihi.order import lava_shape, per_channel_to_lava
 from neurodeploy.loihi.weights import WEIGHT_MAX, WEIGHT_MIN
 from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
-from neurodeploy.netx.fanout import Fanout, conv_fanout
+from neurodeploy.netx.conv_fanout import conv_fanout
+from neurodeploy.netx.fanout import Fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 INT32_MIN = -(1 << 31)

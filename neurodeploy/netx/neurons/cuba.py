@@ -30,7 +30,7 @@ from neurodeploy.loihi.arithmetic import (
     ACT_SHIFT, BIAS_EXP, DECAY_UNITY, STATE_LIMIT, VTH_SHIFT, WEIGHT_SCALE, decay, saturate24, signed_wrap, wrap24, wrap32,
 )
 from neurodeploy.netx.base import NeuronModel
-from neurodeploy.netx.fanout import bias_at, emit, layer_input, silent_fanout
+from neurodeploy.netx.fanout import bias_at, emit, layer_input, scratch, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 
@@ -104,7 +104,7 @@ class CubaNeuron(NeuronModel):
         v[spikes] = 0
         return spikes.astype(np.int64)
 
-    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
              resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
         return _scan(feed, recurrence or silent_fanout(out.shape[1]).arrays(), recurrence is not None, pre, events,
                      bias, resets, self.i_decay, self.v_decay, self.v_th_mant << VTH_SHIFT, out, state)
@@ -172,7 +172,7 @@ class CubaNeuron(NeuronModel):
 
 
 @kernel
-def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: np.ndarray,
+def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: tuple,
           resets: np.ndarray, i_decay: int, v_decay: int, threshold: int, out: np.ndarray,
           state: np.ndarray) -> tuple:
     """``CubaNeuron.step`` over rows and steps (``NeuronModel.scan``); threshold = vThMant << 6."""
@@ -184,7 +184,7 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     values = np.empty(1024, dtype=np.int32)
     at = 0
     a_in = np.zeros(size, dtype=np.int64)
-    partial = np.zeros(size, dtype=np.int64)
+    partial = scratch(size)
     u = np.zeros(size, dtype=np.int64)
     v = np.zeros(size, dtype=np.int64)
     fired = np.zeros(size, dtype=np.int64)
@@ -199,10 +199,9 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
             layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
             if recurrent:
                 layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
-            if bias.shape[2] and (t == 0 or bias.shape[1] > 1):
-                row_bias = bias_at(bias, b, t)
-                for j in range(size):
-                    drive[j] = scalar.wrap16(row_bias[j]) << BIAS_EXP
+            row_bias = bias_at(bias, b, t)  # empty: unchanged
+            for j in range(row_bias.size):
+                drive[j] = scalar.wrap16(row_bias[j]) << BIAS_EXP
             spikes = 0
             for j in range(size):  # one branch-free pass (vectorised)
                 current = scalar.wrap24_once(scalar.wrap32(scalar.decay(u[j], i_decay)

@@ -33,7 +33,7 @@ from neurodeploy.jit import kernel
 from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import DECAY_SHIFT, STATE_LIMIT, VTH_SHIFT, WEIGHT_SCALE, wrap32
 from neurodeploy.netx.base import NeuronModel
-from neurodeploy.netx.fanout import emit, layer_input, silent_fanout
+from neurodeploy.netx.fanout import emit, layer_input, scratch, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 VARIANTS = {"RF_PHASE": "RF", "RF_IZHIKEVICH": "RF_IZ"}
@@ -135,7 +135,7 @@ class ResonateFireNeuron(NeuronModel):
             imag[:] = np.where(spikes, self.threshold - 1, new_im)
         return spikes.astype(np.int64)
 
-    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
              resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
         """The bias is ignored, as by ``step`` (netx gives a complex layer none)."""
         sin, cos = decays(self.sin_decay, self.cos_decay)
@@ -204,7 +204,7 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     values = np.empty(1024, dtype=np.int32)
     at = 0
     a_in = np.zeros(2 * size, dtype=np.int64)
-    partial = np.zeros(2 * size, dtype=np.int64)
+    partial = scratch(2 * size)
     real = np.zeros(size, dtype=np.int64)
     imag = np.zeros(size, dtype=np.int64)
     fired = np.zeros(size, dtype=np.int64)

@@ -39,7 +39,7 @@ from neurodeploy.jit import kernel
 from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import WEIGHT_SCALE, signed_wrap, wrap32
 from neurodeploy.netx.base import NeuronModel
-from neurodeploy.netx.fanout import bias_at, emit, layer_input, silent_fanout
+from neurodeploy.netx.fanout import bias_at, emit, layer_input, scratch, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 ROLES = ("delta", "sigma_delta", "sigma")
@@ -134,7 +134,7 @@ class SigmaDeltaNeuron(NeuronModel):
         value = sigma if bias is None else wrap32(sigma + wrap32(signed_wrap(bias, 32) << (SPIKE_EXP + STATE_EXP)))
         return self._delta(act, residue, np.maximum(value, 0))
 
-    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: np.ndarray,
+    def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
              resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
         return _scan(feed, recurrence or silent_fanout(out.shape[1]).arrays(), recurrence is not None, pre, events,
                      bias, resets, ROLES.index(self.role), self.threshold, out, state)
@@ -178,7 +178,7 @@ class SigmaDeltaNeuron(NeuronModel):
 
 
 @kernel
-def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: np.ndarray,
+def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: tuple,
           resets: np.ndarray, role: int, threshold: int, out: np.ndarray, state: np.ndarray) -> tuple:
     """``SigmaDeltaNeuron.step`` over rows and steps (``NeuronModel.scan``); role: index in
     ``ROLES``; threshold: ``SigmaDeltaNeuron.threshold``. Never reset by netx, but
@@ -191,7 +191,7 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     values = np.empty(1024, dtype=np.int32)
     at = 0
     a_in = np.zeros(size, dtype=np.int64)
-    partial = np.zeros(size, dtype=np.int64)
+    partial = scratch(size)
     sigma = np.zeros(size, dtype=np.int64)
     act = np.zeros(size, dtype=np.int64)
     residue = np.zeros(size, dtype=np.int64)
@@ -208,10 +208,9 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
             layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
             if recurrent:
                 layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
-            if bias.shape[2] and (t == 0 or bias.shape[1] > 1):
-                row_bias = bias_at(bias, b, t)
-                for j in range(size):
-                    drive[j] = scalar.wrap32(scalar.wrap32(row_bias[j]) << (SPIKE_EXP + STATE_EXP))
+            row_bias = bias_at(bias, b, t)  # empty: unchanged
+            for j in range(row_bias.size):
+                drive[j] = scalar.wrap32(scalar.wrap32(row_bias[j]) << (SPIKE_EXP + STATE_EXP))
             count = 0
             for j in range(size):
                 if role == 2:  # sigma: sends its sum
