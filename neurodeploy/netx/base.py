@@ -86,7 +86,7 @@ class NeuronModel(ABC):
 
     @abstractmethod
     def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
-             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray, buffers: tuple) -> tuple:
         """Run rows of these neurons over every step, compiled: the golden model's fast
         path, the same arithmetic as ``step`` (a property test requires equal messages and
         state).
@@ -99,7 +99,10 @@ class NeuronModel(ABC):
         bool [S], zero the state before that step (each row starts from zero). Writes
         messages into ``out`` [B, n, S] (uint8 or int32, zeros on entry) and, when
         ``state`` [k, B, n, S] int32 is not empty, each state variable (``state_names``)
-        after every step. Returns the events of ``out``, for the next layer.
+        after every step. buffers: (indices, values) int32 arrays the events of ``out`` are
+        written into (grown when too small). Returns the events of ``out`` for the next
+        layer: (pointers [B, S + 1], indices, values), the buffers as written, valid up
+        to pointers[-1, -1].
         """
 
     @abstractmethod

@@ -141,10 +141,11 @@ def silent_fanout(size: int) -> Fanout:
 
 
 @kernel
-def events_of(messages: np.ndarray) -> tuple:
+def events_of(messages: np.ndarray, indices: np.ndarray, values: np.ndarray) -> tuple:
     """The events of messages [B, n, S] (one entry per nonzero message), as the kernels
-    pass them on: (pointers int64 [B, S + 1], indices int32 [E], values int32 [E]), row b's
-    events at step t being entries pointers[b, t] to pointers[b, t + 1]."""
+    pass them on: (pointers int64 [B, S + 1], indices int32, values int32), row b's
+    events at step t being entries pointers[b, t] to pointers[b, t + 1], written into
+    ``indices`` and ``values`` (replaced by larger ones when they are too small)."""
     rows, size, steps = messages.shape
     count = 0
     for b in range(rows):
@@ -152,9 +153,10 @@ def events_of(messages: np.ndarray) -> tuple:
             for t in range(steps):
                 if messages[b, j, t] != 0:
                     count += 1
+    if count > indices.size:
+        indices = np.empty(count, dtype=np.int32)
+        values = np.empty(count, dtype=np.int32)
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
-    indices = np.empty(count, dtype=np.int32)
-    values = np.empty(count, dtype=np.int32)
     at = 0
     for b in range(rows):
         for t in range(steps):

@@ -30,6 +30,7 @@ state carries from one sample into the next, here as in Lava.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -71,6 +72,34 @@ def run_bytes(input_size: int, sizes: list[int], rows: int, steps: int, batch_si
     running = min(rows, batch_size * len(os.sched_getaffinity(0)))
     chunk = 4 * input_size + 16 * (input_size + sum(sizes)) + (12 * max(sizes) if record_state else 0)
     return rows * steps * (input_size + per_entry * sum(sizes)) + running * steps * chunk
+
+
+class _EventBuffers:
+    """Event buffers (``fanout.events_of``'s indices and values, int32) kept between runs
+    in this process, so that a layer's events are written into memory already touched:
+    fresh memory costs a page fault per 4 KiB, as much as writing the events (measured:
+    0.12 s against 0.03 s for PilotNet LIF's 4.5 M input-layer events). A running chunk
+    of rows holds two pairs (the events into a layer and those out of it); the ``keep``
+    largest pairs given back are kept."""
+
+    def __init__(self, keep: int) -> None:
+        self._free: list[tuple[np.ndarray, np.ndarray]] = []
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
+        """The largest pair kept, or an empty one."""
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+
+    def give(self, pair: tuple[np.ndarray, np.ndarray]) -> None:
+        with self._lock:
+            self._free = sorted([*self._free, pair], key=lambda kept: kept[0].size)[-self._keep:]
+
+
+_EVENT_BUFFERS = _EventBuffers(keep=2 * len(os.sched_getaffinity(0)))
 
 
 @dataclass(frozen=True)
@@ -233,7 +262,7 @@ class GoldenModel:
         layers = self.network.layers
         pre = _kernel_input(spikes, rows, steps, self.input_size, binary=layers[0].has_synapse)
         # an input layer reads its input directly (``fanout.DIRECT``), not as events
-        events = events_of(pre if layers[0].has_synapse else pre[:, :0])
+        events = events_of(pre if layers[0].has_synapse else pre[:, :0], *_EVENT_BUFFERS.take())
         for index, layer in enumerate(layers):
             resets = (reset_columns(arrival(index, self.starts_with_input), reset_interval or steps, steps)
                       if layer.neuron.resets else np.zeros(steps, dtype=bool))
@@ -241,12 +270,15 @@ class GoldenModel:
             names = layer.neuron.state_names
             recorded = np.zeros((len(names), rows, layer.size, steps) if record_state else (len(names), 0, 0, 0),
                                 dtype=np.int32)
-            events = layer.neuron.scan(self.fanouts[index], self.recurrent_fanouts[index], pre, events,
-                                       _kernel_bias(layer, bias, steps), resets, out, recorded)
+            sent = layer.neuron.scan(self.fanouts[index], self.recurrent_fanouts[index], pre, events,
+                                     _kernel_bias(layer, bias, steps), resets, out, recorded, _EVENT_BUFFERS.take())
+            _EVENT_BUFFERS.give(events[1:])
+            events = sent
             if state is not None:
                 for k, name in enumerate(names):
                     state[index][name][start : start + rows] = recorded[k]
             pre = out
+        _EVENT_BUFFERS.give(events[1:])
 
     def _run_rows_reference(self, spikes: np.ndarray | None, bias: _Bias | None, steps: int,
                             reset_interval: int | None, record_state: bool, messages: list[np.ndarray],

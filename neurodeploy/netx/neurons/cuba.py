@@ -105,9 +105,9 @@ class CubaNeuron(NeuronModel):
         return spikes.astype(np.int64)
 
     def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
-             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray, buffers: tuple) -> tuple:
         return _scan(feed, recurrence or silent_fanout(out.shape[1]).arrays(), recurrence is not None, pre, events,
-                     bias, resets, self.i_decay, self.v_decay, self.v_th_mant << VTH_SHIFT, out, state)
+                     bias, resets, self.i_decay, self.v_decay, self.v_th_mant << VTH_SHIFT, out, state, buffers)
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
                   bias_input: str | None) -> str:
@@ -174,21 +174,20 @@ class CubaNeuron(NeuronModel):
 @kernel
 def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: tuple,
           resets: np.ndarray, i_decay: int, v_decay: int, threshold: int, out: np.ndarray,
-          state: np.ndarray) -> tuple:
+          state: np.ndarray, buffers: tuple) -> tuple:
     """``CubaNeuron.step`` over rows and steps (``NeuronModel.scan``); threshold = vThMant << 6."""
     rows, size, steps = out.shape
     record = state.shape[1] > 0
     pre_pointers, pre_indices, pre_values = pre_events
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
-    indices = np.empty(1024, dtype=np.int32)
-    values = np.empty(1024, dtype=np.int32)
+    indices, values = buffers
     at = 0
-    a_in = np.zeros(size, dtype=np.int64)
+    a_in = np.zeros(size, dtype=np.int32)
     partial = scratch(size)
-    u = np.zeros(size, dtype=np.int64)
-    v = np.zeros(size, dtype=np.int64)
-    fired = np.zeros(size, dtype=np.int64)
-    drive = np.zeros(size, dtype=np.int64)  # the bias, << 6
+    u = np.zeros(size, dtype=np.int32)
+    v = np.zeros(size, dtype=np.int32)
+    fired = np.zeros(size, dtype=np.int32)
+    drive = np.zeros(size, dtype=np.int32)  # the bias, << 6
     for b in range(rows):
         for t in range(steps):
             pointers[b, t] = at
@@ -205,7 +204,7 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
             spikes = 0
             for j in range(size):  # one branch-free pass (vectorised)
                 current = scalar.wrap24_once(scalar.wrap32(scalar.decay(u[j], i_decay)
-                                                           + scalar.wrap32(a_in[j] << ACT_SHIFT)))
+                                                           + scalar.wrap32(np.int64(a_in[j]) << ACT_SHIFT)))
                 u[j] = current
                 voltage = scalar.saturate24(scalar.decay(v[j], v_decay) + current + drive[j])
                 spike = voltage > threshold
@@ -219,7 +218,7 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                     state[0, b, j, t] = u[j]
                     state[1, b, j, t] = v[j]
         pointers[b, steps] = at
-    return pointers, indices[:at], values[:at]
+    return pointers, indices, values
 
 
 def _onnx_decay(graph: Any, x: str, amount: int) -> str:

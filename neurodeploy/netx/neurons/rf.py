@@ -136,11 +136,11 @@ class ResonateFireNeuron(NeuronModel):
         return spikes.astype(np.int64)
 
     def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
-             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray, buffers: tuple) -> tuple:
         """The bias is ignored, as by ``step`` (netx gives a complex layer none)."""
         sin, cos = decays(self.sin_decay, self.cos_decay)
         return _scan(feed, recurrence or silent_fanout(2 * out.shape[1]).arrays(), recurrence is not None, pre,
-                     events, resets, self.variant == "RF_IZ", sin, cos, self.threshold, out, state)
+                     events, resets, self.variant == "RF_IZ", sin, cos, self.threshold, out, state, buffers)
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
                   bias_input: str | None) -> str:
@@ -192,7 +192,8 @@ class ResonateFireNeuron(NeuronModel):
 
 @kernel
 def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, resets: np.ndarray,
-          izhikevich: bool, sin: int, cos: int, threshold: int, out: np.ndarray, state: np.ndarray) -> tuple:
+          izhikevich: bool, sin: int, cos: int, threshold: int, out: np.ndarray, state: np.ndarray,
+          buffers: tuple) -> tuple:
     """``ResonateFireNeuron.step`` over rows and steps (``NeuronModel.scan``): the input
     holds the real parts then the imaginary ones [2n]; sin, cos: the decays Lava uses
     (``decays``); threshold: vThMant << 6."""
@@ -200,14 +201,13 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     record = state.shape[1] > 0
     pre_pointers, pre_indices, pre_values = pre_events
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
-    indices = np.empty(1024, dtype=np.int32)
-    values = np.empty(1024, dtype=np.int32)
+    indices, values = buffers
     at = 0
-    a_in = np.zeros(2 * size, dtype=np.int64)
+    a_in = np.zeros(2 * size, dtype=np.int32)
     partial = scratch(2 * size)
-    real = np.zeros(size, dtype=np.int64)
-    imag = np.zeros(size, dtype=np.int64)
-    fired = np.zeros(size, dtype=np.int64)
+    real = np.zeros(size, dtype=np.int32)
+    imag = np.zeros(size, dtype=np.int32)
+    fired = np.zeros(size, dtype=np.int32)
     for b in range(rows):
         for t in range(steps):
             pointers[b, t] = at
@@ -220,8 +220,8 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                 layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
             spikes = 0
             for j in range(size):
-                a_re = scalar.wrap32(a_in[j] << VTH_SHIFT)
-                a_im = scalar.wrap32(a_in[size + j] << VTH_SHIFT)
+                a_re = scalar.wrap32(np.int64(a_in[j]) << VTH_SHIFT)
+                a_im = scalar.wrap32(np.int64(a_in[size + j]) << VTH_SHIFT)
                 re, im = real[j], imag[j]
                 new_re = scalar.saturate24(scalar.trunc_shift12(cos * re) - scalar.trunc_shift12(sin * im) + a_re)
                 new_im = scalar.saturate24(scalar.trunc_shift12(sin * re) + scalar.trunc_shift12(cos * im) + a_im)
@@ -242,4 +242,4 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                     state[0, b, j, t] = real[j]
                     state[1, b, j, t] = imag[j]
         pointers[b, steps] = at
-    return pointers, indices[:at], values[:at]
+    return pointers, indices, values

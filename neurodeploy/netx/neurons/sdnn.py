@@ -135,9 +135,9 @@ class SigmaDeltaNeuron(NeuronModel):
         return self._delta(act, residue, np.maximum(value, 0))
 
     def scan(self, feed: tuple, recurrence: tuple | None, pre: np.ndarray, events: tuple, bias: tuple,
-             resets: np.ndarray, out: np.ndarray, state: np.ndarray) -> tuple:
+             resets: np.ndarray, out: np.ndarray, state: np.ndarray, buffers: tuple) -> tuple:
         return _scan(feed, recurrence or silent_fanout(out.shape[1]).arrays(), recurrence is not None, pre, events,
-                     bias, resets, ROLES.index(self.role), self.threshold, out, state)
+                     bias, resets, ROLES.index(self.role), self.threshold, out, state, buffers)
 
     def onnx_step(self, graph: Any, index: int, size: int, a_in: str, bias: np.ndarray | None,
                   bias_input: str | None) -> str:
@@ -179,7 +179,7 @@ class SigmaDeltaNeuron(NeuronModel):
 
 @kernel
 def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_events: tuple, bias: tuple,
-          resets: np.ndarray, role: int, threshold: int, out: np.ndarray, state: np.ndarray) -> tuple:
+          resets: np.ndarray, role: int, threshold: int, out: np.ndarray, state: np.ndarray, buffers: tuple) -> tuple:
     """``SigmaDeltaNeuron.step`` over rows and steps (``NeuronModel.scan``); role: index in
     ``ROLES``; threshold: ``SigmaDeltaNeuron.threshold``. Never reset by netx, but
     ``resets`` is honoured as for any model."""
@@ -187,16 +187,15 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     record = state.shape[1] > 0
     pre_pointers, pre_indices, pre_values = pre_events
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
-    indices = np.empty(1024, dtype=np.int32)
-    values = np.empty(1024, dtype=np.int32)
+    indices, values = buffers
     at = 0
-    a_in = np.zeros(size, dtype=np.int64)
+    a_in = np.zeros(size, dtype=np.int32)
     partial = scratch(size)
-    sigma = np.zeros(size, dtype=np.int64)
-    act = np.zeros(size, dtype=np.int64)
-    residue = np.zeros(size, dtype=np.int64)
-    sent = np.zeros(size, dtype=np.int64)
-    drive = np.zeros(size, dtype=np.int64)  # the bias, << 12, as Lava stores it
+    sigma = np.zeros(size, dtype=np.int32)
+    act = np.zeros(size, dtype=np.int32)
+    residue = np.zeros(size, dtype=np.int32)
+    sent = np.zeros(size, dtype=np.int32)
+    drive = np.zeros(size, dtype=np.int32)  # the bias, << 12, as Lava stores it
     for b in range(rows):
         for t in range(steps):
             pointers[b, t] = at
@@ -218,7 +217,7 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                     message = sigma[j]
                 else:
                     if role == 0:  # delta
-                        value = scalar.wrap32(a_in[j] << (SPIKE_EXP + STATE_EXP))
+                        value = scalar.wrap32(np.int64(a_in[j]) << (SPIKE_EXP + STATE_EXP))
                     else:
                         sigma[j] = scalar.wrap32(sigma[j] + a_in[j])
                         value = max(scalar.wrap32(sigma[j] + drive[j]), 0)
@@ -243,4 +242,4 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                     else:
                         state[0, b, j, t] = sigma[j]
         pointers[b, steps] = at
-    return pointers, indices[:at], values[:at]
+    return pointers, indices, values
