@@ -140,8 +140,10 @@ def test_compiled_path_equals_reference_path(tmp_path: Path, seed: int) -> None:
 
 def test_the_draws_reach_every_synapse_mode(tmp_path: Path) -> None:
     """The seeds above exercise every way a synapse turns its sums into an input, and every
-    form a fanout keeps its weights in, with spikes and with graded messages."""
+    form a fanout keeps its weights in, with spikes and with graded messages (and a conv
+    of spikes with its channels' weights combined, and without: grouped)."""
     seen: Counter = Counter()
+    combined: Counter = Counter()
     for seed in SEEDS:
         drawn, _ = random_network(seed, tmp_path)
         for network in (drawn, _pruned(drawn, seed, tmp_path)):
@@ -151,8 +153,10 @@ def test_the_draws_reach_every_synapse_mode(tmp_path: Path) -> None:
                                layer.recurrent_fanout(graded, sparse)):
                     if fanout is not None:
                         seen[(fanout.form, fanout.mode, fanout.binary)] += 1
+                        combined[fanout.combined] += fanout.form == fanouts.CONV_TAPS and fanout.binary
     assert {mode for _, mode, _ in seen} == {fanouts.DENSE_BINARY, fanouts.DENSE_GRADED,
                                               fanouts.DELAY_DENSE_GRADED, fanouts.CONV}, seen
     for form in (fanouts.FULL, fanouts.CSR, fanouts.CONV_TAPS):
         assert {binary for f, _, binary in seen if f == form} == {True, False}, (form, seen)
     assert any(form == fanouts.DIRECT for form, _, _ in seen), seen
+    assert combined[True] and combined[False], combined

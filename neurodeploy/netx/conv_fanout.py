@@ -11,7 +11,11 @@ import numpy as np
 
 from neurodeploy.jit import kernel
 from neurodeploy.loihi.geometry import tap_reach
-from neurodeploy.netx.fanout import CONV, CONV_LANES, CONV_TAPS, EMPTY, Fanout, make_fanout
+from neurodeploy.netx.fanout import CHANNEL_GROUP, CONV, CONV_LANES, CONV_TAPS, EMPTY, Fanout, make_fanout
+
+# The largest table of combined channel weights (``Fanout.combined``) built; beyond it a
+# conv adds each spike's weights (the table would no longer stay in the cache).
+COMBINED_BYTES = 2 << 20
 
 
 def conv_fanout(weight: np.ndarray, previous: tuple[int, int, int], shape: tuple[int, int, int],
@@ -33,8 +37,22 @@ def conv_fanout(weight: np.ndarray, previous: tuple[int, int, int], shape: tuple
     pointers, targets, tap_of, channel = _conv_entries(
         tap_reach(height, out_h, k_h, stride[0], padding[0], dilation[0]),
         tap_reach(width, out_w, k_w, stride[1], padding[1], dilation[1]), channels, group_in, per_group, c_out, out_h)
+    combined = not graded and groups == 1 and \
+        -(-channels // CHANNEL_GROUP) * (1 << CHANNEL_GROUP) * taps[0].nbytes <= COMBINED_BYTES
     return make_fanout(CONV_TAPS, 1, [0], np.zeros(c_out * out_h * out_w, dtype=np.int64), CONV, not graded,
-                       csr=(pointers, targets, EMPTY), conv=(taps, tap_of, channel))
+                       csr=(pointers, targets, EMPTY), conv=(_combined(taps) if combined else taps, tap_of, channel),
+                       combined=combined)
+
+
+def _combined(taps: np.ndarray) -> np.ndarray:
+    """taps [C, K, P] as ``Fanout.combined``'s table: [ceil(C / g) 2^g, K, P], g = ``CHANNEL_GROUP``."""
+    channels = taps.shape[0]
+    groups = -(-channels // CHANNEL_GROUP)
+    padded = np.zeros((groups * CHANNEL_GROUP, *taps.shape[1:]), dtype=np.int64)
+    padded[:channels] = taps
+    bits = (np.arange(1 << CHANNEL_GROUP)[:, None] >> np.arange(CHANNEL_GROUP)) & 1   # [2^g, g]
+    table = np.einsum("mb,gbkp->gmkp", bits, padded.reshape(groups, CHANNEL_GROUP, *taps.shape[1:]))
+    return np.ascontiguousarray(table.reshape(groups << CHANNEL_GROUP, *taps.shape[1:]), dtype=np.int64)
 
 
 @kernel

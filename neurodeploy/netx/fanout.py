@@ -45,6 +45,9 @@ FULL_ROWS_DENSITY = 0.25
 # weights zero-padded to a whole number of blocks): a loop of fixed length compiles to a
 # few vector adds, where one of the group's length loops over a remainder.
 CONV_LANES = 8
+# A binary conv with one group can add, per tap, one precomputed sum for every pattern of
+# spikes of this many neighbouring channels at one position (``taps`` is then that table).
+CHANNEL_GROUP = 4
 EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -62,7 +65,9 @@ class Fanout:
     to the ``CONV_LANES`` entries of slack of the scratch, ``scratch``), ``channel`` int64 [n_in] each
     sending neuron's channel; delays: int64 [G]; exponent: int64 [n_out]; mode: how sums
     become inputs (module doc); binary: a message counts as 1 whatever its value;
-    uniform: every output has the same exponent."""
+    uniform: every output has the same exponent; combined (binary ``CONV_TAPS`` of one
+    group): ``taps`` is [C_in / g * 2^g, kH kW, P] with g = ``CHANNEL_GROUP``, row
+    k 2^g + m the sum of the weights of the channels kg + b whose bit b is set in m."""
 
     form: int
     rows: np.ndarray
@@ -77,21 +82,22 @@ class Fanout:
     mode: int
     binary: bool
     uniform: bool
+    combined: bool = False
 
     def arrays(self) -> tuple:
         """The tuple the kernels take (``layer_input``)."""
         return (self.form, self.rows, self.pointers, self.targets, self.weights, self.taps, self.tap_of, self.channel,
-                self.delays, self.exponent, self.mode, self.binary, self.uniform)
+                self.delays, self.exponent, self.mode, self.binary, self.uniform, self.combined)
 
 
 def make_fanout(form: int, groups: int, delays: list[int], exponent: np.ndarray, mode: int, binary: bool,
             rows: np.ndarray | None = None, csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-            conv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Fanout:
+            conv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, combined: bool = False) -> Fanout:
     pointers, targets, weights = csr if csr is not None else (np.zeros((groups, 1), dtype=np.int64), EMPTY, EMPTY)
     taps, tap_of, channel = conv if conv is not None else (np.zeros((0, 0, 0), dtype=np.int64), EMPTY, EMPTY)
     return Fanout(form, rows if rows is not None else np.zeros((groups, 0, 0), dtype=np.int64), pointers, targets,
                   weights, taps, tap_of, channel, np.asarray(delays, dtype=np.int64), exponent.astype(np.int64), mode,
-                  binary, bool(exponent.size == 0 or exponent.min() == exponent.max()))
+                  binary, bool(exponent.size == 0 or exponent.min() == exponent.max()), combined)
 
 
 def dense_fanout(parts: list[tuple[np.ndarray, int]], delay: np.ndarray | None, graded: bool, sparse: bool,
@@ -258,6 +264,37 @@ def _scatter_conv(pointers: np.ndarray, targets: np.ndarray, taps: np.ndarray, t
 
 
 @kernel
+def _scatter_conv_combined(pointers: np.ndarray, targets: np.ndarray, combined: np.ndarray, tap_of: np.ndarray,
+                           channel: np.ndarray, indices: np.ndarray, first: int, last: int,
+                           partial: np.ndarray) -> None:
+    """``_scatter_conv`` of spikes into a conv of one group: the events of one position
+    arrive together (Lava order puts the channels last, and events are in neuron order),
+    and each ``CHANNEL_GROUP`` of its channels that sent adds, per tap, the one sum of
+    their weights (``Fanout.combined``)."""
+    blocks = combined.shape[2] // CONV_LANES
+    k = first
+    while k < last:
+        i = indices[k]
+        start = i - channel[i]  # the position's first neuron
+        group = channel[i] // CHANNEL_GROUP
+        mask = 0
+        while k < last:
+            j = indices[k]
+            if j - channel[j] != start or channel[j] // CHANNEL_GROUP != group:
+                break
+            mask |= 1 << (channel[j] % CHANNEL_GROUP)
+            k += 1
+        row = (group << CHANNEL_GROUP) + mask
+        for e in range(pointers[i], pointers[i + 1]):
+            base = targets[e]
+            tap = tap_of[e]
+            for block in range(blocks):
+                at = block * CONV_LANES
+                for q in range(CONV_LANES):
+                    partial[base + at + q] += combined[row, tap, at + q]
+
+
+@kernel
 def _deliver(partial: np.ndarray, exponent: np.ndarray, uniform: bool, mode: int, total: np.ndarray) -> None:
     """Add one delay group's sums ``partial`` (zeroed here) into ``total`` as ``mode`` says,
     wrapped to int32. One loop per case, each branch-free (and, with one exponent for
@@ -295,7 +332,8 @@ def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices:
     (read by ``DIRECT`` only; [0, S]: none) and its events (``events_of``: ``pointers`` [S + 1] of this
     row, ``indices``, ``values``). partial: int64 scratch (``scratch(n_out)``), zero on entry
     and return."""
-    form, rows, fan_pointers, targets, weights, taps, tap_of, channel, delays, exponent, mode, binary, uniform = fanout
+    (form, rows, fan_pointers, targets, weights, taps, tap_of, channel, delays, exponent, mode, binary, uniform,
+     combined) = fanout
     if form == DIRECT:  # no input neurons given: none arrives
         given = dense.shape[0] > 0
         for j in range(total.size):
@@ -316,6 +354,8 @@ def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices:
             _scatter_full(rows[g], indices, values, first, last, binary, wrapped, partial)
         elif form == CSR:
             _scatter_csr(fan_pointers[g], targets, weights, indices, values, first, last, binary, wrapped, partial)
+        elif combined:
+            _scatter_conv_combined(fan_pointers[0], targets, taps, tap_of, channel, indices, first, last, partial)
         else:
             _scatter_conv(fan_pointers[0], targets, taps, tap_of, channel, indices, values, first, last, binary,
                           partial)
