@@ -62,7 +62,7 @@ class Fanout:
     ``tap_of`` the tap's index ky kW + kx, ``taps`` int64 [C_in, kH kW, P] the weights of
     input channel c to its group's C_out / groups outputs, zero-padded to P, a multiple of
     ``CONV_LANES`` (so an event also adds zeros to the next position's first outputs, or
-    to the ``CONV_LANES`` entries of slack of the scratch, ``scratch``), ``channel`` int64 [n_in] each
+    to the ``CONV_LANES`` entries of slack of the scratch ``layer_input`` takes), ``channel`` int64 [n_in] each
     sending neuron's channel; delays: int64 [G]; exponent: int64 [n_out]; mode: how sums
     become inputs (module doc); binary: a message counts as 1 whatever its value;
     uniform: every output has the same exponent; combined (binary ``CONV_TAPS`` of one
@@ -189,8 +189,9 @@ def emit(indices: np.ndarray, values: np.ndarray, at: int, sent: np.ndarray, out
         grown = max(2 * indices.size, at + n)
         more_indices = np.empty(grown, dtype=np.int32)
         more_values = np.empty(grown, dtype=np.int32)
-        more_indices[:at] = indices[:at]
-        more_values[:at] = values[:at]
+        for k in range(at):  # a loop: numba compiles a slice assignment for seconds
+            more_indices[k] = indices[k]
+            more_values[k] = values[k]
         indices, values = more_indices, more_values
     first = at
     for j in range(n):
@@ -203,7 +204,7 @@ def emit(indices: np.ndarray, values: np.ndarray, at: int, sent: np.ndarray, out
     return indices, values, at
 
 
-@kernel
+@kernel(inline=True)
 def _scatter_full(rows: np.ndarray, indices: np.ndarray, values: np.ndarray, first: int, last: int, binary: bool,
                   wrapped: bool, partial: np.ndarray) -> None:
     """partial += the weight row of each event first..last-1 (times its message unless
@@ -223,7 +224,7 @@ def _scatter_full(rows: np.ndarray, indices: np.ndarray, values: np.ndarray, fir
                 partial[j] += row[j] * message
 
 
-@kernel
+@kernel(inline=True)
 def _scatter_csr(pointers: np.ndarray, targets: np.ndarray, weights: np.ndarray, indices: np.ndarray,
                  values: np.ndarray, first: int, last: int, binary: bool, wrapped: bool, partial: np.ndarray) -> None:
     """``_scatter_full`` over the nonzero weights only."""
@@ -239,7 +240,7 @@ def _scatter_csr(pointers: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                 partial[targets[e]] += weights[e] * message
 
 
-@kernel
+@kernel(inline=True)
 def _scatter_conv(pointers: np.ndarray, targets: np.ndarray, taps: np.ndarray, tap_of: np.ndarray,
                   channel: np.ndarray, indices: np.ndarray, values: np.ndarray, first: int, last: int, binary: bool,
                   partial: np.ndarray) -> None:
@@ -263,7 +264,7 @@ def _scatter_conv(pointers: np.ndarray, targets: np.ndarray, taps: np.ndarray, t
                         partial[base + at + q] += taps[c, tap, at + q] * message
 
 
-@kernel
+@kernel(inline=True)
 def _scatter_conv_combined(pointers: np.ndarray, targets: np.ndarray, combined: np.ndarray, tap_of: np.ndarray,
                            channel: np.ndarray, indices: np.ndarray, first: int, last: int,
                            partial: np.ndarray) -> None:
@@ -294,7 +295,7 @@ def _scatter_conv_combined(pointers: np.ndarray, targets: np.ndarray, combined: 
                     partial[base + at + q] += combined[row, tap, at + q]
 
 
-@kernel
+@kernel(inline=True)
 def _deliver(partial: np.ndarray, exponent: np.ndarray, uniform: bool, mode: int, total: np.ndarray) -> None:
     """Add one delay group's sums ``partial`` (zeroed here) into ``total`` as ``mode`` says,
     wrapped to int32. One loop per case, each branch-free (and, with one exponent for
@@ -325,23 +326,19 @@ def _deliver(partial: np.ndarray, exponent: np.ndarray, uniform: bool, mode: int
 
 @kernel
 def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices: np.ndarray, values: np.ndarray,
-                t: int, total: np.ndarray, partial: np.ndarray, accumulate: bool) -> None:
-    """The input at step t into ``total`` [n_out]: written, or with ``accumulate`` added to
-    what it holds, wrapped to int32 (as Lava's channel adds a recurrent synapse's input to
+                t: int, total: np.ndarray, partial: np.ndarray) -> None:
+    """The input at step t added into ``total`` [n_out] (zero, or a synapse's input of the
+    same step), wrapped to int32 (as Lava's channel adds a recurrent synapse's input to
     the feedforward one). The sending layer's messages of this row: ``dense`` [n_in, S]
     (read by ``DIRECT`` only; [0, S]: none) and its events (``events_of``: ``pointers`` [S + 1] of this
-    row, ``indices``, ``values``). partial: int64 scratch (``scratch(n_out)``), zero on entry
+    row, ``indices``, ``values``). partial: int64 scratch (n_out + ``CONV_LANES`` entries), zero on entry
     and return."""
     (form, rows, fan_pointers, targets, weights, taps, tap_of, channel, delays, exponent, mode, binary, uniform,
      combined) = fanout
     if form == DIRECT:  # no input neurons given: none arrives
-        given = dense.shape[0] > 0
-        for j in range(total.size):
-            total[j] = dense[j, t] if given else 0
+        for j in range(dense.shape[0]):
+            total[j] = wrap32(total[j] + dense[j, t])
         return
-    if not accumulate:
-        for j in range(total.size):
-            total[j] = 0
     wrapped = mode == DELAY_DENSE_GRADED
     for g in range(delays.size):
         source = t - 1 - delays[g]
@@ -360,13 +357,6 @@ def layer_input(fanout: tuple, dense: np.ndarray, pointers: np.ndarray, indices:
             _scatter_conv(fan_pointers[0], targets, taps, tap_of, channel, indices, values, first, last, binary,
                           partial)
         _deliver(partial, exponent, uniform, mode, total)
-
-
-@kernel
-def scratch(size: int) -> np.ndarray:
-    """The zeroed int64 scratch ``layer_input`` takes for ``size`` inputs, with the slack a
-    conv's padded blocks write zeros into (``CONV_LANES``)."""
-    return np.zeros(size + CONV_LANES, dtype=np.int64)
 
 
 @kernel

@@ -30,7 +30,7 @@ from neurodeploy.loihi.arithmetic import (
     ACT_SHIFT, BIAS_EXP, DECAY_UNITY, STATE_LIMIT, VTH_SHIFT, WEIGHT_SCALE, decay, saturate24, signed_wrap, wrap24, wrap32,
 )
 from neurodeploy.netx.base import NeuronModel
-from neurodeploy.netx.fanout import bias_at, emit, layer_input, scratch, silent_fanout
+from neurodeploy.netx.fanout import CONV_LANES, bias_at, emit, layer_input, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 
@@ -181,9 +181,9 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     pre_pointers, pre_indices, pre_values = pre_events
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
     indices, values = buffers
-    at = 0
+    at = np.int64(0)  # not a literal: emit is compiled once
     a_in = np.zeros(size, dtype=np.int32)
-    partial = scratch(size)
+    partial = np.zeros(size + CONV_LANES, dtype=np.int64)
     u = np.zeros(size, dtype=np.int32)
     v = np.zeros(size, dtype=np.int32)
     fired = np.zeros(size, dtype=np.int32)
@@ -195,9 +195,11 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                 for j in range(size):
                     u[j] = 0
                     v[j] = 0
-            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
+            for j in range(a_in.size):
+                a_in[j] = 0
+            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial)
             if recurrent:
-                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
+                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial)
             row_bias = bias_at(bias, b, t)  # empty: unchanged
             for j in range(row_bias.size):
                 drive[j] = scalar.wrap16(row_bias[j]) << BIAS_EXP

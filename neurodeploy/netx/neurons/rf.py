@@ -33,7 +33,7 @@ from neurodeploy.jit import kernel
 from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import DECAY_SHIFT, STATE_LIMIT, VTH_SHIFT, WEIGHT_SCALE, wrap32
 from neurodeploy.netx.base import NeuronModel
-from neurodeploy.netx.fanout import emit, layer_input, scratch, silent_fanout
+from neurodeploy.netx.fanout import CONV_LANES, emit, layer_input, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 VARIANTS = {"RF_PHASE": "RF", "RF_IZHIKEVICH": "RF_IZ"}
@@ -202,9 +202,9 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     pre_pointers, pre_indices, pre_values = pre_events
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
     indices, values = buffers
-    at = 0
+    at = np.int64(0)  # not a literal: emit is compiled once
     a_in = np.zeros(2 * size, dtype=np.int32)
-    partial = scratch(2 * size)
+    partial = np.zeros(2 * size + CONV_LANES, dtype=np.int64)
     real = np.zeros(size, dtype=np.int32)
     imag = np.zeros(size, dtype=np.int32)
     fired = np.zeros(size, dtype=np.int32)
@@ -215,9 +215,11 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                 for j in range(size):
                     real[j] = 0
                     imag[j] = 0
-            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
+            for j in range(a_in.size):
+                a_in[j] = 0
+            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial)
             if recurrent:
-                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
+                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial)
             spikes = 0
             for j in range(size):
                 a_re = scalar.wrap32(np.int64(a_in[j]) << VTH_SHIFT)

@@ -39,7 +39,7 @@ from neurodeploy.jit import kernel
 from neurodeploy.loihi import scalar
 from neurodeploy.loihi.arithmetic import WEIGHT_SCALE, signed_wrap, wrap32
 from neurodeploy.netx.base import NeuronModel
-from neurodeploy.netx.fanout import bias_at, emit, layer_input, scratch, silent_fanout
+from neurodeploy.netx.fanout import CONV_LANES, bias_at, emit, layer_input, silent_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 ROLES = ("delta", "sigma_delta", "sigma")
@@ -188,9 +188,9 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
     pre_pointers, pre_indices, pre_values = pre_events
     pointers = np.zeros((rows, steps + 1), dtype=np.int64)
     indices, values = buffers
-    at = 0
+    at = np.int64(0)  # not a literal: emit is compiled once
     a_in = np.zeros(size, dtype=np.int32)
-    partial = scratch(size)
+    partial = np.zeros(size + CONV_LANES, dtype=np.int64)
     sigma = np.zeros(size, dtype=np.int32)
     act = np.zeros(size, dtype=np.int32)
     residue = np.zeros(size, dtype=np.int32)
@@ -204,9 +204,11 @@ def _scan(feed: tuple, recurrence: tuple, recurrent: bool, pre: np.ndarray, pre_
                     sigma[j] = 0
                     act[j] = 0
                     residue[j] = 0
-            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial, False)
+            for j in range(a_in.size):
+                a_in[j] = 0
+            layer_input(feed, pre[b], pre_pointers[b], pre_indices, pre_values, t, a_in, partial)
             if recurrent:
-                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial, True)
+                layer_input(recurrence, out[b], pointers[b], indices, values, t, a_in, partial)
             row_bias = bias_at(bias, b, t)  # empty: unchanged
             for j in range(row_bias.size):
                 drive[j] = scalar.wrap32(scalar.wrap32(row_bias[j]) << (SPIKE_EXP + STATE_EXP))
