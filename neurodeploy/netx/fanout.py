@@ -62,8 +62,8 @@ class Fanout:
     ``tap_of`` the tap's index ky kW + kx, ``taps`` int64 [C_in, kH kW, P] the weights of
     input channel c to its group's C_out / groups outputs, zero-padded to P, a multiple of
     ``CONV_LANES`` (so an event also adds zeros to the next position's first outputs, or
-    to the ``CONV_LANES`` entries of slack of the scratch ``layer_input`` takes), ``channel`` int64 [n_in] each
-    sending neuron's channel; delays: int64 [G]; exponent: int64 [n_out]; mode: how sums
+    to the ``CONV_LANES`` entries of slack of the scratch ``layer_input`` takes),
+    ``channel`` int64 [n_in] each sending neuron's channel; delays: int64 [G]; exponent: int64 [n_out]; mode: how sums
     become inputs (module doc); binary: a message counts as 1 whatever its value;
     uniform: every output has the same exponent; combined (binary ``CONV_TAPS`` of one
     group): ``taps`` is [C_in / g * 2^g, kH kW, P] with g = ``CHANNEL_GROUP``, row
@@ -91,8 +91,10 @@ class Fanout:
 
 
 def make_fanout(form: int, groups: int, delays: list[int], exponent: np.ndarray, mode: int, binary: bool,
-            rows: np.ndarray | None = None, csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-            conv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, combined: bool = False) -> Fanout:
+                rows: np.ndarray | None = None, csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                conv: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, combined: bool = False) -> Fanout:
+    """A ``Fanout`` of ``groups`` delay groups; rows (``FULL``), csr (pointers, targets,
+    weights) and conv (taps, tap_of, channel) default to empty arrays of their types."""
     pointers, targets, weights = csr if csr is not None else (np.zeros((groups, 1), dtype=np.int64), EMPTY, EMPTY)
     taps, tap_of, channel = conv if conv is not None else (np.zeros((0, 0, 0), dtype=np.int64), EMPTY, EMPTY)
     return Fanout(form, rows if rows is not None else np.zeros((groups, 0, 0), dtype=np.int64), pointers, targets,
@@ -118,7 +120,7 @@ def dense_fanout(parts: list[tuple[np.ndarray, int]], delay: np.ndarray | None, 
         [_by_sender(np.where(full_delay == d, weight, 0), permutation) for d in delays]
     if np.count_nonzero(weight) >= FULL_ROWS_DENSITY * weight.size:
         return make_fanout(FULL, len(delays), delays, exponent, mode, not graded,
-                       rows=np.ascontiguousarray(np.stack(grouped)))
+                           rows=np.ascontiguousarray(np.stack(grouped)))
     matrices = [scipy.sparse.csr_matrix(matrix) for matrix in grouped]
     offsets = np.cumsum([0] + [m.nnz for m in matrices])[:-1]
     csr = (np.stack([m.indptr.astype(np.int64) + offset for m, offset in zip(matrices, offsets)]),
