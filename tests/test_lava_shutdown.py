@@ -97,7 +97,10 @@ def test_exception_inside_a_lava_process_does_not_hang_and_leaves_no_child(small
     assert lava_children() == before
 
 
-LONG_RUN = f"""
+# Run first in the interrupted commands: SIGUSR2 then prints every thread's Python stack
+# (in the process and, inherited through fork, in each of Lava's), for a report of a hang.
+STACKS_ON_SIGUSR2 = "import faulthandler, signal; faulthandler.register(signal.SIGUSR2, all_threads=True)\n"
+LONG_RUN = STACKS_ON_SIGUSR2 + f"""
 import numpy as np
 from neurodeploy.netx import read_netx
 from neurodeploy.simulate.harness import run_lava
@@ -124,7 +127,10 @@ def interrupt_inside_run(command: list[str]) -> tuple[subprocess.CompletedProces
         assert process.poll() is None, "the run should still be going"
         os.killpg(process.pid, signal.SIGINT)
         start = time.monotonic()
-        out, err = process.communicate(timeout=60)
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 60 s after SIGINT:\n{hang_report(process)}")
         seconds = time.monotonic() - start
     finally:
         if process.poll() is None:
@@ -134,6 +140,24 @@ def interrupt_inside_run(command: list[str]) -> tuple[subprocess.CompletedProces
     while alive(children) and time.monotonic() < deadline:
         time.sleep(0.1)
     return subprocess.CompletedProcess(command, process.returncode, out, err), children, seconds
+
+
+def hang_report(process: subprocess.Popen) -> str:
+    """What a command that did not exit was doing: each process's state and kernel wait
+    channel, then every thread's Python stack (SIGUSR2, ``STACKS_ON_SIGUSR2``) and its stderr."""
+    lines = []
+    for pid, command in {process.pid: "(the command)", **descendants(process.pid)}.items():
+        try:
+            state = Path(f"/proc/{pid}/status").read_text().split("State:\t", 1)[1].split("\n", 1)[0]
+            wchan = Path(f"/proc/{pid}/wchan").read_text()
+        except (OSError, IndexError):
+            continue
+        lines.append(f"{pid} {state} wchan={wchan} {command[:120]}")
+        os.kill(pid, signal.SIGUSR2)
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGKILL)
+    _, err = process.communicate()
+    return "\n".join(lines) + "\n--- stderr ---\n" + err[-20000:]
 
 
 @pytest.mark.slow
@@ -150,7 +174,8 @@ def test_ctrl_c_during_a_run_stops_every_child_process():
 @pytest.mark.slow
 @pytest.mark.lava
 def test_ctrl_c_in_neurodeploy_verify_is_one_line_and_exit_130():
-    command = [sys.executable, "-m", "neurodeploy.cli", "verify", str(OXFORD / "network.net"),
+    command = [sys.executable, "-c", STACKS_ON_SIGUSR2 + "import runpy; runpy.run_module('neurodeploy.cli', "
+               "run_name='__main__')", "verify", str(OXFORD / "network.net"),
                "--random-rate", "0.05", "--steps", "2000", "--samples", "30"]
     result, children, _ = interrupt_inside_run(command)
     assert alive(children) == set()
