@@ -12,7 +12,11 @@ compiled in memory, once per process, with no error.
 Freshness: numba's own cache trusts a cached function while its source file
 is unchanged, even if a function it calls, in another file, changed. Here
 the cache is keyed by a digest of every kernel module's source
-(``KERNEL_MODULES``), so that any change to any of them recompiles them all.
+(``KERNEL_MODULES``), so that any change to any of them recompiles them all:
+each source version's kernels live in a subfolder named by its digest, and
+whatever else in the cache folder has not been written for ``STALE_DAYS``
+(kernels of versions no longer used) is removed when a process first uses
+the folder.
 This uses numba's cache classes (``numba.core.caching``), which are not a
 public API: numba is pinned (pyproject.toml).
 """
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +39,8 @@ PACKAGE = Path(__file__).resolve().parent
 KERNEL_MODULES = ("jit.py", "loihi/scalar.py", "netx/fanout.py", "netx/conv_fanout.py", "netx/neurons/cuba.py",
                   "netx/neurons/sdnn.py", "netx/neurons/rf.py")
 ENV_CACHE = "NEURODEPLOY_JIT_CACHE"
+# Entries of the cache folder other than the current version's, untouched this long, go.
+STALE_DAYS = 7
 # LLVM -O1 rather than numba's -O3: the kernels run as fast (within this machine's noise,
 # benchmarks/golden_vs_lava.py) and a cold first call compiles in 7.7 s instead of 14 s.
 OPT_LEVEL = 1
@@ -61,7 +69,7 @@ class _KernelLocator(_CacheLocator):
     def __init__(self, py_func: Callable, py_file: str, folder: Path) -> None:
         self._py_file = py_file  # numba names it when a function cannot be cached
         self._lineno = py_func.__code__.co_firstlineno
-        self._path = str(folder)
+        self._path = str(folder / source_digest()[:16])
 
     def get_cache_path(self) -> str:
         return self._path
@@ -80,8 +88,27 @@ class _KernelLocator(_CacheLocator):
                 locator.ensure_cache_path()
             except OSError:
                 continue
+            prune(folder)
             return locator
         return None
+
+
+@lru_cache(maxsize=None)
+def prune(folder: Path) -> None:
+    """Remove what ``folder`` holds besides the current version's subfolder that has not
+    been written for ``STALE_DAYS`` (once per process; what cannot be removed stays)."""
+    current = source_digest()[:16]
+    limit = time.time() - STALE_DAYS * 86400
+    for entry in folder.iterdir():
+        try:
+            if entry.name == current or entry.stat().st_mtime > limit:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+        except OSError:
+            continue
 
 
 class _KernelCacheImpl(CompileResultCacheImpl):

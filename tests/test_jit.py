@@ -7,6 +7,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from neurodeploy import jit
@@ -40,9 +41,24 @@ def _run(cache: str) -> tuple[list[int], str]:
 def test_kernels_are_cached_on_disk_and_loaded_by_the_next_process(tmp_path: Path) -> None:
     (hits, misses, spikes), _ = _run(str(tmp_path))
     assert (hits, misses) == (0, 1) and spikes > 0
-    assert any(tmp_path.glob("cuba._scan-*.nbi")) and any(tmp_path.glob("cuba._scan-*.nbc"))
+    version = tmp_path / jit.source_digest()[:16]
+    assert any(version.glob("cuba._scan-*.nbi")) and any(version.glob("cuba._scan-*.nbc"))
     (hits, misses, again), _ = _run(str(tmp_path))
     assert (hits, misses) == (1, 0) and again == spikes
+
+
+def test_kernels_of_versions_unused_for_a_week_are_removed(tmp_path: Path) -> None:
+    old = time.time() - (jit.STALE_DAYS + 1) * 86400
+    stale, recent, loose = tmp_path / "0123456789abcdef", tmp_path / "fedcba9876543210", tmp_path / "x.nbi"
+    for folder in (stale, recent):
+        folder.mkdir()
+        (folder / "cuba._scan-1.py311.nbi").write_text("")
+    loose.write_text("")
+    for path in (stale, loose):
+        os.utime(path, (old, old))
+    (hits, misses, _), _ = _run(str(tmp_path))
+    assert (hits, misses) == (0, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([jit.source_digest()[:16], recent.name])
 
 
 def test_a_cache_that_cannot_be_written_compiles_in_memory_without_a_word(tmp_path: Path) -> None:
