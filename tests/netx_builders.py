@@ -1,6 +1,7 @@
 """NetX networks written for tests: every layer type and option the golden model runs, and random networks of every kind."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -207,3 +208,13 @@ def random_network(seed: int, folder: Path) -> tuple[Network, np.ndarray]:
         if all(np.count_nonzero(s) for s in run.spikes):
             return network, inputs
     raise AssertionError(f"seed {seed}: no draw where every layer sends something")
+
+
+class OffByOneThreshold(GoldenModel):
+    """A golden model with layer 1's threshold lowered by one mantissa step: a divergence
+    from Lava to locate (``verify``'s tests put it in place of ``GoldenModel``)."""
+
+    def __init__(self, network: Network, sparse: bool = False) -> None:
+        layers = list(network.layers)
+        layers[1] = replace(layers[1], neuron=replace(layers[1].neuron, v_th_mant=layers[1].neuron.v_th_mant - 1))
+        super().__init__(replace(network, layers=tuple(layers)), sparse=sparse)

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from netx_builders import FIXTURES, dense_network
+from netx_builders import FIXTURES, OffByOneThreshold, dense_network
 from neurodeploy.cli import main
 from neurodeploy.compare import verify as verify_module
 from neurodeploy.compare.networks import compare_networks
@@ -100,18 +100,9 @@ def test_verify_in_batches_compares_every_stream(tmp_path, capsys):
         assert layer["mismatches"] == 0 and layer["spikes_golden"] == layer["spikes_lava"] > 0
 
 
-class _OffByOneThreshold(verify_module.GoldenModel):
-    """A golden model with layer 1's threshold lowered by one mantissa step."""
-
-    def __init__(self, network, sparse=False):
-        layers = list(network.layers)
-        layers[1] = replace(layers[1], neuron=replace(layers[1].neuron, v_th_mant=layers[1].neuron.v_th_mant - 1))
-        super().__init__(replace(network, layers=tuple(layers)), sparse=sparse)
-
-
 @pytest.mark.lava
 def test_verify_in_batches_locates_the_divergence_in_its_stream(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(verify_module, "GoldenModel", _OffByOneThreshold)
+    monkeypatch.setattr(verify_module, "GoldenModel", OffByOneThreshold)
     out = tmp_path / "v.json"
     args = ["verify", str(FIXTURES / "mnist_mlp" / "network.net"), "--random-rate", "0.2", "--steps", "30",
             "--samples", "3", "--json", str(out)]

@@ -1,16 +1,14 @@
 """``neurodeploy verify`` and ``neurodeploy compare A.net B.net`` from the command line."""
 import json
-from dataclasses import replace
 
 import h5py
 import numpy as np
 import pytest
 
-from netx_builders import FIXTURES, dense_network
+from netx_builders import FIXTURES, OffByOneThreshold, dense_network
 from neurodeploy.cli import main
 from neurodeploy.compare import verify as verify_module
 from neurodeploy.netx import CubaNeuron, DenseLayer, NetxError, read_netx, write_netx
-from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.recorder.process import WORD_BITS, unpack
 
 OXFORD = FIXTURES / "oxford"
@@ -48,18 +46,9 @@ def test_verify_bias_input_and_only_the_output_layer(tmp_path):
     assert report["layers"][2]["spikes_lava"] == report["layers"][2]["spikes_golden"] > 0
 
 
-class _OffByOneThreshold(GoldenModel):
-    """A golden model with layer 1's threshold lowered by one mantissa step."""
-
-    def __init__(self, network, sparse=False):
-        layers = list(network.layers)
-        layers[1] = replace(layers[1], neuron=replace(layers[1].neuron, v_th_mant=layers[1].neuron.v_th_mant - 1))
-        super().__init__(replace(network, layers=tuple(layers)), sparse=sparse)
-
-
 @pytest.mark.lava
 def test_divergence_is_located_with_v_on_both_sides(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(verify_module, "GoldenModel", _OffByOneThreshold)
+    monkeypatch.setattr(verify_module, "GoldenModel", OffByOneThreshold)
     out = tmp_path / "v.json"
     code = main(["verify", str(FIXTURES / "mnist_mlp" / "network.net"), "--random-rate", "0.2",
                  "--steps", "30", "--samples", "2", "--json", str(out)])

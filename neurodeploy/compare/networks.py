@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from neurodeploy.compare.caveats import agreement_caveat, layer_caveats, prediction_caveats, silent_outputs
+from neurodeploy.compare.caveats import (agreement_caveat, layer_caveats, prediction_caveats, silent_layers,
+                                         silent_outputs)
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.netx import Network, network_warnings, read_netx
 from neurodeploy.netx.probe import probe_hdf5
@@ -41,13 +42,14 @@ def run_batch(golden: GoldenModel, stimulus: Stimulus) -> tuple[GoldenRun, np.nd
 
 @dataclass
 class _Tally:
-    """One network's figures, summed batch by batch: messages per layer (int64 [L]),
-    whether each layer sent any, synaptic operations per sample ([n, L] per batch), golden
-    seconds, and per sample its class and whether its output was silent."""
+    """One network's figures, summed batch by batch: messages per layer (int64 [L]), the
+    layers silent in every batch so far (``caveats.silent_layers``), synaptic operations
+    per sample ([n, L] per batch), golden seconds, and per sample its class and whether
+    its output was silent."""
 
     golden: GoldenModel
     messages: np.ndarray
-    active: np.ndarray
+    silent_layers: set[int]
     synops: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
     classes: list[np.ndarray] = field(default_factory=list)
@@ -56,13 +58,13 @@ class _Tally:
     @classmethod
     def of(cls, network: Network) -> "_Tally":
         count = len(network.layers)
-        return cls(GoldenModel(network), np.zeros(count, dtype=np.int64), np.zeros(count, dtype=bool))
+        return cls(GoldenModel(network), np.zeros(count, dtype=np.int64), set(range(count)))
 
     def add(self, stimulus: Stimulus) -> np.ndarray:
         """Run a batch; keep its figures; return its output messages [n, n_out, T + drain]."""
         run, synops, seconds = run_batch(self.golden, stimulus)
         self.messages += [np.count_nonzero(spikes) for spikes in run.spikes]
-        self.active |= [spikes.any() for spikes in run.spikes]
+        self.silent_layers &= set(silent_layers(run.spikes))
         self.synops.append(synops)
         self.seconds += seconds
         return run.spikes[-1]
@@ -139,8 +141,8 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
         "output_identical_samples": identical / samples,
         "class_agreement": None,
     }
-    caveats = [*layer_caveats("A", list(np.flatnonzero(~tally_a.active)), samples),
-               *layer_caveats("B", list(np.flatnonzero(~tally_b.active)), samples)]
+    caveats = [*layer_caveats("A", sorted(tally_a.silent_layers), samples),
+               *layer_caveats("B", sorted(tally_b.silent_layers), samples)]
     if classes:
         class_a, class_b = np.concatenate(tally_a.classes), np.concatenate(tally_b.classes)
         silent_a, silent_b = np.concatenate(tally_a.silent), np.concatenate(tally_b.silent)

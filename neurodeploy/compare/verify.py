@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from neurodeploy.compare.caveats import silent_layers
 from neurodeploy.compare.equivalence import Equivalence, compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.netx import Network, network_warnings, read_netx
@@ -86,7 +87,7 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
         "layers_compared": layers,
         "compared_entries": tally.compared,
         "exact_samples": tally.exact,
-        "silent_layers": [i for i in recorded if not tally.active[i]],
+        "silent_layers": [i for i in sorted(tally.silent) if i in recorded],
         "layers": [
             {
                 "index": i,
@@ -116,7 +117,7 @@ class _Tally:
         self.mismatches = {i: 0 for i in recorded}
         self.synops = np.zeros(count, dtype=np.int64)
         self.synops_lava: np.ndarray | None = None  # -1 where Lava's messages do not give them
-        self.active = np.zeros(count, dtype=bool)
+        self.silent = set(range(count))  # layers silent on both sides in every batch so far
         self.compared = self.exact = self.columns = 0
         self.golden_s = self.lava_s = 0.0
 
@@ -139,12 +140,13 @@ class _Tally:
                                                        for i in range(count)])[0]
         self.synops_lava = lava_synops if self.synops_lava is None else \
             np.where(lava_synops >= 0, self.synops_lava + lava_synops, -1)
+        self.silent &= set(silent_layers([golden_spikes[i] if i in lava_run.spikes else None for i in range(count)],
+                                         [lava_run.spikes.get(i) for i in range(count)]))
         for i in range(count):
             self.golden_messages[i] += np.count_nonzero(golden_spikes[i])
             if i in lava_run.spikes:
                 self.lava_messages[i] += np.count_nonzero(lava_run.spikes[i])
                 self.mismatches[i] += result.mismatches[i]
-                self.active[i] |= bool(golden_spikes[i].any() or lava_run.spikes[i].any())
         arrivals = {i: arrival(i, network.starts_with_input) for i in recorded}
         self.exact += int(exact_samples(golden_spikes, lava_run.spikes, arrivals, batch.num_samples,
                                         batch.steps).sum())
