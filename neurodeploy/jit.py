@@ -16,7 +16,7 @@ the cache is keyed by a digest of every kernel module's source
 each source version's kernels live in a subfolder named by its digest, and
 whatever else in the cache folder has not been written for ``STALE_DAYS``
 (kernels of versions no longer used) is removed when a process first uses
-the folder.
+the folder; nothing else in it is touched.
 This uses numba's cache classes (``numba.core.caching``), which are not a
 public API: numba is pinned (pyproject.toml).
 """
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -95,13 +96,16 @@ class _KernelLocator(_CacheLocator):
 
 @lru_cache(maxsize=None)
 def prune(folder: Path) -> None:
-    """Remove what ``folder`` holds besides the current version's subfolder that has not
-    been written for ``STALE_DAYS`` (once per process; what cannot be removed stays)."""
+    """Remove the kernels ``folder`` holds besides the current version's that have not been
+    written for ``STALE_DAYS``: other versions' subfolders and loose numba cache files (an
+    earlier layout), nothing else (``NEURODEPLOY_JIT_CACHE`` may name a folder shared with
+    other files). Once per process; what cannot be removed stays."""
     current = source_digest()[:16]
     limit = time.time() - STALE_DAYS * 86400
     for entry in folder.iterdir():
+        ours = re.fullmatch("[0-9a-f]{16}", entry.name) is not None or entry.suffix in (".nbi", ".nbc")
         try:
-            if entry.name == current or entry.stat().st_mtime > limit:
+            if not ours or entry.name == current or entry.stat().st_mtime > limit:
                 continue
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
