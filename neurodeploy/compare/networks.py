@@ -164,8 +164,9 @@ def compare_files(paths: Sequence[Path], options: InputOptions, recipe: Path | N
                   batch_size: int | None = None) -> dict[str, Any]:
     """``compare_networks`` of the NetX files ``paths`` (A and B, their first ``num_layers``
     layer groups) on the input ``options`` name, or on the test set of the recipe at
-    ``recipe`` with its labels, ``batch_size`` samples at a time. ``warn`` gets a line for what netx does to each file, for
-    layers with all-zero weight rows and for notes on the input, before anything runs."""
+    ``recipe`` with its labels, ``batch_size`` samples at a time. ``warn`` gets a line for
+    what netx does to each file, for layers with all-zero weight rows and for notes on the
+    input, before anything runs."""
     limits = limits or Limits()
     for path in paths:
         probe_hdf5(path)

@@ -160,8 +160,9 @@ def verify_file(path: Path, options: InputOptions, num_layers: int | None = None
                 limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None,
                 batch_size: int | None = None) -> dict[str, Any]:
     """``verify`` of the NetX file ``path`` (its first ``num_layers`` layer groups) on the
-    input ``options`` name, ``batch_size`` samples per stream. ``warn`` gets a line for what netx does to the file, for
-    layers with all-zero weight rows and for notes on the input, before anything runs."""
+    input ``options`` name, ``batch_size`` samples per stream. ``warn`` gets a line for what
+    netx does to the file, for layers with all-zero weight rows and for notes on the input,
+    before anything runs."""
     limits = limits or Limits()
     probe_hdf5(path)
     network = read_netx(path, num_layers, input_shape)
