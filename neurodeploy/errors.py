@@ -16,13 +16,16 @@ from neurodeploy.prune.selection import EmptiedLayerError
 from neurodeploy.recipe import RecipeError
 from neurodeploy.registry import UnknownNameError
 from neurodeploy.simulate.inputs import InputError
+from neurodeploy.sweep.cluster import ClusterError
 from neurodeploy.sweep.run import SweepError
 from neurodeploy.train.checkpoint import CheckpointError
+from neurodeploy.train.device import DeviceError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     RecipeError, NetxError, AnalysisError, DatasetError, InputError, CheckpointError, SweepError,
     OnnxExportError, ProfileError, PathError, LimitError, FolderBusyError, StageError, SplitError,
-    EmptiedLayerError, NetworkMismatchError, UnknownNameError, OSError, MemoryError,
+    EmptiedLayerError, NetworkMismatchError, UnknownNameError, DeviceError, ClusterError,
+    OSError, MemoryError,
 )
 
 

@@ -71,7 +71,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("train", "train the recipe's dense SLAYER network",
           ("seed", "data", "model", "train", "prune.rewind_epoch"), (), (DENSE.checkpoint,)),
     Stage("prune", f"prune DIR/{DENSE.checkpoint} as the recipe says (criterion, scope, rounds, rewinding)",
-          ("seed", "data", "model", "train.batch_size", "prune"), (DENSE.checkpoint,), (PRUNED.checkpoint,)),
+          ("seed", "data", "model", "train.batch_size", "train.device", "prune"), (DENSE.checkpoint,), (PRUNED.checkpoint,)),
     Stage("export", "quantize both networks and write NetX HDF5",
           ("model",), CHECKPOINTS, NETWORKS),
     Stage("simulate", "run both networks in PyTorch and in Lava fixed_pt on test samples",
@@ -85,12 +85,16 @@ BY_NAME = {stage.name: stage for stage in STAGES}
 
 
 def settings_digest(recipe: Recipe, stage: Stage) -> str:
-    """Hex SHA-256 prefix of the recipe settings ``stage`` reads."""
-    settings = recipe.to_dict()
+    """Hex SHA-256 prefix of the recipe settings ``stage`` reads (of ``Recipe.identity``:
+    an added key at its default is left out)."""
+    settings = recipe.identity()
     picked = {}
     for key in stage.settings:
         section, _, field = key.partition(".")
-        picked[key] = settings[section][field] if field else settings[section]
+        if not field:
+            picked[key] = settings[section]
+        elif field in settings[section]:
+            picked[key] = settings[section][field]
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -5,7 +5,7 @@ calls ``check_recipe`` first, so that a recipe that would fail after minutes
 of training fails at once, in one line naming its key: a name that is not in
 its family's registry (``NAMED``; ``recipe.py`` imports no stage, so this is
 where the names are checked), a convolution that does not fit its input, a
-split too small for its classes, a pruned layer that does not exist or a
+split too small for its classes, a CUDA device this machine lacks, a pruned layer that does not exist or a
 sparsity that would leave a layer without weights, and the memory and Lava
 processes the run would need against ``limits.Limits``.
 """
@@ -25,6 +25,7 @@ from neurodeploy.registry import Registry, UnknownNameError
 from neurodeploy.simulate.harness import lava_process_count
 from neurodeploy.simulate.stage import simulate_bytes
 from neurodeploy.loihi.timing import drain
+from neurodeploy.train.device import check_device
 from neurodeploy.train.families import FAMILIES
 from neurodeploy.train.model import layer_shapes
 
@@ -57,12 +58,16 @@ def check_names(recipe: Recipe) -> None:
         raise RecipeError(f"data.path is required for data.dataset = {data.dataset!r} (the folder tonic keeps it in)")
 
 
-def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True) -> None:
-    """Raise ``RecipeError`` (a bad key) or ``LimitError`` (a limit) for anything about
-    running ``recipe`` that is wrong before the dataset is even read, the names first
-    (``check_names``). ``lava``: the command runs the simulate stage (``run``; a sweep
-    does not)."""
+def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True, device_here: bool = True) -> None:
+    """Raise ``RecipeError`` (a bad key), ``DeviceError`` (``train.device`` missing here)
+    or ``LimitError`` (a limit) for anything about running ``recipe`` that is wrong
+    before the dataset is even read, the names first (``check_names``). ``lava``: the
+    command runs the simulate stage (``run``; a sweep does not). ``device_here``: the
+    training runs on this machine (a sweep on a cluster checks the cluster's GPUs
+    instead)."""
     check_names(recipe)
+    if device_here:
+        check_device(recipe.train.device)
     data = recipe.data
     limits.check_memory(dataset_bytes(data), f"the dataset ({data.dataset}, data.steps = {data.steps})")
     input_shape, classes = dataset_shape(data)

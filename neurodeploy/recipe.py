@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,11 +148,17 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Training with Adam on the spike-count cross-entropy."""
+    """Training with Adam on the spike-count cross-entropy.
+
+    device: the torch device training, pruning and the pruning statistics
+        run on: ``cpu``, ``cuda`` or ``cuda:N`` (``neurodeploy.train.device``).
+        Export, the golden model and Lava always run on the CPU.
+    """
 
     epochs: int = 20
     batch_size: int = 32
     lr: float = 0.003
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -237,10 +244,27 @@ class Recipe:
         """Plain nested dict (tuples become lists), as written to YAML/JSON."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
+    def identity(self) -> dict[str, Any]:
+        """``to_dict`` without the keys of ``ADDED_KEYS`` that hold their default: what
+        names the settings in every digest, so that folders written before a key was
+        added keep their digests while it is left alone."""
+        settings = self.to_dict()
+        for key, default in ADDED_KEYS.items():
+            section, _, name = key.partition(".")
+            if settings[section].get(name) == default:
+                del settings[section][name]
+        return settings
+
     def digest(self) -> str:
-        """Hex SHA-256 prefix of the settings, stable across runs."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """Hex SHA-256 prefix of the settings (``identity``), stable across runs."""
+        text = json.dumps(self.identity(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# Keys added after run and sweep folders were first written, with their defaults: a
+# digest leaves a key out while it holds its default (``Recipe.identity``).
+ADDED_KEYS: dict[str, Any] = {"train.device": "cpu"}
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 
 # (low, high, low inclusive, high inclusive) for every bounded numeric key.
@@ -359,6 +383,9 @@ def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     layers = len(recipe.model.conv) + len(recipe.model.hidden) + 1
     if layers > MAX_LAYERS:
         raise RecipeError(f"model: {layers} layers (conv, hidden and output) exceed the limit of {MAX_LAYERS}")
+    if not DEVICE_PATTERN.fullmatch(recipe.train.device):
+        raise RecipeError(f"train.device = {recipe.train.device!r} is not a torch device this can train on "
+                          "(cpu, cuda or cuda:N)")
     rewind = recipe.prune.rewind_epoch
     if rewind is not None and rewind > recipe.train.epochs:
         raise RecipeError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {recipe.train.epochs})")

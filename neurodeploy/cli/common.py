@@ -12,6 +12,7 @@ from neurodeploy.fileio import check_output
 from neurodeploy.limits import Limits
 
 if TYPE_CHECKING:
+    from neurodeploy.recipe import Recipe
     from neurodeploy.simulate.input_options import InputOptions
 
 
@@ -51,12 +52,34 @@ def chw(text: str) -> tuple[int, int, int]:
     return tuple(int(p) for p in parts)
 
 
-def recipe_argument(parser: argparse.ArgumentParser) -> None:
-    """The optional positional ``RECIPE``."""
+def recipe_argument(parser: argparse.ArgumentParser, device: bool = False) -> None:
+    """The optional positional ``RECIPE``; ``device``: also ``--device`` (commands that train)."""
     parser.add_argument(
         "recipe", nargs="?", type=Path, default=None, metavar="RECIPE",
         help="model recipe (YAML); default: models/digits_mlp.yaml",
     )
+    if device:
+        parser.add_argument("--device", metavar="DEVICE",
+                            help="where training, pruning and the pruning statistics run: cpu, cuda or cuda:N "
+                            "(default: the recipe's train.device, cpu unless it says otherwise); export and "
+                            "simulation always run on the CPU")
+
+
+def load_recipe_argument(args: argparse.Namespace) -> "Recipe":
+    """The recipe ``RECIPE`` names, with ``--device`` (when the command has it and it is
+    given) as its ``train.device``. ``UsageError`` for a device that is not cpu, cuda or
+    cuda:N; a CUDA device this machine lacks is refused by ``preflight.check_recipe``."""
+    import dataclasses
+
+    from neurodeploy.recipe import DEVICE_PATTERN, load_recipe
+
+    recipe = load_recipe(args.recipe)
+    device = getattr(args, "device", None)
+    if device is None:
+        return recipe
+    if not DEVICE_PATTERN.fullmatch(device):
+        raise UsageError(f"neurodeploy {args.command}: --device {device!r} is not cpu, cuda or cuda:N")
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, device=device))
 
 
 def out_argument(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import UsageError, limit_arguments, limits, out_argument, recipe_argument, run_folder
+from neurodeploy.cli.common import (UsageError, limit_arguments, limits, load_recipe_argument, out_argument,
+                                    recipe_argument, run_folder)
 
 STAGE_COMMANDS = ("train", "prune", "export", "simulate", "report")
 
@@ -22,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
         "(content digests); a changed setting or file reruns the stages that depend on it. "
         "The recipe is checked (layer geometry, pruning, memory and Lava processes) before anything runs.",
     )
-    recipe_argument(run_parser)
+    recipe_argument(run_parser, device=True)
     out_argument(run_parser)
     run_parser.add_argument("--restart", action="store_true", help="run every stage, even those up to date")
     limit_arguments(run_parser, lava=True)
@@ -35,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
         parser = subparsers.add_parser(name, help=stage.summary,
                                        description=f"{stage.summary}; {reads} and writes {writes}.")
         if name == "train":
-            recipe_argument(parser)
+            recipe_argument(parser, device=True)
         out_argument(parser)
         if name in ("train", "simulate"):
             limit_arguments(parser, lava=name == "simulate")
@@ -57,14 +58,13 @@ def run(args: argparse.Namespace) -> int:
     """Run every stage (``run``, then print the summary) or the stage ``args.command``
     names; 0."""
     from neurodeploy import pipeline
-    from neurodeploy.recipe import load_recipe
 
     if args.command == "run":
-        recipe = load_recipe(args.recipe)
+        recipe = load_recipe_argument(args)
         print_summary(pipeline.run(recipe, args.out, restart=args.restart, progress=print, limits=limits(args)))
         return 0
     if args.command == "train":
-        pipeline.run_stage("train", args.out, load_recipe(args.recipe), limits(args))
+        pipeline.run_stage("train", args.out, load_recipe_argument(args), limits(args))
         return 0
     return run_stage(args, run_folder(args))
 

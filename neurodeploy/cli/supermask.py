@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from neurodeploy.cli.common import UsageError, comma_list, limits, out_argument, recipe_argument
+from neurodeploy.cli.common import UsageError, comma_list, limits, load_recipe_argument, out_argument, recipe_argument
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
         "score gradients (Eq. 11). The mask is then written into the weights, the network evaluated, "
         "saved and exported. Writes DIR/supermask.csv, DIR/supermask.json and DIR/supermask/.",
     )
-    recipe_argument(parser)
+    recipe_argument(parser, device=True)
     parser.add_argument("--k", type=comma_list(float), default=[0.1, 0.3, 0.5, 0.7, 0.9], metavar="K,...",
                         help="fractions of weights kept per layer, in (0, 1] (default 0.1,0.3,0.5,0.7,0.9)")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
@@ -32,9 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     from neurodeploy.preflight import check_recipe
     from neurodeploy.sweep.supermask import supermask_search
-    from neurodeploy.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe_argument(args)
     if args.seeds < 1:
         raise UsageError("neurodeploy supermask: --seeds must be at least 1")
     bad = [k for k in args.k if not 0.0 < k <= 1.0]

@@ -35,6 +35,7 @@ from neurodeploy.train.masks import Masks, apply_masks, attach_forward_masks, ma
 from neurodeploy.prune.selection import SCOPES, Layer, layer_names, pooled_masks
 from neurodeploy.prune.statistics import layer_statistics
 from neurodeploy.recipe import PruneSettings, RecipeError
+from neurodeploy.train.device import model_device
 from neurodeploy.train.model import SpikingNet
 from neurodeploy.train.trainer import fit
 
@@ -98,14 +99,15 @@ def score_layers(
 ) -> dict[str, torch.Tensor]:
     """The score of every weight of the pruned layers, as the network is now.
 
-    x: training spikes [samples, inputs, T] for the statistics ``sf`` needs.
+    x: training spikes [samples, inputs, T] for the statistics ``sf`` needs, measured
+    on the model's device; the scores are computed on the CPU, where the masks live.
     """
     params = dict(model.named_parameters())
     chosen = {name: CRITERIA.lookup(prune_plan.criterion(name, criterion), "prune.criterion =")
               for name in prune_plan.pruned}
     needed = any(kind.needs_statistics for kind in chosen.values())
     stats = layer_statistics(model, x) if needed else {}
-    return {name: kind.score(params[name], stats.get(name), generator) for name, kind in chosen.items()}
+    return {name: kind.score(params[name].detach().cpu(), stats.get(name), generator) for name, kind in chosen.items()}
 
 
 @dataclass(frozen=True)
@@ -128,13 +130,16 @@ def iterative_prune(
     """Prune the trained ``model`` in place, K rounds of Algorithm 1 (see module doc).
 
     rewind_state: theta_R, the state dict after R epochs; None keeps each
-    round's weights (fine-tuning). Returns the masks of the pruned layers
-    (True = kept), which ``model``'s weights now carry as exact zeros.
+    round's weights (fine-tuning). Runs on ``model``'s device. Returns the
+    masks of the pruned layers (True = kept, on the CPU), which ``model``'s
+    weights now carry as exact zeros.
     """
     prune_plan = plan(model.weight_layers(), settings)
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     x_stats = data.x_train[: settings.stats_samples]
-    alive: Masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in model.named_parameters() if name in prune_plan.pruned}
+    alive: Masks = {name: torch.ones_like(p, dtype=torch.bool, device="cpu")
+                    for name, p in model.named_parameters() if name in prune_plan.pruned}
     rounds, losses = [], []
     for k in range(1, settings.rounds + 1):
         target = round_sparsity(settings.sparsity, settings.rounds, k)
@@ -144,7 +149,7 @@ def iterative_prune(
         if rewind_state is not None:
             model.load_state_dict(copy.deepcopy(rewind_state))
         static = {name: m for name, m in alive.items() if name not in prune_plan.dynamic}
-        attach_forward_masks(model, {name: m for name, m in alive.items() if name in prune_plan.dynamic})
+        attach_forward_masks(model, {name: m.to(device) for name, m in alive.items() if name in prune_plan.dynamic})
         round_losses = fit(
             model, data.x_train, data.y_train, settings.finetune_epochs, batch_size, settings.lr,
             seed + k, masks=static, desc=f"prune round {k}/{settings.rounds}",
@@ -152,5 +157,5 @@ def iterative_prune(
         losses.extend(round_losses)
         rounds.append({"round": k, "sparsity": mask_sparsity(alive), "target": target, "final_loss": round_losses[-1] if round_losses else None})
     squash_forward_masks(model)
-    apply_masks(model, alive)
+    apply_masks(model, {name: m.to(device) for name, m in alive.items()})
     return PruneResult(masks=alive, rounds=rounds, losses=losses)

@@ -16,10 +16,10 @@ def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe) -> tuple[S
 
     The rewind point theta_R is the one ``train_stage`` saved with the
     checkpoint; a recipe asking for a rewind epoch the checkpoint lacks is
-    an error naming both.
+    an error naming both. Prunes on ``train.device``; the model returned is there.
     """
     checkpoint = load_checkpoint(dense)
-    model, extra = checkpoint.model(recipe.model), checkpoint.extra
+    model, extra = checkpoint.model(recipe.model).to(recipe.train.device), checkpoint.extra
     rewind = recipe.prune.rewind_epoch
     if rewind is not None and extra.get("rewind_epoch") != rewind:
         raise CheckpointError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from neurodeploy.train.device import model_device
 from neurodeploy.train.model import SpikingNet
 
 
@@ -47,7 +48,7 @@ class _Accumulator:
 
     def add(self, values: torch.Tensor) -> None:
         flat = values.detach().double().transpose(0, 1).reshape(values.shape[1], -1)
-        total, squares = flat.sum(1).numpy(), (flat * flat).sum(1).numpy()
+        total, squares = flat.sum(1).cpu().numpy(), (flat * flat).sum(1).cpu().numpy()
         self.total = total if self.total is None else self.total + total
         self.squares = squares if self.squares is None else self.squares + squares
         self.count += flat.shape[1]
@@ -69,7 +70,8 @@ def layer_statistics(model: SpikingNet, x: np.ndarray, batch_size: int = 256) ->
     with its threshold (``family.watch_threshold_input``: a CUBA voltage, a sigma-delta
     neuron's activation change against its delta threshold). A recurrent layer's
     recurrent weights take the layer's own output as their input; a Sigma output,
-    which has no threshold, gets ``threshold`` None.
+    which has no threshold, gets ``threshold`` None. The model runs on its own device
+    (``train.device``); the sums are taken there and the results are numpy arrays.
     """
     blocks = model.neuron_blocks
     inputs = [_Accumulator() for _ in blocks]
@@ -85,10 +87,11 @@ def layer_statistics(model: SpikingNet, x: np.ndarray, batch_size: int = 256) ->
         ).remove)
         undo.append(model.family.watch_threshold_input(block, potentials[index].add))
     model.eval()
+    device = model_device(model)
     try:
         with torch.no_grad():
             for start in range(0, len(x), batch_size):
-                model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).float())
+                model(torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size])).float().to(device))
     finally:
         for remove in undo:
             remove()

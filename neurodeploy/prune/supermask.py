@@ -155,7 +155,8 @@ class Supermask:
             if block.synapse.pre_hook_fx is None:
                 raise ValueError(f"supermask: {name} has no quantizer (pre_hook_fx is None)")
             bound = 1.0 / math.sqrt(weight[0].numel())
-            scores = torch.nn.Parameter((torch.rand(weight.shape, generator=generator) * 2 - 1) * bound)
+            drawn = (torch.rand(weight.shape, generator=generator) * 2 - 1) * bound  # on the CPU, as seeded
+            scores = torch.nn.Parameter(drawn.to(weight.device))
             self.scores.append(scores)
             self.kept.append(kept_count(k, weight.numel()))
             self._quantizers.append(block.synapse.pre_hook_fx)

@@ -58,6 +58,8 @@ def measure_file(path: Path, input_shape: tuple[int, ...] | None, x: np.ndarray,
 
 def measure_model(model: torch.nn.Module, path: Path, x: np.ndarray, steps: int) -> Measurement:
     """Export ``model`` (a SLAYER network with ``input_shape``) to ``path`` and measure the
-    file (``measure_file``) on the dataset's x [N, C*H*W, T]."""
+    file (``measure_file``) on the dataset's x [N, C*H*W, T]. A model trained on another
+    device is moved to the CPU first (in place): export and the golden model run there."""
+    model.cpu()
     export_model(model, path)
     return measure_file(path, model.input_shape, model.chip_input(x), steps, output_lag=model.output_lag)

@@ -10,9 +10,12 @@ from neurodeploy.fileio import atomic_path
 from neurodeploy.report.figures import accuracy_figure
 from neurodeploy.sweep.table import summarize
 
-def write_plots(rows: Sequence[dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
-    """``accuracy_vs_sparsity.png`` and ``accuracy_vs_synops.png`` (``accuracy_figure``)."""
-    paths = (out_dir / "accuracy_vs_sparsity.png", out_dir / "accuracy_vs_synops.png")
+PLOTS = ("accuracy_vs_sparsity.png", "accuracy_vs_synops.png")
+
+
+def write_plots(rows: Sequence[dict[str, Any]], out_dir: Path) -> tuple[Path, ...]:
+    """``PLOTS``: accuracy against sparsity and against synaptic operations (``accuracy_figure``)."""
+    paths = tuple(out_dir / name for name in PLOTS)
     summary = summarize(rows)
     for path, against in zip(paths, ("sparsity", "synops")):
         figure = accuracy_figure(summary, against)

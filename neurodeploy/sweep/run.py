@@ -1,25 +1,32 @@
-"""``neurodeploy sweep``: run every point in parallel processes, resumably, then tabulate.
+"""``neurodeploy sweep``: run every point as a Ray task, resumably, then tabulate.
 
 Layout of the sweep folder ``DIR``:
 
-- ``dense/seed{S}.pt``: each seed's dense network (and rewind point);
+- ``dense/seed{S}.pt``: each seed's dense network (and rewind point), with
+  ``dense/seed{S}.digest`` (its settings digest) written after it;
 - ``points/{name}.json``: one finished point, its row and the settings
   digest that made it; ``points/{name}.net``: its exported network;
+  ``points/{name}.failed.json``: the error of a point that failed every
+  attempt (removed when a later attempt succeeds);
 - ``sweep.csv``, ``sweep.json``, ``accuracy_vs_sparsity.png``,
-  ``accuracy_vs_synops.png``: the table and plots (``table``, ``plots``).
+  ``accuracy_vs_synops.png``: the table and plots (``table``, ``plots``) of
+  the finished points; ``sweep.json`` also lists the failed ones.
 
-Every file is written atomically, so an interrupted sweep leaves only
-finished points and networks behind. Running the same command again skips
-every point whose file holds the digest of its current settings; a point
-whose settings changed is run again.
+Every seed's training and every point is a Ray task (``tasks``) on a local
+Ray or a cluster (``cluster``), asking for one CPU, and a GPU when
+``train.device`` is cuda; a point starts once its seed's network is
+trained. A task that raises or whose worker dies is retried ``retries``
+times; a point that fails every attempt is recorded as failed and the
+others go on. Every file is written atomically, so a sweep killed at any
+moment leaves only finished points and networks behind. Running the same
+command again skips every point whose file holds the digest of its current
+settings; a point whose settings changed, or that failed, is run again.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -31,9 +38,13 @@ from neurodeploy.pipeline import BY_NAME, settings_digest
 from neurodeploy.prune.criteria import CRITERIA
 from neurodeploy.recipe import Recipe
 from neurodeploy.registry import UnknownNameError
-from neurodeploy.sweep.plots import write_plots
-from neurodeploy.sweep.point import Point, point_recipe, run_point, train_seed
+from neurodeploy.sweep.cluster import (DEFAULT_RETRIES, Cluster, ClusterError, check_cluster, cluster_address,
+                                       ray_cluster)
+from neurodeploy.sweep.plots import PLOTS, write_plots
+from neurodeploy.sweep.point import Point, point_recipe
+from neurodeploy.sweep.progress import SweepProgress
 from neurodeploy.sweep.table import write_table
+from neurodeploy.sweep.tasks import StartLog, dense_path, point_paths, point_task, train_task
 
 
 class SweepError(ValueError):
@@ -79,24 +90,14 @@ def _finished(path: Path, digest: str) -> dict[str, Any] | None:
     return saved.get("row") if saved.get("digest") == digest else None
 
 
-def _init_worker() -> None:
-    import torch
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep left: ``sweep.json``'s path, the error of every point that failed
+    (by point name) and where it ran."""
 
-    torch.set_num_threads(1)
-
-
-def _train_task(recipe: Recipe, seed: int, path: Path, digest: str) -> None:
-    train_seed(recipe, seed, path)
-    with atomic_path(path.with_suffix(".digest")) as tmp:
-        tmp.write_text(digest)
-
-
-def _point_task(recipe: Recipe, point: Point, out_dir: Path, digest: str) -> dict[str, Any]:
-    dense = out_dir / "dense" / f"seed{point.seed}.pt"
-    row = run_point(recipe, point, dense, out_dir / "points" / f"{point.name}.net")
-    with atomic_path(out_dir / "points" / f"{point.name}.json") as tmp:
-        tmp.write_text(json.dumps({"digest": digest, "row": row}, indent=2))
-    return row
+    path: Path
+    failed: dict[str, str]
+    cluster: str
 
 
 def sweep(
@@ -108,65 +109,139 @@ def sweep(
     workers: int | None = None,
     progress: Callable[[str], None] = lambda line: None,
     limits: Limits | None = None,
-) -> Path:
-    """Run (or resume) the sweep into ``out_dir``; returns the path of ``sweep.json``.
+    address: str | None = None,
+    retries: int = DEFAULT_RETRIES,
+) -> SweepResult:
+    """Run (or resume) the sweep into ``out_dir``.
 
-    Seeds' dense networks train first, then the points, each in one of
-    ``workers`` processes (default: one per CPU). ``progress`` gets one line
-    per finished task.
+    address: the Ray cluster to join (default ``RAY_ADDRESS``; neither starts
+    a local Ray of ``workers`` CPUs, default one per core). retries: attempts
+    after the first of a task that fails. ``progress`` gets one line per
+    event (a seed trained, a point finished or failed); a bar on stderr shows
+    points done, running and failed.
     """
     todo = points(criteria, sparsities, seeds)
-    workers = max(1, workers or os.cpu_count() or 1)
+    if retries < 0:
+        raise SweepError(f"--retries {retries}: give 0 or more")
+    address = cluster_address(address)
+    device = recipe.train.device
+    if device.startswith("cuda:"):
+        raise SweepError(f"train.device = {device!r}: a sweep's points get their GPU from Ray; use cuda")
+    check_cluster(address, workers)
     for sparsity in sparsities:  # every point's recipe, checked before any training
         check_recipe(dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, sparsity=sparsity)),
-                     limits or Limits(), lava=False)
-    with folder_lock(out_dir):
-        return _sweep(recipe, todo, seeds, out_dir, workers, progress)
+                     limits or Limits(), lava=False, device_here=address is None)
+    with folder_lock(out_dir), ray_cluster(address, workers, retries) as cluster:
+        if device == "cuda" and cluster.gpus < 1:
+            raise ClusterError(f"train.device = cuda, but {cluster.describe()} has no GPU")
+        return _sweep(recipe, todo, seeds, out_dir.resolve(), cluster, retries, progress)
 
 
-def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path, workers: int,
-           progress: Callable[[str], None]) -> Path:
-    (out_dir / "points").mkdir(parents=True, exist_ok=True)
-    (out_dir / "dense").mkdir(parents=True, exist_ok=True)
-    # Lava sets the fork start method when it is imported and fails in a
-    # process started any other way, so the workers are forked.
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+def _failure(error: BaseException) -> str:
+    """A failed task's error as one line: the exception it raised, or what ended it."""
+    from ray.exceptions import OutOfMemoryError, RayTaskError, WorkerCrashedError
+
+    if isinstance(error, RayTaskError) and error.cause is not None:
+        return f"{type(error.cause).__name__}: {' '.join(str(error.cause).split())}"
+    if isinstance(error, OutOfMemoryError):
+        return "Ray's memory monitor killed the task: the node ran out of memory"
+    if isinstance(error, WorkerCrashedError):
+        return "the worker process running it died (killed, or crashed)"
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+def _task_name(kind: str, what: Any) -> str:
+    """A task's name in Ray (its workers' process title is ``ray::NAME``): ``train-s{S}``
+    for seed S's training, a point's name for a point."""
+    return f"train-s{what}" if kind == "train" else what.name
+
+
+def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path, cluster: Cluster,
+           retries: int, say: Callable[[str], None]) -> SweepResult:
+    import ray
+
+    for folder in (out_dir / "points", out_dir / "dense"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for leftover in folder.glob(".*.tmp"):  # an atomic write a killed sweep never finished
+            leftover.unlink(missing_ok=True)
+    log = ray.remote(num_cpus=0)(StartLog).remote()
+    resources = {"num_cpus": 1, "num_gpus": 1 if recipe.train.device == "cuda" else 0,
+                 "max_retries": retries, "retry_exceptions": True}
+    train, run = ray.remote(**resources)(train_task), ray.remote(**resources)(point_task)
+    waiting: dict[Any, tuple[str, Any]] = {}  # task -> ("train", seed) or ("point", point)
+    trainings = {}
+    for seed in seeds:
+        path, digest = dense_path(out_dir, seed), dense_digest(recipe, seed)
+        saved = path.with_suffix(".digest")
+        if not (path.exists() and saved.exists() and saved.read_text() == digest):
+            trainings[seed] = train.options(name=_task_name("train", seed)).remote(recipe, seed, out_dir, digest, log)
+            waiting[trainings[seed]] = ("train", seed)
+    rows: dict[Point, dict[str, Any]] = {}
+    for point in todo:
+        digest = _digest(recipe, point)
+        row = _finished(point_paths(out_dir, point)[0], digest)
+        if row is not None:
+            rows[point] = row
+            continue
+        task = run.options(name=_task_name("point", point)).remote(recipe, point, out_dir, digest, log, trainings.get(point.seed))
+        waiting[task] = ("point", point)
+    to_run = sum(kind == "point" for kind, _ in waiting.values())
+    say(f"{len(rows)} of {len(todo)} points already done, {to_run} to run on {cluster.describe()}")
+    failed: dict[str, str] = {}
+    failed_seeds: dict[int, str] = {}
+    bar = SweepProgress(to_run, say)
     try:
-        trainings = {}
-        for seed in seeds:
-            path = out_dir / "dense" / f"seed{seed}.pt"
-            digest = dense_digest(recipe, seed)
-            saved = path.with_suffix(".digest")
-            if path.exists() and saved.exists() and saved.read_text() == digest:
-                continue
-            trainings[pool.submit(_train_task, recipe, seed, path, digest)] = seed
-        for future in as_completed(trainings):
-            future.result()
-            progress(f"trained dense seed {trainings[future]}")
-        rows: dict[Point, dict[str, Any]] = {}
-        running = {}
-        for point in todo:
-            digest = _digest(recipe, point)
-            row = _finished(out_dir / "points" / f"{point.name}.json", digest)
-            if row is not None:
-                rows[point] = row
-                continue
-            running[pool.submit(_point_task, recipe, point, out_dir, digest)] = point
-        progress(f"{len(rows)} of {len(todo)} points already done, {len(running)} to run on {workers} workers")
-        for future in as_completed(running):
-            point = running[future]
-            rows[point] = future.result()
-            progress(f"{point.name}: accuracy {rows[point]['accuracy']:.4f}, "
-                     f"synops/sample {rows[point]['synops_per_sample']:.0f}")
-    except BaseException:
-        # Ctrl-C, SIGTERM or a failed point: the workers stop now, not after their points
-        for child in multiprocessing.active_children():
-            child.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    ordered = [rows[point] for point in todo]
-    path = write_table(ordered, recipe, out_dir)
-    write_plots(ordered, out_dir)
-    return path
+        done = 0
+        while waiting:
+            ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=0.5)
+            # a point is ready no sooner than its seed's training: trainings first
+            for task in sorted(ready, key=lambda task: waiting[task][0] != "train"):
+                kind, what = waiting.pop(task)
+                try:
+                    result = ray.get(task)
+                except ray.exceptions.RayError as error:
+                    message = _failure(error)
+                    if kind == "train":
+                        failed_seeds[what] = message
+                        bar.line(f"training seed {what} failed {retries + 1} times: {message}")
+                        continue
+                    if what.seed in failed_seeds:
+                        message, attempts = f"its seed's dense network did not train: {message}", None
+                    else:
+                        attempts = retries + 1
+                    _record_failure(out_dir, what, _digest(recipe, what), message, attempts, str(error))
+                    failed[what.name] = message
+                    bar.line(f"{what.name}: failed{f' {attempts} times' if attempts else ''}: {message}")
+                    continue
+                if kind == "train":
+                    bar.line(f"trained dense seed {what}")
+                    continue
+                rows[what], done = result, done + 1
+                bar.line(f"{what.name}: accuracy {result['accuracy']:.4f}, "
+                         f"synops/sample {result['synops_per_sample']:.0f}")
+            started = ray.get(log.started_names.remote())
+            running = [kind for kind, what in waiting.values() if _task_name(kind, what) in started]
+            bar.update(done, len(failed), running.count("point"), running.count("train"))
+    finally:
+        bar.close()
+    ordered = [rows[point] for point in todo if point in rows]
+    failures = [{"point": name, "error": error} for name, error in failed.items()]
+    path = write_table(ordered, failures, recipe, out_dir)
+    if ordered:
+        write_plots(ordered, out_dir)
+    else:
+        for name in PLOTS:
+            (out_dir / name).unlink(missing_ok=True)
+    return SweepResult(path, failed, cluster.describe())
+
+
+def _record_failure(out_dir: Path, point: Point, digest: str, message: str, attempts: int | None,
+                    details: str) -> None:
+    """Write ``points/{name}.failed.json``: the settings digest, the error in one line, the
+    attempts made (absent when the point never ran) and Ray's full report (``details``)."""
+    record: dict[str, Any] = {"digest": digest, "error": message}
+    if attempts is not None:
+        record["attempts"] = attempts
+    record["details"] = details
+    with atomic_path(point_paths(out_dir, point)[2]) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))

@@ -77,7 +77,7 @@ def _search_one(recipe: Recipe, data: SpikeDataset, k: float, seed: int, folder:
     start = time.perf_counter()
     settings = recipe.supermask
     generator = torch.Generator().manual_seed(seed)
-    model = build_model(data.input_shape, data.num_classes, recipe.model)
+    model = build_model(data.input_shape, data.num_classes, recipe.model).to(recipe.train.device)
     constants = signed_constant_init(model, k, generator, settings.weight_scale)
     supermask = Supermask(model, k, generator)
     losses = search_scores(model, supermask, data.x_train, data.y_train, settings, seed)

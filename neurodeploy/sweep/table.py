@@ -32,17 +32,25 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-def write_table(rows: Sequence[dict[str, Any]], recipe: Recipe, out_dir: Path) -> Path:
-    """Write ``sweep.csv`` (the summary, one line per criterion and sparsity) and
-    ``sweep.json`` (recipe, every row, the summary); returns the JSON's path."""
+def write_table(rows: Sequence[dict[str, Any]], failed: Sequence[dict[str, str]], recipe: Recipe,
+                out_dir: Path) -> Path:
+    """Write ``sweep.json`` (recipe, every finished point's row, the summary, and
+    ``failed``: each failed point's name and error) and ``sweep.csv`` (the summary, one
+    line per criterion and sparsity; removed when no point finished); returns the
+    JSON's path."""
     summary = summarize(rows)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(summary[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(summary)
-    with atomic_path(out_dir / "sweep.csv") as tmp:
-        tmp.write_text(text.getvalue())
+    csv_path = out_dir / "sweep.csv"
+    if summary:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(summary[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(summary)
+        with atomic_path(csv_path) as tmp:
+            tmp.write_text(text.getvalue())
+    else:
+        csv_path.unlink(missing_ok=True)
     path = out_dir / "sweep.json"
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"recipe": recipe.to_dict(), "rows": list(rows), "summary": summary}, indent=2))
+        tmp.write_text(json.dumps({"recipe": recipe.to_dict(), "rows": list(rows), "summary": summary,
+                                   "failed": list(failed)}, indent=2))
     return path

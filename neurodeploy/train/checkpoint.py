@@ -24,6 +24,7 @@ import torch
 
 from neurodeploy.fileio import REDO, atomic_path
 from neurodeploy.recipe import ModelSettings, Recipe
+from neurodeploy.train.device import to_cpu
 from neurodeploy.train.model import SpikingNet, build_model
 
 
@@ -71,15 +72,16 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Save the model's input shape, classes and weights, masks (bool, by dotted name),
-    the recipe (for the record), the losses and ``extra`` (e.g. the rewind weights)."""
+    the recipe (for the record), the losses and ``extra`` (e.g. the rewind weights);
+    every tensor as a CPU copy, whatever device it trained on."""
     payload = {
         "recipe": recipe.to_dict(),
         "input_shape": list(model.input_shape),
         "num_classes": model.num_classes,
-        "state_dict": dict(model.state_dict()),
-        "masks": masks,
+        "state_dict": to_cpu(dict(model.state_dict())),
+        "masks": to_cpu(masks),
         "losses": [float(v) for v in losses],
-        "extra": extra or {},
+        "extra": to_cpu(extra or {}),
     }
     buffer = io.BytesIO()  # serialized first: torch's writer turns a failed write (a full disk) into
     torch.save(payload, buffer)  # an unreadable RuntimeError, a plain write gives the OSError

@@ -13,6 +13,7 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.train.masks import Masks, apply_masks
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import save_checkpoint
+from neurodeploy.train.device import model_device, to_cpu
 from neurodeploy.train.model import SpikingNet, build_model
 from neurodeploy.variants import DENSE
 
@@ -24,11 +25,12 @@ def predict(model: SpikingNet, x: np.ndarray, batch_size: int = 256) -> np.ndarr
     x: [samples, inputs, T] spikes or values. Returns int64 [samples].
     """
     model.eval()
+    device = model_device(model)
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
-            logits = model.logits(torch.from_numpy(x[start : start + batch_size]))
-            out.append(logits.argmax(-1).numpy())
+            logits = model.logits(torch.from_numpy(x[start : start + batch_size]).to(device))
+            out.append(logits.argmax(-1).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -58,14 +60,17 @@ def fit(
     optimizer step, so pruned weights stay exactly zero. ``on_epoch(e)`` is
     called after e epochs, e = 0 (before training) to ``epochs``.
     ``optimizer``: default Adam on every parameter at ``lr``; another one
-    trains what it holds (a supermask's scores). Returns the mean loss per
-    epoch.
+    trains what it holds (a supermask's scores). Training runs on the device
+    ``model`` is on (``train.device``): each batch and the masks move there.
+    Returns the mean loss per epoch.
     """
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     optimizer = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     xs, ys = torch.from_numpy(x), torch.from_numpy(y)
     if masks is not None:
+        masks = {name: mask.to(device) for name, mask in masks.items()}
         apply_masks(model, masks)
     losses = []
     if on_epoch is not None:
@@ -77,7 +82,7 @@ def fit(
         total = 0.0
         for start in range(0, len(xs), batch_size):
             idx = order[start : start + batch_size]
-            loss = torch.nn.functional.cross_entropy(model.logits(xs[idx]), ys[idx])
+            loss = torch.nn.functional.cross_entropy(model.logits(xs[idx].to(device)), ys[idx].to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -93,20 +98,20 @@ def fit(
 
 
 def train_dense(recipe: Recipe, data: SpikeDataset) -> tuple[SpikingNet, list[float], dict[str, Any]]:
-    """Train the recipe's dense network from its seed.
+    """Train the recipe's dense network from its seed, on ``train.device``.
 
-    Returns the model, the loss per epoch and the checkpoint extras: with
-    ``prune.rewind_epoch`` = R, ``rewind_state`` holds the weights after R
-    epochs (Algorithm 1's rewind point).
+    Returns the model (on that device), the loss per epoch and the checkpoint
+    extras: with ``prune.rewind_epoch`` = R, ``rewind_state`` holds the
+    weights after R epochs (Algorithm 1's rewind point), on the CPU.
     """
     t, rewind = recipe.train, recipe.prune.rewind_epoch
     torch.manual_seed(recipe.seed)
-    model = build_model(data.input_shape, data.num_classes, recipe.model)
+    model = build_model(data.input_shape, data.num_classes, recipe.model).to(t.device)
     extra: dict[str, Any] = {}
 
     def snapshot(epoch: int) -> None:
         if epoch == rewind:
-            extra["rewind_state"] = copy.deepcopy(model.state_dict())
+            extra["rewind_state"] = to_cpu(copy.deepcopy(model.state_dict()))
             extra["rewind_epoch"] = epoch
 
     losses = fit(model, data.x_train, data.y_train, t.epochs, t.batch_size, t.lr, recipe.seed, on_epoch=snapshot)

@@ -1,0 +1,106 @@
+"""Where a sweep's points run: a Ray cluster, started on this machine or joined.
+
+With no address (``--address`` or ``RAY_ADDRESS``), ``ray_cluster`` starts
+a local Ray with one CPU per worker (default: every core of this machine)
+and the GPUs Ray finds, and shuts it down when the sweep ends, however it
+ends. With an address it joins that cluster (``ray start --head`` on one
+machine, ``ray start --address`` on the others), whose nodes must run the
+same Python, Ray and neurodeploy, and see the sweep folder at the same path
+(shared storage): each task reads the seed's dense network from it and
+writes its point files there.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Iterator
+
+# Ray keeps every object a task returns in its object store; a sweep's are rows of
+# a few numbers, so a local Ray reserves little shared memory for them.
+LOCAL_OBJECT_STORE_BYTES = 128 * 2**20
+# Seconds to wait for a cluster's address to accept a connection.
+PROBE_SECONDS = 5.0
+# Attempts after the first of a task that raises or whose worker dies.
+DEFAULT_RETRIES = 2
+
+
+class ClusterError(ValueError):
+    """Ray cannot be started or joined, or the cluster lacks what the sweep asks for."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The Ray cluster a sweep runs on: its address (None: started here) and the CPUs
+    and GPUs it offers in all."""
+
+    address: str | None
+    cpus: float
+    gpus: float
+
+    def describe(self) -> str:
+        """E.g. ``a local Ray with 2 CPUs`` or ``the Ray cluster at HOST:6379 (64 CPUs, 8 GPUs)``."""
+        gpus = f", {self.gpus:g} GPUs" if self.gpus else ""
+        if self.address is None:
+            return f"a local Ray with {self.cpus:g} CPUs{gpus}"
+        return f"the Ray cluster at {self.address} ({self.cpus:g} CPUs{gpus})"
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The cluster to join: ``address``, else ``RAY_ADDRESS``; None starts a local Ray."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
+def check_cluster(address: str | None, workers: int | None, timeout: float = PROBE_SECONDS) -> None:
+    """Before any work: ``ClusterError`` for ``workers`` given with a cluster ``address``,
+    or when nothing accepts a connection at ``address`` (``HOST:PORT`` or
+    ``ray://HOST:PORT``; Ray itself would keep retrying for many minutes). ``auto``
+    (the cluster ``ray start`` left on this machine) is left to Ray."""
+    if address is None:
+        return
+    if workers is not None:
+        raise ClusterError(f"--workers sizes a local Ray; the cluster at {address} (--address or RAY_ADDRESS) "
+                           "has its own CPUs")
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"--address {address}: expected HOST:PORT (e.g. 10.0.0.1:6379, as `ray start --head` "
+                           "prints), ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ClusterError(f"--address {address}: no Ray cluster answers there ({err.strerror or err}); start "
+                           "one with `ray start --head` or leave --address and RAY_ADDRESS unset for a local Ray") from None
+
+
+@contextlib.contextmanager
+def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> Iterator[Cluster]:
+    """Start (``address`` None) or join Ray for the block, and shut it down after.
+
+    workers: CPUs of the local Ray, one per concurrent point (default: this
+    machine's cores). ``check_cluster`` has checked the options. oom_retries: how often a local Ray retries a task its memory monitor killed
+    (Ray's own default retries those without end). ``ClusterError`` when Ray
+    cannot start or the address cannot be joined.
+    """
+    import ray
+
+    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        if address is None:
+            ray.init(address="local", num_cpus=workers or len(os.sched_getaffinity(0)),
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                     _system_config={"task_oom_retries": oom_retries}, **options)
+        else:
+            ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        ray.shutdown()
+        where = "start a local Ray" if address is None else f"join the Ray cluster at {address}"
+        raise ClusterError(f"cannot {where}: {' '.join(str(err).split())}") from err
+    try:
+        resources = ray.cluster_resources()
+        yield Cluster(address, float(resources.get("CPU", 0)), float(resources.get("GPU", 0)))
+    finally:
+        ray.shutdown()
