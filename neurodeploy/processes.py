@@ -15,6 +15,12 @@ Lava processes running with parent 1, and 22 shared-memory segments in
   the shared memory they left (measured: 0 segments left).
   Only forks from the main thread: Linux sends the signal when the forking
   *thread* ends, which for another thread may be long before the process.
+- ``reap_after_exit`` covers processes that are not our children: a local Ray
+  started by ``sweep`` runs two agent processes under its raylet, which, the
+  raylet killed with the sweep, linger for one to two minutes (measured on
+  Ray 2.60.0: 70 to 110 s after a SIGKILL). A watcher process, exec'd and so
+  not killed with its parent, waits for this process to end and then kills
+  the processes it was given (those still alive and the same processes).
 - ``terminate_like_interrupt`` turns SIGTERM and SIGHUP into ``Terminated``,
   a ``KeyboardInterrupt``, so that every cleanup that runs on Ctrl-C (Lava's
   runtime stopped, children killed, temporary files removed) runs for them
@@ -25,9 +31,11 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -64,17 +72,101 @@ def die_with_parent() -> None:
         _fork["installed"] = True
 
 
+_received = {"signum": 0}
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
+    _received["signum"] = signum
     raise Terminated(signum)
 
 
 def terminate_like_interrupt() -> None:
     """Raise ``Terminated`` in the main thread on SIGTERM and SIGHUP (main thread only)."""
     if threading.current_thread() is threading.main_thread():
+        _received["signum"] = 0
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _raise_terminated)
 
 
+def stop_signal(interrupt: KeyboardInterrupt) -> signal.Signals:
+    """The signal that stopped the command: ``Terminated``'s; for a plain
+    ``KeyboardInterrupt``, the SIGTERM or SIGHUP that arrived before it, if one did (Ray's
+    ``wait`` re-raises whatever a signal handler raised as a plain KeyboardInterrupt),
+    else SIGINT (Ctrl-C)."""
+    if isinstance(interrupt, Terminated):
+        return signal.Signals(interrupt.signum)
+    return signal.Signals(_received["signum"] or signal.SIGINT)
+
+
 def exit_code(interrupt: KeyboardInterrupt) -> int:
     """The shell's code for a command stopped by a signal: 128 + its number (130 for Ctrl-C)."""
-    return 128 + (interrupt.signum if isinstance(interrupt, Terminated) else signal.SIGINT)
+    return 128 + stop_signal(interrupt)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3 onwards of /proc/PID/stat (state, ppid, ..., starttime at index 19)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (children, their children, ...), from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+# The watcher: reads stdin until EOF (its parent closed the pipe or died), then SIGKILLs
+# each PID:STARTTIME of its arguments that is still that process. Signals that stop a
+# command are ignored, so that a Ctrl-C or SIGTERM to the terminal's group cannot stop
+# it before its work.
+_WATCHER = """
+import os, signal, sys
+for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(signum, signal.SIG_IGN)
+def start(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+targets = [argument.split(":") for argument in sys.argv[1:]]
+while sys.stdin.buffer.read(4096):
+    pass
+for pid, started in targets:
+    if start(int(pid)) == started:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+
+def reap_after_exit(pids: Iterable[int]) -> Callable[[], None]:
+    """Kill ``pids`` once this process has ended, however it ends (SIGKILL included).
+
+    Starts the watcher (``python -I -S -c``, exec'd: not a fork of this
+    process and its threads) holding the read end of a pipe; returns
+    ``release``, which closes the pipe (the watcher then kills whichever of
+    ``pids`` are still alive) and waits for the watcher. A process whose pid
+    was reused is never killed: each is identified by its start time.
+    """
+    targets = [f"{pid}:{fields[19]}" for pid in pids if (fields := _stat(pid)) is not None]
+    watcher = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHER, *targets], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def release() -> None:
+        watcher.stdin.close()
+        watcher.wait()
+
+    return release

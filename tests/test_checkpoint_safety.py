@@ -110,10 +110,14 @@ def test_a_planted_seed_checkpoint_runs_nothing_in_a_sweep(tmp_path, capsys):
     plant(path, marker)
     path.with_suffix(".digest").write_text(dense_digest(recipe, recipe.seed))
     code = main(["sweep", str(TINY), "--criteria", "magnitude", "--sparsity", "0.5", "--seeds", "1",
-                 "--workers", "1", "--out", str(out)])
-    err = capsys.readouterr().err.strip()
+                 "--workers", "1", "--retries", "0", "--out", str(out)])
+    printed = capsys.readouterr().out
     assert not marker.exists()
-    assert code == 2 and err.count("\n") == 0 and "refused" in err, err
+    # every point (a Ray task) refused the checkpoint and was recorded as failed
+    assert code == 1 and "2 point(s) failed" in printed, printed
+    for name in ("dense-s1", "magnitude-0.5-s1"):
+        error = json.loads((out / "points" / f"{name}.failed.json").read_text())["error"]
+        assert error.startswith("CheckpointError: ") and "refused" in error and "\n" not in error
 
 
 def test_load_checkpoint_refuses_globals_in_one_line(tmp_path):

@@ -1,16 +1,18 @@
 """SIGTERM and SIGKILL leave no process and no shared memory behind: verify, run and sweep.
 
 Each case starts the real command in a session of its own, waits until it
-has children (Lava's processes, or the sweep's workers), sends the signal to
+has children (Lava's processes, or the sweep's Ray training), sends the signal to
 the main process, and then counts the processes left in the session and the
 shared-memory segments that appeared. Before these fixes a SIGKILLed verify
 left its 10 Lava processes running with parent 1 and 22 segments in /dev/shm,
-and a SIGTERMed sweep left both workers computing.
+and a SIGTERMed sweep left both workers computing; a SIGKILLed sweep on Ray
+left Ray's two agent processes for 70 to 110 s until ``processes.reap_after_exit``.
 """
 from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -36,8 +38,19 @@ def _sweep_args(tmp_path: Path) -> list[str]:
             "--workers", "2", "--out", str(tmp_path / "sweep")]
 
 
-# (arguments, children to wait for before the signal: Lava's 10 for verify, its 7+ for run, 2 workers)
-COMMANDS = {"verify": (_verify_args, 8), "run": (_run_args, 7), "sweep": (_sweep_args, 2)}
+def _children(count: int) -> Callable[[int], bool]:
+    return lambda sid: len(session_processes(sid)) >= 1 + count
+
+
+def _training(sid: int) -> bool:
+    """A Ray worker of the sweep trains (its title is ``ray::train-s1``): Ray is up."""
+    return any(Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::train-s")
+               for pid in session_processes(sid) if Path(f"/proc/{pid}/cmdline").exists())
+
+
+# (arguments, when to send the signal: Lava's 10 children for verify, its 7+ for run, a
+# sweep's Ray training a seed)
+COMMANDS = {"verify": (_verify_args, _children(8)), "run": (_run_args, _children(7)), "sweep": (_sweep_args, _training)}
 
 
 @pytest.mark.slow
@@ -45,13 +58,13 @@ COMMANDS = {"verify": (_verify_args, 8), "run": (_run_args, 7), "sweep": (_sweep
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_signal_to_the_main_process_leaves_nothing_behind(command, signum, tmp_path):
-    arguments, children = COMMANDS[command]
+    arguments, ready = COMMANDS[command]
     segments_before = shm_segments()
     process = start_cli(*arguments(tmp_path))
     sid = process.pid
     try:
-        started = wait_for(lambda: len(session_processes(sid)) >= 1 + children or process.poll() is not None, 120)
-        assert started and process.poll() is None, f"{command} ended before it had {children} children"
+        started = wait_for(lambda: ready(sid) or process.poll() is not None, 120)
+        assert started and process.poll() is None, f"{command} ended before it could be signalled"
         process.send_signal(signum)
         process.wait(timeout=60)
         assert wait_for(lambda: not session_processes(sid), 20), \

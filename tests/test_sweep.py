@@ -1,19 +1,20 @@
-"""``neurodeploy sweep`` on the tiny recipe: real training, pruning, export and golden runs."""
+"""``neurodeploy sweep`` on the tiny recipe, on a local Ray with 2 workers: real training, pruning,
+export and golden runs; killed and resumed; a failing point; Ray gone after each (counted)."""
 import csv
+import dataclasses
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from neurodeploy.cli import main
 from neurodeploy.recipe import load_recipe
-from neurodeploy.sweep.run import SweepError, points
+from neurodeploy.sweep.run import SweepError, _digest, _finished, points
 from neurodeploy.sweep.table import summarize
+from process_tools import kill_session, session_processes, start_cli, wait_for
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
 
@@ -40,16 +41,42 @@ def test_summary_is_mean_and_sample_std_over_seeds():
     assert entry["synops_per_sample_mean"] == pytest.approx(10.0)
 
 
+def _sweep_args(out: Path, criteria: str = "magnitude,random", *extra: str) -> list[str]:
+    return ["sweep", str(TINY), "--criteria", criteria, "--sparsity", "0.5,0.9", "--seeds", "1",
+            "--workers", "2", "--out", str(out), *extra]
+
+
+def _finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str, str]:
+    """Wait for the sweep; then Ray must be gone: no process left in its session (counted)."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+        assert wait_for(lambda: not session_processes(process.pid), 10), \
+            f"left behind: {[_name(pid) for pid in session_processes(process.pid)]}"
+    finally:
+        kill_session(process.pid)
+    return process.returncode, stdout, stderr
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")[:60]
+    except OSError:
+        return str(pid)
+
+
+def _ray_task_process(sid: int, name: str) -> int | None:
+    """The worker of session ``sid`` running the Ray task ``name`` (its title is ``ray::NAME``)."""
+    return next((pid for pid in session_processes(sid) if _name(pid).startswith(f"ray::{name} ")), None)
+
+
 @pytest.mark.slow
-def test_sweep_writes_table_and_plots_and_resumes(tmp_path, capsys):
+def test_sweep_on_ray_writes_table_and_plots_and_leaves_no_process(tmp_path):
     out = tmp_path / "sweep"
-    args = ["sweep", str(TINY), "--criteria", "magnitude,random", "--sparsity", "0.5,0.9",
-            "--seeds", "1", "--workers", "2", "--out", str(out)]
-    assert main(args) == 0
-    first = capsys.readouterr().out
-    assert "0 of 5 points already done, 5 to run" in first
+    code, stdout, stderr = _finish(start_cli(*_sweep_args(out)))
+    assert code == 0, stderr
+    assert "0 of 5 points already done, 5 to run on a local Ray with 2 CPUs" in stdout
     result = json.loads((out / "sweep.json").read_text())
-    assert len(result["rows"]) == 5
+    assert len(result["rows"]) == 5 and result["failed"] == []
     by_point = {(r["criterion"], r["sparsity"]): r for r in result["rows"]}
     for (criterion, sparsity), row in by_point.items():
         assert 0.0 <= row["accuracy"] <= 1.0 and row["synops_per_sample"] > 0 and row["spikes_per_sample"] > 0
@@ -64,51 +91,100 @@ def test_sweep_writes_table_and_plots_and_resumes(tmp_path, capsys):
     for name in ("accuracy_vs_sparsity.png", "accuracy_vs_synops.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # Resume: delete one finished point, as if the sweep had been stopped before it.
-    (out / "points" / "random-0.9-s1.json").unlink()
-    stamps = {p.name: os.stat(p).st_mtime_ns for p in (out / "points").glob("*.json")}
-    assert main(args) == 0
-    assert "4 of 5 points already done, 1 to run" in capsys.readouterr().out
-    assert {p.name: os.stat(p).st_mtime_ns for p in (out / "points").glob("*.json") if p.name in stamps} == stamps
-    again = json.loads((out / "sweep.json").read_text())
-    assert [r for r in again["rows"] if r["criterion"] != "random"] == [
-        r for r in result["rows"] if r["criterion"] != "random"
-    ]
-
-    # A changed setting is never taken for a finished point: every point runs again.
-    changed = tmp_path / "changed.yaml"
-    changed.write_text(TINY.read_text().replace("finetune_epochs: 1", "finetune_epochs: 2"))
-    assert load_recipe(changed).prune.finetune_epochs == 2
-    assert main(["sweep", str(changed), *args[2:]]) == 0
-    assert "1 of 5 points already done, 4 to run" in capsys.readouterr().out
+    # A changed setting is never taken for a finished point: the files just written hold
+    # the digests of the old settings, which only the dense point (it is not pruned) keeps.
+    recipe = load_recipe(TINY)
+    changed = dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, finetune_epochs=2))
+    for point in points(["magnitude", "random"], [0.5, 0.9], [1]):
+        saved = out / "points" / f"{point.name}.json"
+        assert _finished(saved, _digest(recipe, point)) is not None
+        assert (_finished(saved, _digest(changed, point)) is not None) == (point.sparsity == 0)
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_resumes_without_redoing_finished_points(tmp_path, capsys):
+def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path):
     out = tmp_path / "sweep"
-    args = ["sweep", str(TINY), "--criteria", "magnitude,sf", "--sparsity", "0.5,0.9",
-            "--seeds", "1", "--workers", "1", "--out", str(out)]
-    env = {**os.environ, "TQDM_DISABLE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", *args], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while len(list((out / "points").glob("*.json"))) < 2 and time.monotonic() < deadline:
-        assert process.poll() is None, "the sweep ended before it could be interrupted"
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # the whole process group: the sweep and its workers
-    process.wait()
-    # the workers hold the folder lock (inherited) until they have exited too
-    gone = time.monotonic() + 30
-    while time.monotonic() < gone:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+    process = start_cli(*_sweep_args(out))
+    try:
+        assert wait_for(lambda: len(list((out / "points").glob("*.json"))) >= 2 or process.poll() is not None, 300)
+        assert process.poll() is None, "the sweep ended before it could be killed"
+        for pid in session_processes(process.pid):  # the driver, Ray and its workers, at once
+            os.kill(pid, signal.SIGKILL)
+        process.wait()
+        assert wait_for(lambda: not session_processes(process.pid), 10)
+    finally:
+        kill_session(process.pid)
+        process.stdout.close()
+        process.stderr.close()
     finished = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
-    assert 2 <= len(finished) < 5
-    assert not (out / "sweep.json").exists()
-    assert main(args) == 0
-    assert f"{len(finished)} of 5 points already done, {5 - len(finished)} to run" in capsys.readouterr().out
+    assert 2 <= len(finished) < 5 and not (out / "sweep.json").exists()
+    # what a write cut short would leave: a temporary file beside a point, and (from a
+    # writer that was not atomic) a truncated result; neither is taken for a result
+    unfinished = next(p for p in points(["magnitude", "random"], [0.5, 0.9], [1])
+                      if f"{p.name}.json" not in finished)
+    (out / "points" / f".{unfinished.name}.json.x1y2.tmp").write_text('{"digest": ')
+    (out / "points" / f"{unfinished.name}.json").write_text('{"digest": "')
+    code, stdout, stderr = _finish(start_cli(*_sweep_args(out)))
+    assert code == 0, stderr
+    assert f"{len(finished)} of 5 points already done, {5 - len(finished)} to run" in stdout
     assert {name: (out / "points" / name).stat().st_mtime_ns for name in finished} == finished
+    ran = {line.split(":")[0] for line in stdout.splitlines() if ": accuracy" in line}
+    assert ran == {f"{p.name}" for p in points(["magnitude", "random"], [0.5, 0.9], [1])} - \
+        {name.removesuffix(".json") for name in finished}
+    assert "trained dense seed" not in stdout  # the seed's network was finished: not trained again
+    assert not list((out / "points").glob(".*.tmp"))
     assert len(json.loads((out / "sweep.json").read_text())["rows"]) == 5
+
+
+@pytest.mark.slow
+def test_a_failing_point_is_recorded_and_the_rest_finish_and_a_killed_worker_is_retried(tmp_path):
+    out = tmp_path / "sweep"
+    # a folder where magnitude-0.9-s1 must write its network: it fails every attempt
+    (out / "points" / "magnitude-0.9-s1.net").mkdir(parents=True)
+    process = start_cli(*_sweep_args(out, "magnitude", "--retries", "1"))
+    killed = None
+    try:
+        # kill the worker running magnitude-0.5-s1 mid-point: Ray retries the task
+        def running() -> bool:
+            return _ray_task_process(process.pid, "magnitude-0.5-s1") is not None or process.poll() is not None
+        assert wait_for(running, 300) and process.poll() is None
+        killed = _ray_task_process(process.pid, "magnitude-0.5-s1")
+        assert not (out / "points" / "magnitude-0.5-s1.json").exists()
+        os.kill(killed, signal.SIGKILL)
+    finally:
+        code, stdout, stderr = _finish(process)
+    assert killed is not None
+    assert code == 1, stderr
+    assert "1 point(s) failed" in stdout and "magnitude-0.9-s1: PathError:" in stdout
+    result = json.loads((out / "sweep.json").read_text())
+    assert sorted(r["criterion"] + str(r["sparsity"]) for r in result["rows"]) == ["dense0.0", "magnitude0.5"]
+    (failure,) = result["failed"]
+    assert failure["point"] == "magnitude-0.9-s1" and "is a directory" in failure["error"]
+    record = json.loads((out / "points" / "magnitude-0.9-s1.failed.json").read_text())
+    assert record["attempts"] == 2 and record["error"] == failure["error"] and "point_task" in record["details"]
+
+    # mended, the same command runs only the failed point, and its failure record goes
+    (out / "points" / "magnitude-0.9-s1.net").rmdir()
+    code, stdout, stderr = _finish(start_cli(*_sweep_args(out, "magnitude", "--retries", "1")))
+    assert code == 0, stderr
+    assert "2 of 3 points already done, 1 to run" in stdout
+    assert not (out / "points" / "magnitude-0.9-s1.failed.json").exists()
+    assert json.loads((out / "sweep.json").read_text())["failed"] == []
+
+
+def test_cluster_options_are_checked_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    cases = [
+        (["--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray cluster answers there"),
+        (["--address", "127.0.0.1:1", "--workers", "2"], "--workers sizes a local Ray"),
+        (["--address", "nowhere"], "--address nowhere: expected HOST:PORT"),
+        (["--device", "cuda:1"], "a sweep's points get their GPU from Ray; use cuda"),
+        (["--retries", "-1"], "--retries must be 0 or more"),
+    ]
+    for extra, message in cases:
+        args = ["sweep", str(TINY), "--criteria", "magnitude", "--sparsity", "0.5", "--seeds", "1",
+                "--out", str(out), *extra]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and err.count("\n") == 0, err
+    assert not out.exists()

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
     from neurodeploy.errors import USER_ERRORS, describe
-    from neurodeploy.processes import die_with_parent, exit_code, terminate_like_interrupt
+    from neurodeploy.processes import die_with_parent, exit_code, stop_signal, terminate_like_interrupt
     from neurodeploy.simulate.input_options import InputOptionError
 
     die_with_parent()
@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"neurodeploy: error: {describe(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
-        print(f"neurodeploy: {'interrupted' if exit_code(interrupt) == 130 else f'stopped by {interrupt}'}",
+        stopped = stop_signal(interrupt)
+        print(f"neurodeploy: {'interrupted' if stopped == signal.SIGINT else f'stopped by {stopped.name}'}",
               file=sys.stderr)
         return exit_code(interrupt)
     finally:

@@ -3,9 +3,10 @@
 With no address (``--address`` or ``RAY_ADDRESS``), ``ray_cluster`` starts
 a local Ray with one CPU per worker (default: every core of this machine)
 and the GPUs Ray finds, and shuts it down when the sweep ends, however it
-ends. With an address it joins that cluster (``ray start --head`` on one
-machine, ``ray start --address`` on the others), whose nodes must run the
-same Python, Ray and neurodeploy, and see the sweep folder at the same path
+ends (``processes.reap_after_exit`` kills what a SIGKILL leaves). With an
+address it joins that cluster (``ray start --head`` on one machine,
+``ray start --address`` on the others), whose nodes must run the same
+Python, Ray and neurodeploy, and see the sweep folder at the same path
 (shared storage): each task reads the seed's dense network from it and
 writes its point files there.
 """
@@ -14,9 +15,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Iterator
+
+from neurodeploy.processes import STOP_SIGNALS, descendants, reap_after_exit
 
 # Ray keeps every object a task returns in its object store; a sweep's are rows of
 # a few numbers, so a local Ray reserves little shared memory for them.
@@ -88,6 +93,8 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
     import ray
 
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    before = set(descendants(os.getpid()))
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     try:
         if address is None:
             ray.init(address="local", num_cpus=workers or len(os.sched_getaffinity(0)),
@@ -99,8 +106,18 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
         ray.shutdown()
         where = "start a local Ray" if address is None else f"join the Ray cluster at {address}"
         raise ClusterError(f"cannot {where}: {' '.join(str(err).split())}") from err
+    finally:
+        # Ray's driver takes SIGTERM (its handler exits; its core's then aborts with a
+        # stack dump): the command's own handlers, which stop it as Ctrl-C does, go back.
+        for signum, handler in handlers.items():
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signum, handler)
+    # a local Ray's processes (its agents outlive a killed raylet by minutes) die with this one
+    started = [pid for pid in descendants(os.getpid()) if pid not in before]
+    release = reap_after_exit(started) if address is None else lambda: None
     try:
         resources = ray.cluster_resources()
         yield Cluster(address, float(resources.get("CPU", 0)), float(resources.get("GPU", 0)))
     finally:
         ray.shutdown()
+        release()
