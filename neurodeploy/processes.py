@@ -2,7 +2,7 @@
 SIGHUP stop a command the way Ctrl-C does.
 
 Lava forks one OS process per process model, plus a runtime service and a
-shared-memory server; ``sweep`` forks workers. Measured on lava-nc 0.10.0
+shared-memory server; ``sweep`` starts a local Ray. Measured on lava-nc 0.10.0
 before this module: a ``verify`` whose main process got SIGKILL left its 10
 Lava processes running with parent 1, and 22 shared-memory segments in
 /dev/shm.
