@@ -64,7 +64,9 @@ def test_an_unknown_chip_profile_lists_the_known_ones():
 
 
 def test_every_name_valued_recipe_key_is_checked_against_a_registry():
-    """Every str setting of the recipe is checked by ``preflight`` except the free texts."""
+    """Every str setting of the recipe is checked by ``preflight`` except the free texts and
+    ``train.device`` (its form is checked when the recipe is read, its presence by
+    ``preflight.check_device``: tests/test_device.py)."""
     keys = []
     for section in dataclasses.fields(Recipe):
         hint = typing.get_type_hints(Recipe)[section.name]
@@ -73,7 +75,7 @@ def test_every_name_valued_recipe_key_is_checked_against_a_registry():
         elif dataclasses.is_dataclass(hint):
             keys += [f"{section.name}.{f.name}" for f in dataclasses.fields(hint)
                      if typing.get_type_hints(hint)[f.name] is str]
-    assert sorted(keys) == sorted([*NAMED, "name", "data.path"])
+    assert sorted(keys) == sorted([*NAMED, "name", "data.path", "train.device"])
     assert all(isinstance(registry, Registry) for registry in NAMED.values())
     defaults = Recipe()
     for key, registry in NAMED.items():  # every default is a registered name

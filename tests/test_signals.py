@@ -43,14 +43,20 @@ def _children(count: int) -> Callable[[int], bool]:
 
 
 def _training(sid: int) -> bool:
-    """A Ray worker of the sweep trains (its title is ``ray::train-s1``): Ray is up."""
-    return any(Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::train-s")
-               for pid in session_processes(sid) if Path(f"/proc/{pid}/cmdline").exists())
+    """A Ray worker of the sweep trains (its title is ``ray::train-s1``): the sweep is under way."""
+    titles = []
+    for pid in session_processes(sid):
+        try:
+            titles.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+        except OSError:
+            continue
+    return any(title.startswith(b"ray::train-s") for title in titles)
 
 
 # (arguments, when to send the signal: Lava's 10 children for verify, its 7+ for run, a
 # sweep's Ray training a seed)
-COMMANDS = {"verify": (_verify_args, _children(8)), "run": (_run_args, _children(7)), "sweep": (_sweep_args, _training)}
+COMMANDS = {"verify": (_verify_args, _children(8)), "run": (_run_args, _children(7)),
+            "sweep": (_sweep_args, _training)}
 
 
 @pytest.mark.slow

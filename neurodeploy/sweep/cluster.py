@@ -78,7 +78,8 @@ def check_cluster(address: str | None, workers: int | None, timeout: float = PRO
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as err:
         raise ClusterError(f"--address {address}: no Ray cluster answers there ({err.strerror or err}); start "
-                           "one with `ray start --head` or leave --address and RAY_ADDRESS unset for a local Ray") from None
+                           "one with `ray start --head` or leave --address and RAY_ADDRESS unset for a local "
+                           "Ray") from None
 
 
 @contextlib.contextmanager
@@ -86,7 +87,8 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
     """Start (``address`` None) or join Ray for the block, and shut it down after.
 
     workers: CPUs of the local Ray, one per concurrent point (default: this
-    machine's cores). ``check_cluster`` has checked the options. oom_retries: how often a local Ray retries a task its memory monitor killed
+    machine's cores). ``check_cluster`` has checked the options. oom_retries: how
+    often a local Ray retries a task its memory monitor killed
     (Ray's own default retries those without end). ``ClusterError`` when Ray
     cannot start or the address cannot be joined.
     """

@@ -158,17 +158,38 @@ def _task_name(kind: str, what: Any) -> str:
 
 def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path, cluster: Cluster,
            retries: int, say: Callable[[str], None]) -> SweepResult:
-    import ray
-
     for folder in (out_dir / "points", out_dir / "dense"):
         folder.mkdir(parents=True, exist_ok=True)
         for leftover in folder.glob(".*.tmp"):  # an atomic write a killed sweep never finished
             leftover.unlink(missing_ok=True)
+    rows, waiting, log = _submit(recipe, todo, seeds, out_dir, retries)
+    to_run = sum(kind == "point" for kind, _ in waiting.values())
+    say(f"{len(rows)} of {len(todo)} points already done, {to_run} to run on {cluster.describe()}")
+    failed = _collect(recipe, waiting, log, out_dir, retries, rows, SweepProgress(to_run, say))
+    ordered = [rows[point] for point in todo if point in rows]
+    path = write_table(ordered, [{"point": name, "error": error} for name, error in failed.items()], recipe, out_dir)
+    if ordered:
+        write_plots(ordered, out_dir)
+    else:
+        for name in PLOTS:
+            (out_dir / name).unlink(missing_ok=True)
+    return SweepResult(path, failed, cluster.describe())
+
+
+def _submit(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path,
+            retries: int) -> tuple[dict[Point, dict[str, Any]], dict[Any, tuple[str, Any]], Any]:
+    """Start the ``StartLog`` actor, a training task for every seed whose saved network
+    is missing or has other settings, and a task for every point not finished with its
+    settings (after its seed's training task, when there is one). Returns the rows of
+    the finished points, the tasks (each ``("train", seed)`` or ``("point", point)``)
+    and the actor."""
+    import ray
+
     log = ray.remote(num_cpus=0)(StartLog).remote()
     resources = {"num_cpus": 1, "num_gpus": 1 if recipe.train.device == "cuda" else 0,
                  "max_retries": retries, "retry_exceptions": True}
     train, run = ray.remote(**resources)(train_task), ray.remote(**resources)(point_task)
-    waiting: dict[Any, tuple[str, Any]] = {}  # task -> ("train", seed) or ("point", point)
+    waiting: dict[Any, tuple[str, Any]] = {}
     trainings = {}
     for seed in seeds:
         path, digest = dense_path(out_dir, seed), dense_digest(recipe, seed)
@@ -183,15 +204,22 @@ def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pat
         if row is not None:
             rows[point] = row
             continue
-        task = run.options(name=_task_name("point", point)).remote(recipe, point, out_dir, digest, log, trainings.get(point.seed))
-        waiting[task] = ("point", point)
-    to_run = sum(kind == "point" for kind, _ in waiting.values())
-    say(f"{len(rows)} of {len(todo)} points already done, {to_run} to run on {cluster.describe()}")
+        task = run.options(name=_task_name("point", point))
+        waiting[task.remote(recipe, point, out_dir, digest, log, trainings.get(point.seed))] = ("point", point)
+    return rows, waiting, log
+
+
+def _collect(recipe: Recipe, waiting: dict[Any, tuple[str, Any]], log: Any, out_dir: Path, retries: int,
+             rows: dict[Point, dict[str, Any]], bar: SweepProgress) -> dict[str, str]:
+    """Wait for every task; add each finished point's row to ``rows``, record each failed
+    point (``_record_failure``), and keep ``bar`` up to date every half second. Returns
+    the error of every failed point, by name."""
+    import ray
+
     failed: dict[str, str] = {}
-    failed_seeds: dict[int, str] = {}
-    bar = SweepProgress(to_run, say)
+    failed_seeds: set[int] = set()
+    done = 0
     try:
-        done = 0
         while waiting:
             ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=0.5)
             # a point is ready no sooner than its seed's training: trainings first
@@ -202,13 +230,12 @@ def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pat
                 except ray.exceptions.RayError as error:
                     message = _failure(error)
                     if kind == "train":
-                        failed_seeds[what] = message
+                        failed_seeds.add(what)
                         bar.line(f"training seed {what} failed {retries + 1} times: {message}")
                         continue
-                    if what.seed in failed_seeds:
-                        message, attempts = f"its seed's dense network did not train: {message}", None
-                    else:
-                        attempts = retries + 1
+                    attempts = None if what.seed in failed_seeds else retries + 1
+                    if attempts is None:
+                        message = f"its seed's dense network did not train: {message}"
                     _record_failure(out_dir, what, _digest(recipe, what), message, attempts, str(error))
                     failed[what.name] = message
                     bar.line(f"{what.name}: failed{f' {attempts} times' if attempts else ''}: {message}")
@@ -224,15 +251,7 @@ def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pat
             bar.update(done, len(failed), running.count("point"), running.count("train"))
     finally:
         bar.close()
-    ordered = [rows[point] for point in todo if point in rows]
-    failures = [{"point": name, "error": error} for name, error in failed.items()]
-    path = write_table(ordered, failures, recipe, out_dir)
-    if ordered:
-        write_plots(ordered, out_dir)
-    else:
-        for name in PLOTS:
-            (out_dir / name).unlink(missing_ok=True)
-    return SweepResult(path, failed, cluster.describe())
+    return failed
 
 
 def _record_failure(out_dir: Path, point: Point, digest: str, message: str, attempts: int | None,
