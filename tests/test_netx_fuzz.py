@@ -105,9 +105,9 @@ def test_mutated_files_fail_cleanly_quick(bases: dict[str, Path], tmp_path: Path
 
 
 @pytest.mark.slow
-def test_mutated_files_fail_cleanly_250(bases: dict[str, Path], tmp_path: Path) -> None:
-    outcomes = run_fuzz(bases, tmp_path, 250)
-    check_counts(outcomes, 250)
+def test_mutated_files_fail_cleanly_150(bases: dict[str, Path], tmp_path: Path) -> None:
+    outcomes = run_fuzz(bases, tmp_path, 150)
+    check_counts(outcomes, 150)
     assert all(outcomes[f"mutation {kind}"] > 0 for kind in MUTATIONS)
 
 

@@ -19,6 +19,7 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from neurodeploy.processes import STOP_SIGNALS, descendants, reap_after_exit
@@ -82,6 +83,17 @@ def check_cluster(address: str | None, workers: int | None, timeout: float = PRO
                            "Ray") from None
 
 
+def _use_token() -> None:
+    """Join with Ray's token authentication when a token is at hand and ``RAY_AUTH_MODE``
+    is not set: ``ray start --head`` (Ray 2.60) requires a token, which a driver sends only
+    in token mode; a cluster without authentication accepts such a driver too (measured).
+    Sets ``RAY_AUTH_MODE=token`` for this process; Ray reads it when first imported."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    if {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ) or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 @contextlib.contextmanager
 def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> Iterator[Cluster]:
     """Start (``address`` None) or join Ray for the block, and shut it down after.
@@ -92,6 +104,8 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
     (Ray's own default retries those without end). ``ClusterError`` when Ray
     cannot start or the address cannot be joined.
     """
+    if address is not None:
+        _use_token()  # before Ray's first import, which reads it
     import ray
 
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
@@ -107,7 +121,9 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
     except (ConnectionError, RuntimeError, ValueError) as err:
         ray.shutdown()
         where = "start a local Ray" if address is None else f"join the Ray cluster at {address}"
-        raise ClusterError(f"cannot {where}: {' '.join(str(err).split())}") from err
+        hint = "" if address is None else (" (a cluster started with token authentication needs its token here: "
+                                           "~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
+        raise ClusterError(f"cannot {where}: {' '.join(str(err).split())}{hint}") from err
     finally:
         # Ray's driver takes SIGTERM (its handler exits; its core's then aborts with a
         # stack dump): the command's own handlers, which stop it as Ctrl-C does, go back.
