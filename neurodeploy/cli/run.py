@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import (UsageError, limit_arguments, limits, load_recipe_argument, out_argument,
-                                    recipe_argument, run_folder)
+from neurodeploy.cli.common import (UsageError, chw, limit_arguments, limits, load_recipe_argument,
+                                    out_argument, recipe_argument, run_folder)
 
 STAGE_COMMANDS = ("train", "prune", "export", "simulate", "report")
 
@@ -37,7 +37,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
                                        description=f"{stage.summary}; {reads} and writes {writes}.")
         if name == "train":
             recipe_argument(parser, device=True)
-        out_argument(parser)
+        if name == "export":
+            parser.add_argument("net", nargs="?", type=Path, metavar="NET.net",
+                                help="convert this NetX file (any netx loads, ours or not) to --format at "
+                                "--out FILE instead of exporting a run folder")
+            parser.add_argument("--out", type=Path, required=True, metavar="DIR|FILE",
+                                help="the run folder; with NET.net, the file to write")
+            parser.add_argument("--input-shape", type=chw, metavar="C,H,W",
+                                help="with NET.net: the input image shape of a network whose layer 0 is a "
+                                "conv with stride > 1")
+        else:
+            out_argument(parser)
         if name in ("train", "simulate"):
             limit_arguments(parser, lava=name == "simulate")
         if name == "export":
@@ -66,7 +76,21 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         pipeline.run_stage("train", args.out, load_recipe_argument(args), limits(args))
         return 0
+    if args.command == "export" and args.net is not None:
+        return export_file(args)
+    if getattr(args, "input_shape", None) is not None:
+        raise UsageError("neurodeploy export: --input-shape is for converting a NetX file (NET.net)")
     return run_stage(args, run_folder(args))
+
+
+def export_file(args: argparse.Namespace) -> int:
+    """``export NET.net --format F --out FILE``: convert a NetX file; print where; 0."""
+    from neurodeploy.export.formats import convert_file
+
+    if args.format == "netx":
+        raise UsageError(f"neurodeploy export: {args.net} is NetX already; give --format onnx or nir")
+    print(f"wrote {convert_file(args.net, args.format, args.out, args.input_shape)}")
+    return 0
 
 
 def run_stage(args: argparse.Namespace, out: Path) -> int:

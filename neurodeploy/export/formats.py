@@ -3,12 +3,13 @@
 ``neurodeploy export --format F`` writes ``dense.net`` and ``pruned.net``
 as always, then converts each file to ``DIR/{dense,pruned}.{F}`` (one per
 ``variants.VARIANTS``), so every format carries exactly the network written
-to NetX.
+to NetX. ``neurodeploy export NET.net --format F --out FILE`` converts any
+NetX file (``convert_file``).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from neurodeploy.netx import Network, read_netx
 from neurodeploy.train.checkpoint import load_checkpoint
@@ -42,3 +43,14 @@ def convert_stage(out_dir: Path, fmt: str) -> list[Path]:
         network = read_netx(out_dir / variant.network, input_shape=input_shape)
         paths.append(convert(network, out_dir / f"{variant.name}{suffix}"))
     return paths
+
+
+def convert_file(net: Path, fmt: str, out: Path, input_shape: Sequence[int] | None = None) -> Path:
+    """Convert the NetX file ``net`` to format ``fmt`` at ``out``; returns ``out``.
+
+    input_shape: (C, H, W) of a network whose layer 0 is a conv (the file does
+    not hold it). A layer the format cannot carry is an error naming the file
+    and ``layer/i`` (``OnnxExportError``, ``NirExportError``); nothing is written.
+    """
+    network = read_netx(net, input_shape=None if input_shape is None else tuple(input_shape))
+    return CONVERTERS[fmt][1](network, out)
