@@ -59,7 +59,7 @@ def cluster_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
-def check_cluster(address: str | None, workers: int | None, timeout: float = PROBE_SECONDS) -> None:
+def check_cluster(address: str | None, workers: int | None) -> None:
     """Before any work: ``ClusterError`` for ``workers`` given with a cluster ``address``,
     or when nothing accepts a connection at ``address`` (``HOST:PORT`` or
     ``ray://HOST:PORT``; Ray itself would keep retrying for many minutes). ``auto``
@@ -76,7 +76,7 @@ def check_cluster(address: str | None, workers: int | None, timeout: float = PRO
         raise ClusterError(f"--address {address}: expected HOST:PORT (e.g. 10.0.0.1:6379, as `ray start --head` "
                            "prints), ray://HOST:PORT or auto")
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
     except OSError as err:
         raise ClusterError(f"--address {address}: no Ray cluster answers there ({err.strerror or err}); start "
                            "one with `ray start --head` or leave --address and RAY_ADDRESS unset for a local "

@@ -14,7 +14,6 @@ class SweepProgress:
     def __init__(self, total: int, say: Callable[[str], None]) -> None:
         self.say = say
         self.bar = tqdm(total=total, desc="points", unit="point", dynamic_ncols=True)
-        self.failed = 0
 
     def line(self, text: str) -> None:
         """One line of news (a point finished, a seed trained, a point failed)."""

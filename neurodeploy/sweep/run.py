@@ -92,12 +92,11 @@ def _finished(path: Path, digest: str) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class SweepResult:
-    """What a sweep left: ``sweep.json``'s path, the error of every point that failed
-    (by point name) and where it ran."""
+    """What a sweep left: ``sweep.json``'s path and the error of every point that failed
+    (by point name)."""
 
     path: Path
     failed: dict[str, str]
-    cluster: str
 
 
 def sweep(
@@ -173,7 +172,7 @@ def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pat
     else:
         for name in PLOTS:
             (out_dir / name).unlink(missing_ok=True)
-    return SweepResult(path, failed, cluster.describe())
+    return SweepResult(path, failed)
 
 
 def _submit(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path,
