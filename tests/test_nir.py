@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neurodeploy.data.dataset import load_dataset
-from neurodeploy.export.nir_graph import NirExportError, export_nir
+from neurodeploy.export.nir_graph import DT, NirExportError, export_nir
 from neurodeploy.export.quantize import export_model
 from neurodeploy.netx import (
     ConvLayer, CubaNeuron, DenseLayer, InputLayer, Network, RecurrentDenseLayer, ResonateFireNeuron, SigmaDeltaNeuron,
@@ -39,7 +39,7 @@ def check_graph(network: Network, path: Path) -> nir.NIRGraph:
     """Export ``network``, read it back and check every node against its NetX layer."""
     assert export_nir(network, path) == path
     graph = nir.read(path)
-    assert graph.metadata["dt"] == 1.0
+    assert graph.metadata["dt"] == DT == 1e-4 and graph.metadata["time_unit"] == "s"
     chain(graph)
     expected_in = tuple(reversed(network.input_shape))  # NetX order
     np.testing.assert_array_equal(graph.nodes["input"].output_type["output"], expected_in)
@@ -85,7 +85,7 @@ def check_graph(network: Network, path: Path) -> nir.NIRGraph:
         assert isinstance(lif, nir.CubaLIF)
         neuron = layer.neuron
         expected = {
-            "tau_syn": 4096 / neuron.i_decay, "tau_mem": 4096 / neuron.v_decay,
+            "tau_syn": DT * 4096 / neuron.i_decay, "tau_mem": DT * 4096 / neuron.v_decay,
             "r": 4096 / neuron.v_decay, "w_in": gain * 4096 / neuron.i_decay,
             "v_threshold": neuron.v_th_mant / 64, "v_reset": 0.0,
             "v_leak": bias / 64 * 4096 / neuron.v_decay,
@@ -102,10 +102,10 @@ def check_graph(network: Network, path: Path) -> nir.NIRGraph:
 
 
 def run_nir(graph: nir.NIRGraph, spikes: np.ndarray) -> list[np.ndarray]:
-    """Forward-Euler run (dt = 1, current first) of a sequential NIR graph, with one
+    """Forward-Euler run (the graph's dt, current first) of a sequential NIR graph, with one
     step of delay on the input of every weight node as Loihi has. spikes: [n_in, S]
     (NIR order). Returns every CubaLIF's spikes [n, S] (flattened)."""
-    steps = spikes.shape[1]
+    steps, dt = spikes.shape[1], graph.metadata["dt"]
     signal = [torch.from_numpy(spikes[:, t].astype(np.float64)) for t in range(steps)]
     recorded = []
     for node in (graph.nodes[name] for name in chain(graph)):
@@ -128,8 +128,8 @@ def run_nir(graph: nir.NIRGraph, spikes: np.ndarray) -> list[np.ndarray]:
             voltage = torch.zeros_like(p["r"])
             out = []
             for s in signal:
-                current = current + (-current + p["w_in"] * s.reshape(-1)) / p["tau_syn"]
-                voltage = voltage + (p["v_leak"] - voltage + p["r"] * current) / p["tau_mem"]
+                current = current + dt / p["tau_syn"] * (-current + p["w_in"] * s.reshape(-1))
+                voltage = voltage + dt / p["tau_mem"] * (p["v_leak"] - voltage + p["r"] * current)
                 spike = voltage > p["v_threshold"]
                 voltage = torch.where(spike, p["v_reset"], voltage)
                 out.append(spike.double())

@@ -19,7 +19,9 @@ written as the equivalent groups = 1 conv (``ungrouped``).
 Units: float, one unit = 64 Loihi state units, which makes weights and
 thresholds SLAYER's float values: ``weight = w_int / 64``,
 ``v_threshold = vThMant / 64``, ``v_leak`` from the bias mantissa b as
-below. Time: ``dt = 1`` step (graph metadata ``dt``).
+below. Time in seconds, one Loihi step being ``dt = 1e-4`` s (graph metadata
+``dt``): the step snnTorch's importer assumes; Norse needs ``from_nir(graph,
+dt=1e-4)``. See docs/nir.md for loading the graph in either.
 
 Dynamics. Loihi, per step (``netx.neurons.cuba``; W s the integers the
 synapse accumulates)::
@@ -28,7 +30,7 @@ synapse accumulates)::
     v[t] = trunc0(v[t-1] (1 - dv)) + u[t] + b          dv = vDecay / 4096
     spike when v[t] > vThMant, then v[t] = 0           (all x 64 in Lava)
 
-NIR ``CubaLIF``, forward Euler with dt = 1, the current updated first::
+NIR ``CubaLIF``, forward Euler with step dt, the current updated first::
 
     I[t] = I[t-1] + (dt / tau_syn) (-I[t-1] + w_in S[t])
     v[t] = v[t-1] + (dt / tau_mem) (v_leak - v[t-1] + r I[t])
@@ -58,7 +60,9 @@ from neurodeploy.fileio import atomic_path
 from neurodeploy.loihi.arithmetic import WEIGHT_SCALE
 from neurodeploy.netx import Network, NetxError
 
-DT = 1.0
+# One Loihi step in seconds. snnTorch 1.0's import_from_nir fixes its step at 1e-4 s
+# (and requires r = tau_mem / 1e-4); Norse's from_nir takes dt as an argument.
+DT = 1e-4
 
 
 class NirExportError(NetxError):
@@ -88,7 +92,7 @@ def network_to_nir(network: Network) -> nir.NIRGraph:
             parts, shape = layer.nir_synapse(shape)
             bias = None if layer.bias is None else layer.bias.reshape(layer.lava_shape).transpose()  # (C, H, W)
             gain = 1.0 if layer.has_synapse else 1.0 / WEIGHT_SCALE
-            parts.append(("lif", layer.neuron.nir_node(_nir_shape(layer.lava_shape), bias, gain)))
+            parts.append(("lif", layer.neuron.nir_node(_nir_shape(layer.lava_shape), bias, gain, DT)))
             recurrent = layer.nir_recurrent()
         except NetxError as err:
             raise NirExportError(f"{source}: layer/{group}: {err}") from err
@@ -103,7 +107,7 @@ def network_to_nir(network: Network) -> nir.NIRGraph:
         shape = _nir_shape(layer.lava_shape)
     nodes["output"] = nir.Output(output_type=np.array(shape))
     edges.append((last, "output"))
-    metadata = {"dt": DT, "time_unit": "step", "weight_scale": WEIGHT_SCALE,
+    metadata = {"dt": DT, "time_unit": "s", "weight_scale": WEIGHT_SCALE,
                 "source": f"NetX {Path(source).name}", "exporter": "neurodeploy"}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 

@@ -122,11 +122,11 @@ class NeuronModel(ABC):
         layer's image tensor."""
         raise NetxError(f"the ONNX export has no {self.describe()['type']} neuron")
 
-    def nir_node(self, shape: tuple[int, ...], bias: np.ndarray | None, input_gain: float) -> Any:
+    def nir_node(self, shape: tuple[int, ...], bias: np.ndarray | None, input_gain: float, dt: float) -> Any:
         """The NIR node of these neurons (NIR ``shape``: (C, H, W) or (n,)); bias: mantissas
         broadcastable to ``shape``; input_gain: what one unit on its input adds (1 after a
-        weight node, 1/64 for an input layer fed Lava ``a_in`` integers). ``NetxError`` when
-        NIR has no such neuron."""
+        weight node, 1/64 for an input layer fed Lava ``a_in`` integers); dt: one Loihi
+        step in the graph's time unit (seconds). ``NetxError`` when NIR has no such neuron."""
         raise NetxError(f"NIR has no node for {self.describe()['type']} neurons")
 
     def never_emits(self, positive_drive: np.ndarray, bias: np.ndarray) -> np.ndarray | None:

@@ -124,23 +124,23 @@ class CubaNeuron(NeuronModel):
         graph.op("Where", [fired, graph.scalar(0.0), v], f"v_{index}_out")
         return graph.to_double(fired)
 
-    def nir_node(self, shape: tuple[int, ...], bias: np.ndarray | None, input_gain: float) -> Any:
-        """NIR ``CubaLIF`` (forward Euler, dt = 1 step, current first) matching these dynamics
-        up to rounding: tau_syn = 1 / di, w_in = input_gain tau_syn, tau_mem = 1 / dv,
-        r = tau_mem, v_leak = b tau_mem / 64, v_threshold = vThMant / 64, v_reset = 0
-        (docs/nir.md). A zero decay has no finite time constant: ``NetxError``."""
+    def nir_node(self, shape: tuple[int, ...], bias: np.ndarray | None, input_gain: float, dt: float) -> Any:
+        """NIR ``CubaLIF`` (forward Euler with step dt, current first) matching these dynamics
+        up to rounding: tau_syn = dt / di, w_in = input_gain tau_syn / dt, tau_mem = dt / dv,
+        r = tau_mem / dt, v_leak = (b / 64) tau_mem / dt, v_threshold = vThMant / 64,
+        v_reset = 0 (docs/nir.md). A zero decay has no finite time constant: ``NetxError``."""
         import nir
 
         for name in ("i_decay", "v_decay"):
             if getattr(self, name) == 0:
                 raise NetxError(f"neuron {name} = 0 (no leak) has no finite NIR time constant")
-        tau_syn = DECAY_UNITY / self.i_decay
-        tau_mem = DECAY_UNITY / self.v_decay
+        steps_syn = DECAY_UNITY / self.i_decay  # tau_syn / dt
+        steps_mem = DECAY_UNITY / self.v_decay  # tau_mem / dt
         ones = np.ones(shape, dtype=np.float64)
         bias_v = np.zeros(shape) if bias is None else np.broadcast_to(bias / WEIGHT_SCALE, shape)
-        return nir.CubaLIF(tau_syn=ones * tau_syn, tau_mem=ones * tau_mem, r=ones * tau_mem,
-                           v_leak=ones * bias_v * tau_mem, v_threshold=ones * (self.v_th_mant / WEIGHT_SCALE),
-                           v_reset=np.zeros(shape), w_in=ones * (input_gain * tau_syn))
+        return nir.CubaLIF(tau_syn=ones * (steps_syn * dt), tau_mem=ones * (steps_mem * dt), r=ones * steps_mem,
+                           v_leak=ones * bias_v * steps_mem, v_threshold=ones * (self.v_th_mant / WEIGHT_SCALE),
+                           v_reset=np.zeros(shape), w_in=ones * (input_gain * steps_syn))
 
     def describe(self) -> dict[str, Any]:
         threshold, current, voltage = (self.v_th_mant / WEIGHT_SCALE, self.i_decay / DECAY_UNITY,

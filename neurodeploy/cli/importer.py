@@ -1,0 +1,92 @@
+"""``neurodeploy import GRAPH.nir --out NET.net``: a NIR graph as a NetX network in Loihi's
+fixed point, and how far quantization moved it (the float graph in Norse against the
+NetX network in the golden model)."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+from neurodeploy.cli.common import UsageError, positive, write_json
+from neurodeploy.fileio import check_output
+
+DEFAULT_RATE = 0.2
+DEFAULT_STEPS = 32
+DEFAULT_SAMPLES = 16
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add ``import``; returns its parser."""
+    parser = subparsers.add_parser(
+        "import", help="turn a NIR graph into a NetX network quantized to Loihi's fixed point",
+        description="Read a NIR graph (one chain of [Flatten] Linear|Affine|Conv2d then CubaLIF|LIF per "
+        "layer, as snnTorch, Norse and neurodeploy write them), quantize it to Loihi's fixed point (8-bit "
+        "weights at the largest scale that fits, decays to 1/4096) and write it as NetX. Then run the float "
+        "graph in Norse and the NetX network in the golden model on the same inputs and print, per layer, "
+        "spikes on each side and the fraction of (sample, neuron, step) entries that agree. "
+        "See docs/nir.md.",
+    )
+    parser.add_argument("graph", type=Path, metavar="GRAPH.nir", help="NIR graph (nir.write's HDF5)")
+    parser.add_argument("--out", type=Path, required=True, metavar="NET.net", help="the NetX file to write")
+    parser.add_argument("--dt", type=float, metavar="SECONDS",
+                        help="the graph's time step (default: the graph's metadata 'dt', which neurodeploy "
+                        "writes; snnTorch's export assumes 1e-4 without writing it, Norse's default is 0.001)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--spikes", type=Path, metavar="FILE",
+                       help="inputs for the comparison: .npy [N, n_in, T] or [n_in, T] of 0/1, inputs in the "
+                       "graph's (C, H, W) order flattened")
+    group.add_argument("--random-rate", type=float, metavar="R",
+                       help=f"random input spikes with probability R per input and step (the default, R = "
+                       f"{DEFAULT_RATE})")
+    parser.add_argument("--steps", type=positive(int), metavar="T",
+                        help=f"steps per sample (random inputs: default {DEFAULT_STEPS}; cuts --spikes)")
+    parser.add_argument("--samples", type=positive(int), metavar="N",
+                        help=f"samples (random inputs: default {DEFAULT_SAMPLES}; the first N of --spikes)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+    return [parser]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``import``; print the layers written and the agreement table; 0."""
+    import numpy as np
+
+    from neurodeploy.compare.nir_float import float_agreement
+    from neurodeploy.export.nir_import import import_nir, read_graph
+    from neurodeploy.simulate.inputs import load_spikes, random_spikes
+
+    if args.random_rate is not None and not 0 <= args.random_rate <= 1:
+        raise UsageError(f"neurodeploy import: --random-rate must be within [0, 1], got {args.random_rate}")
+    check_output(args.out)
+    if args.json is not None:
+        check_output(args.json)
+    network, layers, dt = import_nir(args.graph, args.out, args.dt)
+    print(f"wrote {args.out}: {len(layers)} layer(s) from {args.graph}, dt = {dt:g} s")
+    for index, imported in enumerate(layers):
+        neuron = imported.layer.neuron
+        print(f"  layer/{network.group_of(index)} {imported.layer.netx_type}: nodes {' -> '.join(imported.nodes)}; "
+              f"vThMant {neuron.v_th_mant}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
+        for line in imported.notes:
+            print(f"  note: {line}")
+    inputs = int(np.prod(network.input_shape))
+    if args.spikes is not None:
+        spikes = load_spikes(args.spikes, inputs)[: args.samples]
+        spikes = spikes[..., : args.steps] if args.steps is not None else spikes
+        source = str(args.spikes)
+    else:
+        rate = DEFAULT_RATE if args.random_rate is None else args.random_rate
+        spikes = random_spikes(args.samples or DEFAULT_SAMPLES, inputs, args.steps or DEFAULT_STEPS, rate, args.seed)
+        source = f"random spikes, rate {rate}, seed {args.seed}"
+    result = float_agreement(read_graph(args.graph), dt, network, [imported.nodes[1] for imported in layers], spikes)
+    write_json(args.json, {"netx": str(args.out), "dt": dt, "inputs": source, **asdict(result)})
+    print(f"float graph (Norse) against the NetX network (golden model): {result.samples} sample(s) x "
+          f"{result.steps} steps of {source}")
+    print(f"{'layer':>5}  {'node':<16} {'neurons':>7}  {'float':>9}  {'fixed':>9}  {'agreement':>9}")
+    for index, layer in enumerate(result.layers):
+        print(f"{network.group_of(index):>5}  {layer.node:<16} {layer.neurons:>7}  {layer.spikes_float:>9}  "
+              f"{layer.spikes_fixed:>9}  {layer.agreement:>9.4f}")
+    print("float, fixed: spikes; agreement: fraction of (sample, neuron, step) entries equal")
+    print(f"most active output neuron the same in {result.class_agreement:.4f} of samples")
+    for line in result.notes:
+        print(f"note: {line}")
+    return 0

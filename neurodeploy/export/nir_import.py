@@ -1,0 +1,297 @@
+"""Read a NIR graph into NetX layers, quantized to Loihi's fixed point (``neurodeploy import``).
+
+The graph must be one chain from its ``Input`` to its ``Output`` of layers
+``[Flatten] (Linear | Affine | Conv2d) (CubaLIF | LIF)``; each becomes a NetX
+``dense`` or ``conv`` layer of CUBA neurons. Anything else (a loop, a branch,
+a neuron without a weight node before it, another node type) is refused in
+one line naming the node.
+
+Equations (NIR, forward Euler with the graph's step dt, current first; see
+docs/nir.md), with k_syn = dt / tau_syn and k_mem = dt / tau_mem::
+
+    CubaLIF: I[t] = (1 - k_syn) I[t-1] + k_syn w_in (W s[t] + c)
+             v[t] = (1 - k_mem) v[t-1] + k_mem (v_leak + r I[t])
+    LIF:     v[t] = (1 - k_mem) v[t-1] + k_mem (v_leak + r (W s[t] + c))
+
+(c: an Affine or Conv2d bias). With u = k_mem r I this is Loihi's CUBA
+neuron (``netx.neurons.cuba``)::
+
+    u[t] = (1 - di) u[t-1] + W' s[t]      di = k_syn (CubaLIF), 1 (LIF)
+    v[t] = (1 - dv) v[t-1] + u[t] + b     dv = k_mem
+
+with W' = g W row by row, g = k_syn w_in k_mem r (CubaLIF) or k_mem r (LIF),
+and b = k_mem v_leak + g c / di. A constant current c reaches the voltage
+through the synaptic filter, which Loihi's bias (added to the voltage) cannot
+express: with di = 1 (a LIF) g c is exact; with di < 1, g c / di is the
+voltage bias the current settles to, and the first ~1 / di steps after a reset
+differ (``ImportedLayer.notes`` says so). Spikes do not change when a neuron's voltage is
+scaled, so each row is divided by its threshold; then the layer's scale S =
+vThMant (an integer, the largest that keeps every weight within 8 bits, at most
+2^17 - 1) gives weights ``2 round(S W' / (2 theta))`` (even, in [-254, 254], as
+SLAYER's quantizer makes them), bias mantissas ``round(S b / theta)``,
+``iDecay = round(4096 di)`` and ``vDecay = round(4096 dv)``.
+
+Not carried over: v_reset other than 0 (Loihi resets to 0), decays, thresholds
+or gains that differ within a layer where NetX has one value (per layer for
+decays, per output channel for a conv), dt / tau > 1. Each is refused naming
+the node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy.loihi.arithmetic import DECAY_UNITY, STATE_LIMIT, VTH_SHIFT
+from neurodeploy.loihi.weights import WEIGHT_MAX
+from neurodeploy.netx import ConvLayer, CubaNeuron, DenseLayer, Network, NetxError, read_netx, write_netx
+
+VTH_MAX = (STATE_LIMIT >> VTH_SHIFT) - 1  # vThMant << 6 must stay below the 24-bit state limit
+BIAS_LIMIT = 1 << 15                       # Lava wraps bias mantissas to 16 bits
+WEIGHT_NODES = (nir.Linear, nir.Affine, nir.Conv2d)
+NEURON_NODES = (nir.CubaLIF, nir.LIF)
+
+
+class NirImportError(NetxError):
+    """A NIR graph (or node) that cannot become a NetX network; the message names it."""
+
+
+@dataclass(frozen=True)
+class ImportedLayer:
+    """One NetX layer made from NIR nodes: ``layer`` (the record written), ``nodes`` (the
+    names of its weight and neuron nodes), ``scale`` (S: NetX integers per unit of the
+    layer's threshold-normalised voltage), ``notes`` (what was approximated, one line each)."""
+
+    layer: DenseLayer | ConvLayer
+    nodes: tuple[str, str]
+    scale: int
+    notes: tuple[str, ...] = ()
+
+
+def read_graph(path: Path) -> nir.NIRGraph:
+    """``nir.read`` of ``path``, its failures as one line naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise NirImportError(f"{path}: no such file")
+    try:
+        return nir.read(path)
+    except Exception as err:  # nir raises KeyError, OSError, ValueError... for a file that is not NIR
+        raise NirImportError(f"{path}: not a NIR graph nir {nir.__version__} reads "
+                             f"({type(err).__name__}: {err})") from err
+
+
+def graph_dt(graph: nir.NIRGraph, dt: float | None, source: str) -> float:
+    """The step to discretise ``graph`` with: ``dt`` when given, else the graph's
+    ``metadata['dt']`` (neurodeploy and snnTorch graphs state it; many do not)."""
+    if dt is None:
+        dt = (graph.metadata or {}).get("dt")
+        if dt is None:
+            raise NirImportError(f"{source}: the graph states no dt (metadata 'dt'); give the time step "
+                                 "it was trained with (--dt)")
+    dt = float(np.asarray(dt))
+    if not dt > 0 or not np.isfinite(dt):
+        raise NirImportError(f"{source}: dt must be a positive number, got {dt}")
+    return dt
+
+
+def chain(graph: nir.NIRGraph, source: str) -> list[str]:
+    """The node names from the graph's single ``Input`` to its ``Output``, refusing
+    branches, merges and loops (naming the node)."""
+    inputs = [name for name, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise NirImportError(f"{source}: the graph has {len(inputs)} Input nodes; one chain from one Input "
+                             "is imported")
+    successors: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    predecessors: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for pre, post in graph.edges:
+        for name in (pre, post):
+            if name not in graph.nodes:
+                raise NirImportError(f"{source}: an edge names node '{name}', which the graph does not have")
+        successors[pre].append(post)
+        predecessors[post].append(pre)
+    names = [inputs[0]]
+    while not isinstance(graph.nodes[names[-1]], nir.Output):
+        name = names[-1]
+        following = successors[name]
+        if len(following) != 1:
+            raise NirImportError(f"{source}: node '{name}' leads to {len(following)} nodes "
+                                 f"({', '.join(following) or 'none'}); one chain is imported (no branches, loops "
+                                 "or recurrent connections)")
+        if following[0] in names or len(predecessors[following[0]]) != 1:
+            raise NirImportError(f"{source}: node '{following[0]}' has {len(predecessors[following[0]])} inputs "
+                                 "(a loop or a merge); one chain is imported (no recurrent connections)")
+        names.append(following[0])
+    if len(names) != len(graph.nodes):
+        rest = sorted(set(graph.nodes) - set(names))
+        raise NirImportError(f"{source}: node(s) {', '.join(rest)} are not on the chain from the Input to the Output")
+    return names
+
+
+def _per_neuron(node: Any, key: str, size: int, where: str) -> np.ndarray:
+    """Parameter ``key`` of ``node`` as float64 [size] (a scalar broadcast)."""
+    value = np.asarray(getattr(node, key), dtype=np.float64).reshape(-1)
+    if value.size not in (1, size):
+        raise NirImportError(f"{where}: {key} has {value.size} values for {size} neurons")
+    if not np.all(np.isfinite(value)):
+        raise NirImportError(f"{where}: {key} holds a value that is not finite")
+    return np.broadcast_to(value, (size,))
+
+
+def _one_value(values: np.ndarray, what: str, where: str, groups: int = 1) -> np.ndarray:
+    """``values`` [size] as one value per group of size / groups consecutive neurons
+    (per layer: groups = 1; per conv channel: groups = C); refused when a group differs."""
+    grouped = values.reshape(groups, -1)
+    if not np.allclose(grouped, grouped[:, :1], rtol=1e-6, atol=0):
+        per = "layer" if groups == 1 else "output channel"
+        raise NirImportError(f"{where}: {what} differs between neurons of one {per}; NetX holds one per {per}")
+    return grouped[:, 0]
+
+
+def _decay(fraction: float, what: str, where: str) -> int:
+    """A decay fraction dt / tau as NetX's 0..4096 integer."""
+    if not 0 < fraction <= 1:
+        raise NirImportError(f"{where}: dt / {what} = {fraction:.6g}; forward Euler needs 0 < dt / {what} <= 1 "
+                             "(is dt the step the graph was made for?)")
+    return int(round(fraction * DECAY_UNITY))
+
+
+def _neuron_terms(node: Any, size: int, dt: float, where: str) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
+    """(gain g [size], voltage bias b [size], di, dv, threshold [size]) of a CubaLIF or LIF node."""
+    reset = _per_neuron(node, "v_reset", size, where)
+    if np.any(reset != 0):
+        raise NirImportError(f"{where}: v_reset is not 0; Loihi resets the voltage to 0")
+    threshold = _per_neuron(node, "v_threshold", size, where)
+    if np.any(threshold <= 0):
+        raise NirImportError(f"{where}: v_threshold must be positive (Loihi's vThMant is)")
+    r = _per_neuron(node, "r", size, where)
+    v_leak = _per_neuron(node, "v_leak", size, where)
+    if isinstance(node, nir.CubaLIF):
+        k_syn = dt / _per_neuron(node, "tau_syn", size, where)
+        k_mem = dt / _per_neuron(node, "tau_mem", size, where)
+        gain = k_syn * _per_neuron(node, "w_in", size, where) * k_mem * r
+    else:
+        k_syn = np.ones(size)
+        k_mem = dt / _per_neuron(node, "tau", size, where)
+        gain = k_mem * r
+    di = float(_one_value(k_syn, "tau_syn", where)[0])
+    dv = float(_one_value(k_mem, "tau_mem" if isinstance(node, nir.CubaLIF) else "tau", where)[0])
+    return gain, k_mem * v_leak, di, dv, threshold
+
+
+def _quantize(weight: np.ndarray, bias: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(even integer weights, bias mantissas, vThMant) of threshold-normalised ``weight``
+    [out, ...] and ``bias`` [out or size] (threshold 1)."""
+    largest = float(np.abs(weight).max())
+    if largest == 0:
+        raise NirImportError(f"{where}: every weight is 0 (netx cannot load an all-zero weight matrix)")
+    scale = min(int(WEIGHT_MAX / largest), VTH_MAX)
+    if scale < 1:
+        raise NirImportError(f"{where}: a weight is {largest:.4g} times the threshold; Loihi's 8-bit weights "
+                             f"reach at most {WEIGHT_MAX} times vThMant >= 1")
+    w_int = 2 * np.rint(weight * scale / 2).astype(np.int64)
+    b_int = np.rint(bias * scale).astype(np.int64)
+    if np.abs(b_int).max(initial=0) >= BIAS_LIMIT:
+        raise NirImportError(f"{where}: a bias of {np.abs(bias).max():.4g} thresholds needs a mantissa beyond "
+                             f"Loihi's 16 bits at vThMant {scale}")
+    return w_int, b_int, scale
+
+
+def _layer(synapse_name: str, synapse: Any, neuron_name: str, neuron: Any, shape: tuple[int, ...], flatten: bool,
+           dt: float, source: str) -> tuple[ImportedLayer, tuple[int, ...]]:
+    """The NetX layer of a weight node and the neuron node after it; returns it and its
+    NIR output shape. ``shape``: the NIR shape the weight node receives."""
+    where = f"{source}: node '{synapse_name}' -> '{neuron_name}'"
+    weight = np.asarray(synapse.weight, dtype=np.float64)
+    conv = isinstance(synapse, nir.Conv2d)
+    if conv:
+        if isinstance(synapse.padding, str):
+            raise NirImportError(f"{where}: padding '{synapse.padding}' is not imported; give it as numbers")
+        out_shape = tuple(int(v) for v in np.asarray(synapse.output_type["output"]).reshape(-1))
+        if len(out_shape) != 3 or len(shape) != 3:
+            raise NirImportError(f"{where}: Conv2d needs a (C, H, W) input and output, got {shape} -> {out_shape}")
+    else:
+        if weight.ndim != 2 or weight.shape[1] != int(np.prod(shape)):
+            raise NirImportError(f"{where}: weight {weight.shape} does not take the {int(np.prod(shape))} inputs "
+                                 f"of shape {shape} (is a Flatten missing?)")
+        out_shape = (weight.shape[0],)
+    size = int(np.prod(out_shape))
+    gain, bias, di, dv, threshold = _neuron_terms(neuron, size, dt, where)
+    channels = out_shape[0] if conv else size
+    current_bias = np.zeros(weight.shape[0]) if getattr(synapse, "bias", None) is None else np.broadcast_to(
+        np.asarray(synapse.bias, dtype=np.float64).reshape(-1), (weight.shape[0],))
+    # per weight row (a dense neuron, a conv output channel): what one unit of W adds to v, in thresholds
+    row_gain = _one_value(gain / threshold, "w_in r / (tau_syn tau_mem v_threshold)", where, channels)
+    row_bias = _one_value(bias / threshold, "v_leak / (tau_mem v_threshold)", where, channels)
+    notes: tuple[str, ...] = ()
+    if np.any(current_bias != 0):
+        # exact when di = 1; otherwise the current's steady state, reached after ~1 / di steps
+        row_bias = row_bias + row_gain * current_bias / di
+        if di != 1:
+            notes = (f"node '{synapse_name}': its bias feeds the synaptic current, which Loihi cannot; it is "
+                     f"carried as the voltage bias it settles to (current bias / {di:.4g}), so the first "
+                     f"~{1 / di:.0f} steps after a reset differ",)
+    normalised = weight * row_gain.reshape((-1,) + (1,) * (weight.ndim - 1))
+    w_int, b_int, scale = _quantize(normalised, row_bias, where)
+    cuba = CubaNeuron(v_th_mant=scale, i_decay=_decay(di, "tau_syn", where), v_decay=_decay(dv, "tau_mem", where))
+    bias_arg = b_int if np.any(b_int) else None
+    if conv:
+        layer: DenseLayer | ConvLayer = ConvLayer(
+            w_int, cuba, shape=out_shape, stride=tuple(int(v) for v in synapse.stride),
+            padding=tuple(int(v) for v in synapse.padding), dilation=tuple(int(v) for v in synapse.dilation),
+            groups=int(synapse.groups), bias=bias_arg)
+    else:
+        layer = DenseLayer(w_int, cuba, bias=bias_arg, flatten_input=flatten or len(shape) > 1)
+    return ImportedLayer(layer, (synapse_name, neuron_name), scale, notes), out_shape
+
+
+def graph_to_layers(graph: nir.NIRGraph, dt: float, source: str) -> tuple[list[ImportedLayer], tuple[int, ...]]:
+    """The NetX layers of ``graph`` discretised with step ``dt``, and the NIR input shape."""
+    names = chain(graph, source)
+    input_node = graph.nodes[names[0]]
+    shape = tuple(int(v) for v in np.asarray(next(iter(input_node.input_type.values()))).reshape(-1))
+    input_shape = shape
+    layers: list[ImportedLayer] = []
+    flatten = False
+    pending: str | None = None
+    for name in names[1:-1]:
+        node = graph.nodes[name]
+        if isinstance(node, nir.Flatten):
+            if pending is not None or flatten:
+                raise NirImportError(f"{source}: node '{name}' (Flatten) must come right before a Linear or Affine")
+            flatten, shape = True, (int(np.prod(shape)),)
+        elif isinstance(node, WEIGHT_NODES):
+            if pending is not None:
+                raise NirImportError(f"{source}: node '{name}' follows weight node '{pending}' with no neuron between")
+            if flatten and isinstance(node, nir.Conv2d):
+                raise NirImportError(f"{source}: node '{name}' (Conv2d) follows a Flatten")
+            pending = name
+        elif isinstance(node, NEURON_NODES):
+            if pending is None:
+                raise NirImportError(f"{source}: node '{name}' ({type(node).__name__}) has no Linear, Affine or "
+                                     "Conv2d before it; each imported layer is a weight node then a neuron node")
+            imported, shape = _layer(pending, graph.nodes[pending], name, node, shape, flatten, dt, source)
+            layers.append(imported)
+            flatten, pending = False, None
+        else:
+            raise NirImportError(f"{source}: node '{name}' is a NIR {type(node).__name__}, which is not imported "
+                                 "(imported: Linear, Affine, Conv2d, Flatten, CubaLIF, LIF)")
+    if pending is not None or flatten:
+        raise NirImportError(f"{source}: the graph ends in '{names[-2]}' without a neuron node after it")
+    if not layers:
+        raise NirImportError(f"{source}: the graph has no layer (weight node then neuron node)")
+    return layers, input_shape
+
+
+def import_nir(path: Path, out: Path, dt: float | None = None) -> tuple[Network, list[ImportedLayer], float]:
+    """Write the NIR graph at ``path`` as the NetX file ``out`` (atomically; nothing is
+    written when the graph is refused). Returns the network as read back (with its
+    (C, H, W) input shape for a conv layer 0), the layers and the dt used."""
+    graph = read_graph(path)
+    dt = graph_dt(graph, dt, str(path))
+    layers, input_shape = graph_to_layers(graph, dt, str(path))
+    write_netx(out, [imported.layer for imported in layers])
+    conv_input = input_shape if isinstance(layers[0].layer, ConvLayer) else None
+    return read_netx(out, input_shape=conv_input), layers, dt
