@@ -46,6 +46,7 @@ import nir
 import numpy as np
 
 from neurodeploy.loihi.arithmetic import DECAY_UNITY, STATE_LIMIT, VTH_SHIFT
+from neurodeploy.loihi.geometry import conv_output_size
 from neurodeploy.loihi.weights import WEIGHT_MAX
 from neurodeploy.netx import ConvLayer, CubaNeuron, DenseLayer, Network, NetxError, read_netx, write_netx
 
@@ -199,6 +200,12 @@ def _quantize(weight: np.ndarray, bias: np.ndarray, where: str) -> tuple[np.ndar
     return w_int, b_int, scale
 
 
+def _pair(value: Any) -> tuple[int, int]:
+    """A NIR (H, W) parameter (one number, or two) as two integers."""
+    pair = np.broadcast_to(np.ravel(np.asarray(value, dtype=np.int64)), (2,))
+    return int(pair[0]), int(pair[1])
+
+
 def _layer(synapse_name: str, synapse: Any, neuron_name: str, neuron: Any, shape: tuple[int, ...], flatten: bool,
            dt: float, source: str) -> tuple[ImportedLayer, tuple[int, ...]]:
     """The NetX layer of a weight node and the neuron node after it; returns it and its
@@ -209,9 +216,12 @@ def _layer(synapse_name: str, synapse: Any, neuron_name: str, neuron: Any, shape
     if conv:
         if isinstance(synapse.padding, str):
             raise NirImportError(f"{where}: padding '{synapse.padding}' is not imported; give it as numbers")
-        out_shape = tuple(int(v) for v in np.asarray(synapse.output_type["output"]).reshape(-1))
-        if len(out_shape) != 3 or len(shape) != 3:
-            raise NirImportError(f"{where}: Conv2d needs a (C, H, W) input and output, got {shape} -> {out_shape}")
+        if len(shape) != 3 or weight.ndim != 4 or weight.shape[1] * int(synapse.groups) != shape[0]:
+            raise NirImportError(f"{where}: Conv2d weight {weight.shape} (groups {synapse.groups}) does not take "
+                                 f"the (C, H, W) input {shape}")
+        stride, padding, dilation = (_pair(getattr(synapse, key)) for key in ("stride", "padding", "dilation"))
+        out_shape = (weight.shape[0],) + tuple(conv_output_size(
+            shape[1 + axis], weight.shape[2 + axis], stride[axis], padding[axis], dilation[axis]) for axis in (0, 1))
     else:
         if weight.ndim != 2 or weight.shape[1] != int(np.prod(shape)):
             raise NirImportError(f"{where}: weight {weight.shape} does not take the {int(np.prod(shape))} inputs "
@@ -238,10 +248,8 @@ def _layer(synapse_name: str, synapse: Any, neuron_name: str, neuron: Any, shape
     cuba = CubaNeuron(v_th_mant=scale, i_decay=_decay(di, "tau_syn", where), v_decay=_decay(dv, "tau_mem", where))
     bias_arg = b_int if np.any(b_int) else None
     if conv:
-        layer: DenseLayer | ConvLayer = ConvLayer(
-            w_int, cuba, shape=out_shape, stride=tuple(int(v) for v in synapse.stride),
-            padding=tuple(int(v) for v in synapse.padding), dilation=tuple(int(v) for v in synapse.dilation),
-            groups=int(synapse.groups), bias=bias_arg)
+        layer: DenseLayer | ConvLayer = ConvLayer(w_int, cuba, shape=out_shape, stride=stride, padding=padding,
+                                                  dilation=dilation, groups=int(synapse.groups), bias=bias_arg)
     else:
         layer = DenseLayer(w_int, cuba, bias=bias_arg, flatten_input=flatten or len(shape) > 1)
     return ImportedLayer(layer, (synapse_name, neuron_name), scale, notes), out_shape
