@@ -12,8 +12,9 @@ setup: $(STAMP)
 
 # torch==2.13.0 first and alone: pip takes the CPU build from the local file,
 # and nothing later asks for a looser torch (lava-dl goes in with --no-deps).
-# norse 1.1.0 with --no-deps: it declares torchvision, whose wheels need a
-# newer (CUDA) torch; `neurodeploy import` uses only its NIR reader and neurons.
+# norse 1.1.0 last, with --no-deps: it declares torchvision, whose wheels need
+# a newer (CUDA) torch; `neurodeploy import` uses only its NIR reader and
+# neurons, and its other dependencies (nirtorch, nir) are pinned in pyproject.
 # lava-nc/lava-dl declare Python <3.11: --ignore-requires-python; their
 # dependencies are pinned in pyproject.toml (see shared/docs/lava-notes.md),
 # and constraints.txt pins every transitive package to the tested versions.
@@ -21,8 +22,8 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python lava-nc==0.10.0 lava-dl==0.6.0
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps norse==1.1.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps norse==1.1.0
 	touch $(STAMP)
 
 demo: $(STAMP)
