@@ -74,7 +74,7 @@ def test_batch_size_lets_a_memory_limit_pass():
     with pytest.raises(LimitError, match="compare \\(64 samples"):
         compare_networks(network, network, stimulus, limits=limits)
     report = compare_networks(network, network, stimulus, limits=limits, batch_size=4)
-    assert report["samples"] == 64 and report["batch_size"] == 4
+    assert report.samples == 64 and report.batch_size == 4
 
 
 def test_batch_size_must_be_positive(capsys):

@@ -11,7 +11,7 @@ from netx_builders import FIXTURES
 
 from neurodeploy.cli import main
 from neurodeploy.report.inspect import inspect_network
-from neurodeploy.netx import CubaNeuron, DenseLayer, NetxError, read_netx, write_netx
+from neurodeploy.netx import CubaNeuron, DenseLayer, read_netx, write_netx
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.stimulus import Stimulus
 
@@ -24,21 +24,21 @@ def test_fixtures_decode_the_file(name: str) -> None:
         groups = len(handle["layer"])
         v_th = [int(np.asarray(handle[f"layer/{i}/neuron/vThMant"][()])) for i in range(groups)]
         i_decay = [int(np.asarray(handle[f"layer/{i}/neuron/iDecay"][()])) for i in range(groups)]
-    assert len(report["layers"]) == groups
-    for entry, th, di in zip(report["layers"], v_th, i_decay):
-        assert entry["neuron"]["threshold"] == th / 64
-        assert entry["neuron"]["current_decay"] == di / 4096
-    assert set(report["profiles"]) >= {"loihi1", "loihi2"}
-    assert all(p["cores"] >= len(report["layers"]) for p in report["profiles"].values())
+    assert len(report.layers) == groups
+    for entry, th, di in zip(report.layers, v_th, i_decay):
+        assert entry.neuron["threshold"] == th / 64
+        assert entry.neuron["current_decay"] == di / 4096
+    assert set(report.profiles) >= {"loihi1", "loihi2"}
+    assert all(p.cores >= len(report.layers) for p in report.profiles.values())
 
 
 def test_tinynet_warns_about_ignored_input_keys() -> None:
     report = inspect_network(FIXTURES / "tinynet" / "network.net")
-    assert report["warnings"] == [
+    assert report.warnings == (
         f"{FIXTURES / 'tinynet' / 'network.net'}: layer/0: input layer has key(s) 'weight', 'bias', which netx "
-        "ignores (it drives an input layer through its neurons' bias or a_in)"
-    ]
-    assert inspect_network(FIXTURES / "oxford" / "network.net")["warnings"] == []
+        "ignores (it drives an input layer through its neurons' bias or a_in)",
+    )
+    assert inspect_network(FIXTURES / "oxford" / "network.net").warnings == ()
 
 
 def test_out_of_range_weights_are_a_warning_not_an_error(tmp_path: Path) -> None:
@@ -51,8 +51,8 @@ def test_out_of_range_weights_are_a_warning_not_an_error(tmp_path: Path) -> None
             "into the range")
     assert list(read_netx(path).warnings) == [line]
     report = inspect_network(path)
-    assert report["warnings"] == [line]
-    assert (report["layers"][0]["weight_min"], report["layers"][0]["weight_max"]) == (-400, 300)
+    assert report.warnings == (line,)
+    assert (report.layers[0].synapse.weight_min, report.layers[0].synapse.weight_max) == (-400, 300)
 
 
 def test_zero_layers_and_rows(tmp_path: Path) -> None:
@@ -60,10 +60,10 @@ def test_zero_layers_and_rows(tmp_path: Path) -> None:
     neuron = CubaNeuron(v_th_mant=4, i_decay=0, v_decay=0)
     write_netx(path, [DenseLayer(np.array([[2, 4], [0, 0], [0, 0]]), neuron),
                       DenseLayer(np.zeros((2, 3), dtype=np.int64), neuron)])
-    assert inspect_network(path)["warnings"] == [
+    assert inspect_network(path).warnings == (
         f"{path}: layer/0: 2 of 3 neurons have no nonzero input weight",
         f"{path}: layer/1: all weights are zero (netx cannot load an all-zero weight matrix)",
-    ]
+    )
 
 
 def test_unreachable_threshold_by_hand_and_in_the_golden_model(tmp_path: Path) -> None:
@@ -77,10 +77,11 @@ def test_unreachable_threshold_by_hand_and_in_the_golden_model(tmp_path: Path) -
     no_leak = CubaNeuron(v_th_mant=10, i_decay=0, v_decay=2048)
     assert no_leak.never_emits(np.array([1e-6, 0.0]), np.zeros(2)).tolist() == [False, True]
     report = inspect_network(path)
-    assert report["warnings"] == [
+    assert report.warnings == (
         f"{path}: layer/0: 1 of 2 neurons can never spike: with every input spiking at every step their "
-        "voltage stays at or below the threshold (vThMant 10)"
-    ]
+        "voltage stays at or below the threshold (vThMant 10)",
+    )
+    assert report.layers[0].unreachable_threshold == 1
     # every input spiking at every step: neuron 0 spikes, neuron 1 never does
     run = GoldenModel(read_netx(path)).run_samples(Stimulus(np.ones((1, 2, 30), dtype=np.uint8), None, 30))
     counts = run.spikes[0].sum(axis=(0, 2))

@@ -150,12 +150,12 @@ def test_out_of_range_and_all_zero_are_warnings_in_inspect(dense: Path, capsys) 
     weight[0, 0] = 300
     _set(dense, "layer/0/weight", weight)
     _set(dense, "layer/1/weight", np.zeros((8, 20), np.int16))
-    warnings = inspect_network(dense)["warnings"]
-    assert warnings == [
+    warnings = inspect_network(dense).warnings
+    assert warnings == (
         f"{dense}: layer/0: 1 weight(s) of 'weight' outside [-256, 254] (range [-80, 300]): netx clips them into "
         "the range",
         f"{dense}: layer/1: all weights are zero (netx cannot load an all-zero weight matrix)",
-    ]
+    )
     assert main(["inspect", str(dense)]) == 0
     assert "warning: " + warnings[0] in capsys.readouterr().out
 

@@ -13,7 +13,6 @@ from neurodeploy.limits import Limits
 
 if TYPE_CHECKING:
     from neurodeploy.recipe import Recipe
-    from neurodeploy.simulate.input_options import InputOptions
 
 
 class UsageError(Exception):
@@ -160,27 +159,15 @@ def input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
     limit_arguments(parser, lava=not recipe)
 
 
-def input_options(args: argparse.Namespace) -> InputOptions:
-    """The input options of ``args``, checked: the counts are positive, and no option is
-    given that the chosen input ignores; ``--json`` can be written."""
-    for name in ("steps", "samples", "num_layers"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"neurodeploy {args.command}: --{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.seed is not None and args.random_rate is None:
-        raise UsageError(f"neurodeploy {args.command}: --seed applies to --random-rate only")
-    if args.seed is not None and args.seed < 0:
-        raise UsageError(f"neurodeploy {args.command}: --seed must be at least 0, got {args.seed}")
-    if getattr(args, "recipe", None) is not None and args.steps is not None:
-        raise UsageError(f"neurodeploy {args.command}: --steps does not apply to --recipe "
-                         "(its samples have the recipe's data.steps)")
-    if args.events is not None and args.samples is not None and args.samples != 1:
-        raise UsageError(f"neurodeploy {args.command}: --events holds one sample; --samples {args.samples} does not apply")
-    if args.json is not None:
-        check_output(args.json)
+def input_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The input options of ``args`` as the keyword arguments ``neurodeploy.api.verify`` and
+    ``compare`` take (``InputOptions``' fields, which checks them); ``--json`` checked
+    writable first."""
     from neurodeploy.simulate.input_options import InputOptions
 
-    return InputOptions(**{item.name: getattr(args, item.name) for item in fields(InputOptions)})
+    if args.json is not None:
+        check_output(args.json)
+    return {item.name: getattr(args, item.name) for item in fields(InputOptions)}
 
 
 def write_json(path: Path | None, result: dict) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import (INPUT_HELP, UsageError, input_arguments, input_options, limits, run_folder,
+from neurodeploy.cli.common import (INPUT_HELP, UsageError, input_arguments, input_keywords, limits, run_folder,
                                     warn, write_json)
 
 # The options of ``compare A.net B.net`` that the compare stage (``--out DIR``) does not take.
@@ -47,36 +47,30 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare_networks(args: argparse.Namespace) -> None:
     """Run ``compare A.net B.net``; print its summary."""
-    from neurodeploy.compare.networks import NetworkMismatchError, compare_files
+    from neurodeploy.api import compare
+    from neurodeploy.compare.networks import NetworkMismatchError
 
     if len(args.nets) != 2:
         raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
     if args.out is not None:
         raise UsageError("neurodeploy compare: --out is for the compare stage, not for A.net B.net")
-    options = input_options(args)
-    if args.recipe is not None:  # its names, before its test set is read
-        from neurodeploy.preflight import check_names
-        from neurodeploy.recipe import load_recipe
-
-        check_names(load_recipe(args.recipe))
     try:
-        result = compare_files(args.nets, options, args.recipe, args.num_layers, args.input_shape,
-                               limits(args), warn, args.batch_size)
+        result = compare(*args.nets, recipe=args.recipe, **input_keywords(args), num_layers=args.num_layers,
+                         input_shape=args.input_shape, batch_size=args.batch_size, limits=limits(args), warn=warn)
     except NetworkMismatchError as err:
         raise UsageError(f"neurodeploy compare: {err}") from err
-    write_json(args.json, result)
-    print(f"{result['samples']} sample(s) x {result['steps']} steps; A = {args.nets[0]}, B = {args.nets[1]}")
-    for side in ("a", "b"):
-        layers = ", ".join(f"{layer['spikes_per_sample']:.1f}" for layer in result[side]["layers"])
-        print(f"{side.upper()}: synops per sample {result[side]['synops_per_sample']:.0f}; "
-              f"spikes per sample by layer [{layers}]")
-    print(f"output spike agreement {result['output_agreement']:.4f}, "
-          f"identical samples {result['output_identical_samples']:.4f}")
-    if result["class_agreement"] is not None:
-        print(f"class agreement {result['class_agreement']:.4f}")
-    if "accuracy_a" in result:
-        print(f"accuracy A {result['accuracy_a']:.4f}, B {result['accuracy_b']:.4f}")
-    if result["synops_ratio"] is not None:
-        print(f"synops ratio B / A: {result['synops_ratio']:.4f}")
-    for line in result["caveats"]:
+    write_json(args.json, result.to_dict())
+    print(f"{result.samples} sample(s) x {result.steps} steps; A = {args.nets[0]}, B = {args.nets[1]}")
+    for side, figures in (("A", result.a), ("B", result.b)):
+        layers = ", ".join(f"{layer.spikes_per_sample:.1f}" for layer in figures.layers)
+        print(f"{side}: synops per sample {figures.synops_per_sample:.0f}; spikes per sample by layer [{layers}]")
+    print(f"output spike agreement {result.output_agreement:.4f}, "
+          f"identical samples {result.output_identical_samples:.4f}")
+    if result.class_agreement is not None:
+        print(f"class agreement {result.class_agreement:.4f}")
+    if result.accuracy_a is not None:
+        print(f"accuracy A {result.accuracy_a:.4f}, B {result.accuracy_b:.4f}")
+    if result.synops_ratio is not None:
+        print(f"synops ratio B / A: {result.synops_ratio:.4f}")
+    for line in result.caveats:
         print(f"caveat: {line}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import UsageError, chw, write_json
+from neurodeploy.cli.common import chw, write_json
 from neurodeploy.fileio import check_output
 
 
@@ -29,20 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     """Run ``inspect``; print its summary; 0 (warnings do not fail it)."""
-    from neurodeploy.netx.probe import probe_hdf5
-    from neurodeploy.netx.registry import layer_kind
-    from neurodeploy.report.inspect import inspect_network, summary_lines
+    from neurodeploy.api import inspect
+    from neurodeploy.report.inspect import summary_lines
 
-    if args.num_layers is not None and args.num_layers < 1:
-        raise UsageError(f"neurodeploy inspect: --num-layers must be at least 1, got {args.num_layers}")
     if args.json is not None:
         check_output(args.json)
-    probe_hdf5(args.net)
-    result = inspect_network(args.net, args.input_shape, args.num_layers)
-    first = result["layers"][0]["type"]
-    if args.input_shape is not None and not layer_kind(first).needs_input_shape:
-        raise UsageError(f"{args.net}: --input-shape is only for a network whose layer 0 is conv "
-                         f"(layer 0 here is {first}, whose input the file gives)")
-    write_json(args.json, result)
+    result = inspect(args.net, args.input_shape, args.num_layers)
+    write_json(args.json, result.to_dict())
     print("\n".join(summary_lines(result)))
     return 0

@@ -51,9 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
         if name in ("train", "simulate"):
             limit_arguments(parser, lava=name == "simulate")
         if name == "export":
-            from neurodeploy.export.formats import CONVERTERS
+            from neurodeploy.export.formats import FORMATS
 
-            parser.add_argument("--format", choices=("netx", *CONVERTERS), default="netx",
+            parser.add_argument("--format", choices=FORMATS, default="netx",
                                 help="also convert both NetX files to this format: DIR/dense.F and "
                                 "DIR/pruned.F (default netx: the NetX files only)")
         if name == "report":
@@ -67,48 +67,44 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
 def run(args: argparse.Namespace) -> int:
     """Run every stage (``run``, then print the summary) or the stage ``args.command``
     names; 0."""
-    from neurodeploy import pipeline
-
     if args.command == "run":
-        recipe = load_recipe_argument(args)
-        print_summary(pipeline.run(recipe, args.out, restart=args.restart, progress=print, limits=limits(args)))
+        from neurodeploy.api import run as run_recipe
+
+        result = run_recipe(load_recipe_argument(args), args.out, restart=args.restart, limits=limits(args),
+                            progress=print)
+        print_summary(result.report)
         return 0
     if args.command == "train":
+        from neurodeploy import pipeline
+
         pipeline.run_stage("train", args.out, load_recipe_argument(args), limits(args))
         return 0
-    if args.command == "export" and args.net is not None:
-        return export_file(args)
-    if getattr(args, "input_shape", None) is not None:
-        raise UsageError("neurodeploy export: --input-shape is for converting a NetX file (NET.net)")
+    if args.command == "export":
+        return export(args)
     return run_stage(args, run_folder(args))
 
 
-def export_file(args: argparse.Namespace) -> int:
-    """``export NET.net --format F --out FILE``: convert a NetX file; print where; 0."""
-    from neurodeploy.export.formats import convert_file
+def export(args: argparse.Namespace) -> int:
+    """``export --out DIR [--format F]`` (the export stage, then DIR's networks converted to
+    F) or ``export NET.net --format F --out FILE`` (a NetX file converted); print each
+    converted file; 0."""
+    from neurodeploy.api import export as export_to
 
-    if args.format == "netx":
-        raise UsageError(f"neurodeploy export: {args.net} is NetX already; give --format onnx or nir")
-    print(f"wrote {convert_file(args.net, args.format, args.out, args.input_shape)}")
+    source, out = (args.net, args.out) if args.net is not None else (run_folder(args), None)
+    for converted in export_to(source, args.format, out, args.input_shape).converted:
+        print(f"wrote {converted}")
     return 0
 
 
 def run_stage(args: argparse.Namespace, out: Path) -> int:
-    """Run the stage ``args.command`` names in the run folder ``out``; ``export`` also
-    converts to ``--format``, ``report`` prints the summary; 0."""
+    """Run the stage ``args.command`` names in the run folder ``out``; ``report`` prints
+    the summary; 0."""
     from neurodeploy import pipeline
 
     sweep_dir = getattr(args, "sweep", None)
     if sweep_dir is not None and not (sweep_dir / "sweep.json").is_file():
         raise UsageError(f"neurodeploy report: {sweep_dir / 'sweep.json'} does not exist (run neurodeploy sweep)")
     path = pipeline.run_stage(args.command, out, limits=limits(args), sweep_dir=sweep_dir)
-    if args.command == "export" and args.format != "netx":
-        from neurodeploy.export.formats import convert_stage
-        from neurodeploy.lock import folder_lock
-
-        with folder_lock(out):
-            for converted in convert_stage(out, args.format):
-                print(f"wrote {converted}")
     if args.command == "report":
         print_summary(path)
     return 0

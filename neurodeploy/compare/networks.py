@@ -7,7 +7,7 @@ spike it causes is counted.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,14 +21,77 @@ from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.limits import Limits
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
 from neurodeploy.loihi.timing import drain
-from neurodeploy.simulate.input_options import (InputOptionError, InputOptions, check_input_shape,
-                                                make_stimulus, recipe_test_set)
+from neurodeploy.simulate.input_options import (InputOptionError, InputOptions, check_at_least_one,
+                                                check_input_shape, make_stimulus, recipe_test_set)
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.train.model import classify
 
 
 class NetworkMismatchError(ValueError):
     """Two networks that cannot be compared: their inputs or outputs differ."""
+
+
+@dataclass(frozen=True)
+class ComparedLayer:
+    """One layer of one network in a comparison: index (among the layers with neurons),
+    NetX type, neuron count, and per sample its messages (spikes, or nonzero graded
+    messages) and synaptic operations, means over the samples."""
+
+    index: int
+    type: str
+    neurons: int
+    spikes_per_sample: float
+    synops_per_sample: float
+
+
+@dataclass(frozen=True)
+class NetworkFigures:
+    """One network of a comparison: its file, its layers (``ComparedLayer``), its synaptic
+    operations per sample (all layers) and the golden model's wall seconds."""
+
+    network: str
+    layers: tuple[ComparedLayer, ...]
+    synops_per_sample: float
+    golden_s: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two networks, A and B, in the golden model on one input set (``compare_networks``).
+
+    samples, steps: the input set (N samples of T steps); batch_size: samples
+    run at a time; a, b: each network's figures; output_agreement: fraction of
+    output (neuron, step) entries equal; output_identical_samples: fraction of
+    samples whose output messages are identical; class_agreement: fraction of
+    samples given the same class (``train.model.classify`` over the first T
+    steps; None for a single output neuron); accuracy_a, accuracy_b: against
+    the labels (a recipe's test set; None without labels); caveats: a line for
+    each figure that rests on nothing (``caveats``: silent layers, silent
+    outputs, a single predicted class); synops_ratio: B's synaptic operations
+    over A's (None when A has none).
+    """
+
+    samples: int
+    steps: int
+    batch_size: int
+    a: NetworkFigures
+    b: NetworkFigures
+    output_agreement: float
+    output_identical_samples: float
+    class_agreement: float | None
+    accuracy_a: float | None
+    accuracy_b: float | None
+    caveats: tuple[str, ...]
+    synops_ratio: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``neurodeploy compare A.net B.net --json`` writes: these fields (the
+        accuracies only when there are labels), nested dataclasses as objects, tuples as
+        lists."""
+        result = asdict(self)
+        if self.accuracy_a is None:
+            del result["accuracy_a"], result["accuracy_b"]
+        return result
 
 
 def run_batch(golden: GoldenModel, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
@@ -69,20 +132,21 @@ class _Tally:
         self.seconds += seconds
         return run.spikes[-1]
 
-    def summary(self, samples: int) -> dict[str, Any]:
+    def summary(self, samples: int) -> NetworkFigures:
+        """The network's figures over ``samples`` samples."""
         synops = np.concatenate(self.synops)
         network = self.golden.network
-        return {
-            "network": str(network.path),
-            "layers": [
-                {"index": i, "type": kind, "neurons": layer.size,
-                 "spikes_per_sample": float(self.messages[i] / samples),
-                 "synops_per_sample": float(synops[:, i].mean())}
+        return NetworkFigures(
+            network=str(network.path),
+            layers=tuple(
+                ComparedLayer(index=i, type=kind, neurons=layer.size,
+                              spikes_per_sample=float(self.messages[i] / samples),
+                              synops_per_sample=float(synops[:, i].mean()))
                 for i, (kind, layer) in enumerate(zip(network.kinds, network.layers))
-            ],
-            "synops_per_sample": float(synops.sum(axis=1).mean()),
-            "golden_s": self.seconds,
-        }
+            ),
+            synops_per_sample=float(synops.sum(axis=1).mean()),
+            golden_s=self.seconds,
+        )
 
 
 def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int, limits: Limits) -> None:
@@ -94,20 +158,12 @@ def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int
 
 
 def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None,
-                     limits: Limits | None = None, batch_size: int | None = None) -> dict[str, Any]:
-    """Compare A and B on every sample of ``stimulus`` (JSON-ready), ``batch_size`` samples
-    at a time (None: all at once): what is held beyond the input is one batch's messages,
-    and a few numbers per sample; the figures do not depend on the batch size.
-
-    Keys: samples, steps, batch_size, a and b (per-layer spikes and synops per
-    sample, their totals, golden seconds), output_agreement (fraction of output
-    (neuron, step) entries equal), output_identical_samples (fraction of
-    samples whose output spikes are identical), class_agreement (fraction
-    of samples with the same class, ``train.model.classify`` over the first
-    T steps; null for a single output neuron), accuracy_a / accuracy_b when
-    ``labels`` [N] are given, synops_ratio (B / A), and caveats: a line for
-    each figure that rests on nothing (``caveats``: silent layers, silent
-    outputs, a single predicted class).
+                     limits: Limits | None = None, batch_size: int | None = None) -> Comparison:
+    """Compare A and B on every sample of ``stimulus``, ``batch_size`` samples at a time
+    (None: all at once): what is held beyond the input is one batch's messages, and a
+    few numbers per sample; the figures do not depend on the batch size. labels: int [N],
+    the samples' classes, for the accuracies. ``NetworkMismatchError`` when A and B
+    differ in input or output shape.
     """
     if a.input_shape != b.input_shape or a.layers[-1].lava_shape != b.layers[-1].lava_shape:
         raise NetworkMismatchError(
@@ -131,42 +187,59 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
             if classes:
                 tally.classes.append(classify(out[..., :common], steps))
     tally_a, tally_b = tallies
-    report: dict[str, Any] = {
-        "samples": samples,
-        "steps": steps,
-        "batch_size": batch_size,
-        "a": tally_a.summary(samples),
-        "b": tally_b.summary(samples),
-        "output_agreement": equal / entries,
-        "output_identical_samples": identical / samples,
-        "class_agreement": None,
-    }
     caveats = [*layer_caveats("A", sorted(tally_a.silent_layers), samples),
                *layer_caveats("B", sorted(tally_b.silent_layers), samples)]
+    class_agreement = accuracy_a = accuracy_b = None
     if classes:
         class_a, class_b = np.concatenate(tally_a.classes), np.concatenate(tally_b.classes)
         silent_a, silent_b = np.concatenate(tally_a.silent), np.concatenate(tally_b.silent)
-        report["class_agreement"] = float((class_a == class_b).mean())
+        class_agreement = float((class_a == class_b).mean())
         caveats += [*prediction_caveats("A", silent_a, class_a), *prediction_caveats("B", silent_b, class_b),
                     *agreement_caveat(silent_a, silent_b)]
         if labels is not None:
-            report["accuracy_a"] = float((class_a == labels).mean())
-            report["accuracy_b"] = float((class_b == labels).mean())
-    report["caveats"] = caveats
-    total_a = report["a"]["synops_per_sample"]
-    report["synops_ratio"] = report["b"]["synops_per_sample"] / total_a if total_a else None
-    return report
+            accuracy_a, accuracy_b = float((class_a == labels).mean()), float((class_b == labels).mean())
+    figures_a, figures_b = tally_a.summary(samples), tally_b.summary(samples)
+    return Comparison(
+        samples=samples,
+        steps=steps,
+        batch_size=batch_size,
+        a=figures_a,
+        b=figures_b,
+        output_agreement=equal / entries,
+        output_identical_samples=identical / samples,
+        class_agreement=class_agreement,
+        accuracy_a=accuracy_a,
+        accuracy_b=accuracy_b,
+        caveats=tuple(caveats),
+        synops_ratio=figures_b.synops_per_sample / figures_a.synops_per_sample if figures_a.synops_per_sample else None,
+    )
 
 
-def compare_files(paths: Sequence[Path], options: InputOptions, recipe: Path | None = None,
+def check_input_set(options: InputOptions, recipe: str | Path | None) -> None:
+    """``InputOptionError`` for a ``recipe`` (whose test set is the input set) given with
+    one of the ``options``' inputs or with their ``steps``."""
+    if recipe is None:
+        return
+    if options.given:
+        raise InputOptionError("--recipe is an input set of its own: give it or one of --spikes, --events, "
+                               "--bias and --random-rate")
+    if options.steps is not None:
+        raise InputOptionError("--steps does not apply to --recipe (its samples have the recipe's data.steps)")
+
+
+def compare_files(paths: Sequence[str | Path], options: InputOptions, recipe: str | Path | None = None,
                   num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None,
                   limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None,
-                  batch_size: int | None = None) -> dict[str, Any]:
+                  batch_size: int | None = None) -> Comparison:
     """``compare_networks`` of the NetX files ``paths`` (A and B, their first ``num_layers``
     layer groups) on the input ``options`` name, or on the test set of the recipe at
     ``recipe`` with its labels, ``batch_size`` samples at a time. ``warn`` gets a line for
     what netx does to each file, for layers with all-zero weight rows and for notes on the
-    input, before anything runs."""
+    input, before anything runs. ``InputOptionError`` for no input set or two
+    (``check_input_set``), or ``num_layers`` or ``batch_size`` below 1."""
+    check_input_set(options, recipe)
+    check_at_least_one("--num-layers", num_layers)
+    check_at_least_one("--batch-size", batch_size)
     limits = limits or Limits()
     for path in paths:
         probe_hdf5(path)

@@ -32,6 +32,8 @@ CONVERTERS: dict[str, tuple[str, Callable[[Network, Path], Path]]] = {
     "onnx": (".onnx", _onnx),
     "nir": (".nir", _nir),
 }
+# What ``export`` writes: the NetX files only, or also one of the converted formats.
+FORMATS: tuple[str, ...] = ("netx", *CONVERTERS)
 
 
 def convert_stage(out_dir: Path, fmt: str) -> list[Path]:

@@ -1,7 +1,7 @@
 """The ``report`` stage: ``report.json`` and a readable summary."""
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +9,79 @@ from neurodeploy.fileio import REDO, read_json, write_json
 from neurodeploy.recipe import Recipe
 from neurodeploy.report.html import energy_text, write_html
 from neurodeploy.train.families import FAMILIES
+from neurodeploy.variants import DENSE, PRUNED, Variant
+
+
+@dataclass(frozen=True)
+class VariantFigures:
+    """One network of a run (``variants``: dense or pruned), as its report gives it.
+
+    network: its NetX file; accuracy: the exported network's, in the golden model on
+    the whole test set (fraction); sparsity: the zero fraction of its exported
+    integer weights in the pruned layers (all layers when none is pruned),
+    sparsity_all_layers: over all layers; synops_per_sample: synaptic operations
+    per test sample (golden model); messages_per_sample: spikes or nonzero graded
+    messages per test sample; golden_exact_fraction: fraction of test samples on
+    which the golden model and SLAYER agree on every message; lava_equivalent: Lava
+    ``fixed_pt`` and the golden model agree on every message of every layer at every
+    step of the Lava samples; lava_accuracy: Lava's on those samples.
+    """
+
+    network: Path
+    accuracy: float
+    sparsity: float
+    sparsity_all_layers: float
+    synops_per_sample: float
+    messages_per_sample: float
+    golden_exact_fraction: float
+    lava_equivalent: bool
+    lava_accuracy: float
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The main figures of a run folder's report; ``report.json`` holds them all.
+
+    report, html: ``DIR/report.json`` and ``DIR/report.html``; dense, pruned: each
+    network's figures; synops_ratio: pruned over dense synaptic operations per
+    sample; test_samples: the test set the golden model ran; lava_samples: the
+    samples Lava ran; caveats: a line for each figure that rests on nothing (a silent
+    layer, silent outputs, one class predicted for every sample).
+    """
+
+    report: Path
+    html: Path
+    dense: VariantFigures
+    pruned: VariantFigures
+    synops_ratio: float
+    test_samples: int
+    lava_samples: int
+    caveats: tuple[str, ...]
+
+    @property
+    def equivalent(self) -> bool:
+        """Lava and the golden model agree on every message of both networks."""
+        return self.dense.lava_equivalent and self.pruned.lava_equivalent
+
+
+def read_report(path: Path) -> RunReport:
+    """The ``RunReport`` of the report at ``path`` (``DIR/report.json``); ``PathError``
+    naming it when it is missing or damaged."""
+    report = read_json(path, REDO)
+
+    def figures(variant: Variant) -> VariantFigures:
+        model, name = report[variant.name], variant.name
+        return VariantFigures(
+            network=path.parent / variant.network, accuracy=model["accuracy"], sparsity=model["sparsity"],
+            sparsity_all_layers=model["sparsity_all_layers"], synops_per_sample=model["synops_per_sample"],
+            messages_per_sample=model["messages_per_sample"],
+            golden_exact_fraction=report["golden"][f"{name}_exact_fraction"],
+            lava_equivalent=report["lava"][f"{name}_equivalent"], lava_accuracy=report["lava"][f"{name}_accuracy"],
+        )
+
+    return RunReport(report=path, html=path.with_suffix(".html"), dense=figures(DENSE), pruned=figures(PRUNED),
+                     synops_ratio=report["synops_ratio"], test_samples=report["golden"]["test_samples"],
+                     lava_samples=report["lava"]["samples"], caveats=tuple(report["caveats"]))
 
 
 def build_report(comparison: dict[str, Any], recipe: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:

@@ -21,20 +21,32 @@ from neurodeploy.simulate.stimulus import Stimulus
 
 
 class InputOptionError(InputError):
-    """An input option that does not fit the others, the network or the data (a usage
-    error). ``where``: the file or network the message is about, or None when it is
-    about the command's options alone."""
+    """An option that does not fit the others, the network or the data (a usage error),
+    named as on the command line (``--steps`` for the API's ``steps=``). ``where``: the
+    file or network the message is about, or None when it is about the options alone."""
 
     def __init__(self, message: str, where: Path | None = None) -> None:
         super().__init__(message)
         self.where = where
 
 
+def check_at_least_one(option: str, value: int | None) -> None:
+    """``InputOptionError`` unless ``value`` of ``option`` (its flag, ``--steps``) is None
+    (not given) or at least 1."""
+    if value is not None and value < 1:
+        raise InputOptionError(f"{option} must be at least 1, got {value}")
+
+
+INPUTS = ("spikes", "events", "bias", "random_rate")
+
+
 @dataclass(frozen=True)
 class InputOptions:
-    """The input options given: one of ``spikes`` (.npy), ``events`` (.npy), ``bias``
-    (.npy) or ``random_rate``, and ``steps`` (T), ``samples`` (N) and ``seed`` (of
-    ``random_rate``), each None when not given."""
+    """The input options given: at most one of ``spikes`` (.npy), ``events`` (.npy),
+    ``bias`` (.npy) or ``random_rate``, and ``steps`` (T), ``samples`` (N) and ``seed``
+    (of ``random_rate``), each None when not given. Checked when made
+    (``InputOptionError``): two inputs, a count below 1, a negative seed or one
+    without ``random_rate``, and ``samples`` other than 1 with ``events`` (one sample)."""
 
     spikes: Path | None = None
     events: Path | None = None
@@ -44,10 +56,26 @@ class InputOptions:
     samples: int | None = None
     seed: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("spikes", "events", "bias"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        given = [f"--{name.replace('_', '-')}" for name in INPUTS if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise InputOptionError(f"{' and '.join(given)}: give one input only")
+        check_at_least_one("--steps", self.steps)
+        check_at_least_one("--samples", self.samples)
+        if self.seed is not None and self.random_rate is None:
+            raise InputOptionError("--seed applies to --random-rate only")
+        if self.seed is not None and self.seed < 0:
+            raise InputOptionError(f"--seed must be at least 0, got {self.seed}")
+        if self.events is not None and self.samples is not None and self.samples != 1:
+            raise InputOptionError(f"--events holds one sample; --samples {self.samples} does not apply")
+
     @property
     def given(self) -> bool:
         """Whether one of the four inputs is given."""
-        return any(value is not None for value in (self.spikes, self.events, self.bias, self.random_rate))
+        return any(getattr(self, name) is not None for name in INPUTS)
 
 
 def check_input_shape(network: Network, input_shape: tuple[int, int, int] | None) -> None:
