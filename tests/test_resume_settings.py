@@ -156,6 +156,14 @@ def test_a_key_changed_alone_reports_what_a_fresh_run_of_that_recipe_reports(bas
             same = settings_digest(load_recipe(base), stage) == settings_digest(recipe_from_dict(recipe), stage)
             assert same == (stage.name != "report"), (key, stage.name)
         return
+    if key.startswith("prune.") and key not in PRUNE_RUNS and not _is_training_setting(key):
+        # the prune stage reads every prune key from the recipe it is given, as PRUNE_RUNS
+        # show by runs: the prune stage's settings digest changes and training's does not,
+        # which is what reruns pruning (and, through its files, the stages after it)
+        digests = {stage.name: (settings_digest(load_recipe(base), stage),
+                                settings_digest(recipe_from_dict(recipe), stage)) for stage in STAGES}
+        assert digests["train"][0] == digests["train"][1] and digests["prune"][0] != digests["prune"][1], key
+        return
     if _is_training_setting(key):
         # every stage reads what training wrote, so a changed training setting reruns them all:
         # the resumed run is a fresh run of this recipe in a used folder, reading only files it
@@ -180,6 +188,9 @@ def test_a_key_changed_alone_reports_what_a_fresh_run_of_that_recipe_reports(bas
 # The one supermask key whose change is run through the pipeline; the others are checked
 # by their settings digests alone (the same path, and 30 s less of the suite).
 ECHOED_RUN = "supermask.epochs"
+# The prune keys whose change is run through the pipeline (a magnitude and a firing-based
+# criterion); the others are checked by their settings digests (60 s less of the suite).
+PRUNE_RUNS = ("prune.sparsity", "prune.criterion")
 
 
 def _is_training_setting(key: str) -> bool:

@@ -71,12 +71,9 @@ def _ray_task_process(sid: int, name: str) -> int | None:
     return next((pid for pid in session_processes(sid) if _name(pid).startswith(f"ray::{name} ")), None)
 
 
-@pytest.mark.slow
-def test_sweep_on_ray_writes_table_and_plots_and_leaves_no_process(tmp_path):
-    out = tmp_path / "sweep"
-    code, stdout, stderr = _finish(start_cli(*_sweep_args(out, "magnitude")))
-    assert code == 0, stderr
-    assert "0 of 3 points already done, 3 to run on a local Ray with 2 CPUs" in stdout
+def _check_completed_sweep(out: Path) -> None:
+    """The 3 points of a completed ``_sweep_args(out, "magnitude")`` sweep: rows, networks,
+    table, plots, and digests that a changed setting does not match."""
     result = json.loads((out / "sweep.json").read_text())
     assert len(result["rows"]) == 3 and result["failed"] == []
     by_point = {(r["criterion"], r["sparsity"]): r for r in result["rows"]}
@@ -135,7 +132,7 @@ def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path):
     (out / "points" / f"{unfinished.name}.failed.json").write_text('{"error": "PathError: earlier"}')
     code, stdout, stderr = _finish(start_cli(*_sweep_args(out)))
     assert code == 0, stderr
-    assert f"{len(finished)} of 5 points already done, {5 - len(finished)} to run" in stdout
+    assert f"{len(finished)} of 5 points already done, {5 - len(finished)} to run on a local Ray with 2 CPUs" in stdout
     assert {name: (out / "points" / name).stat().st_mtime_ns for name in finished} == finished
     ran = {line.split(":")[0] for line in stdout.splitlines() if ": accuracy" in line}
     assert ran == {f"{p.name}" for p in points(["magnitude", "random"], [0.5, 0.9], [1])} - \
@@ -214,7 +211,9 @@ def _ray_processes() -> set[int]:
 
 
 @pytest.mark.slow
-def test_a_sweep_joins_the_cluster_ray_address_names(tmp_path):
+def test_a_sweep_joins_the_cluster_ray_address_names_and_completes(tmp_path):
+    """A 3-point sweep on a `ray start --head` cluster named by RAY_ADDRESS writes its
+    table, plots and points; a local Ray's sweeps (the tests above) leave no process."""
     before = _ray_processes()
     port = "6399"
     ray = [str(Path(sys.executable).parent / "ray")]
@@ -225,12 +224,13 @@ def test_a_sweep_joins_the_cluster_ray_address_names(tmp_path):
         assert started.returncode == 0, started.stderr
         out = tmp_path / "sweep"
         env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "TQDM_DISABLE": "1"}
-        process = subprocess.run([sys.executable, "-m", "neurodeploy.cli", "sweep", str(TINY), "--criteria",
-                                  "magnitude", "--sparsity", "0.5", "--seeds", "1", "--out", str(out)],
+        arguments = [a for a in _sweep_args(out, "magnitude") if a not in ("--workers", "2")]  # the cluster's CPUs
+        process = subprocess.run([sys.executable, "-m", "neurodeploy.cli", *arguments],
                                  capture_output=True, text=True, env=env, timeout=600)
         assert process.returncode == 0, process.stderr
-        assert f"2 to run on the Ray cluster at 127.0.0.1:{port} (2 CPUs)" in process.stdout
-        assert len(json.loads((out / "sweep.json").read_text())["rows"]) == 2
+        assert f"0 of 3 points already done, 3 to run on the Ray cluster at 127.0.0.1:{port} (2 CPUs)" \
+            in process.stdout
+        _check_completed_sweep(out)
         # the sweep leaves the cluster it joined running, with no task of its own
         assert _ray_processes() - before
     finally:

@@ -49,6 +49,7 @@ from neurodeploy.loihi.arithmetic import DECAY_UNITY, STATE_LIMIT, VTH_SHIFT
 from neurodeploy.loihi.geometry import conv_output_size
 from neurodeploy.loihi.weights import WEIGHT_MAX
 from neurodeploy.netx import ConvLayer, CubaNeuron, DenseLayer, Network, NetxError, read_netx, write_netx
+from neurodeploy.netx.probe import probe_hdf5
 
 VTH_MAX = (STATE_LIMIT >> VTH_SHIFT) - 1  # vThMant << 6 must stay below the 24-bit state limit
 BIAS_LIMIT = 1 << 15                       # Lava wraps bias mantissas to 16 bits
@@ -73,10 +74,10 @@ class ImportedLayer:
 
 
 def read_graph(path: Path) -> nir.NIRGraph:
-    """``nir.read`` of ``path``, its failures as one line naming the file."""
+    """``nir.read`` of ``path``, its failures as one line naming the file; read first in a
+    forked child (``probe_hdf5``), so that a file that crashes libhdf5 is one line too."""
     path = Path(path)
-    if not path.is_file():
-        raise NirImportError(f"{path}: no such file")
+    probe_hdf5(path)
     try:
         return nir.read(path)
     except Exception as err:  # nir raises KeyError, OSError, ValueError... for a file that is not NIR
