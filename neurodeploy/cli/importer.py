@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from neurodeploy.compare.nir_float import float_agreement
-    from neurodeploy.export.nir_import import import_nir, read_graph
+    from neurodeploy.export.nir_import import read_nir
     from neurodeploy.simulate.inputs import load_spikes, random_spikes
 
     if args.random_rate is not None and not 0 <= args.random_rate <= 1:
@@ -60,16 +60,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out)
     if args.json is not None:
         check_output(args.json)
-    network, layers, dt = import_nir(args.graph, args.out, args.dt)
-    print(f"wrote {args.out}: {len(layers)} layer(s) from {args.graph}, dt = {dt:g} s")
-    for index, imported in enumerate(layers):
-        neuron = imported.layer.neuron
-        print(f"  layer/{network.group_of(index)} {imported.layer.netx_type}: nodes {' -> '.join(imported.nodes)}; "
-              f"vThMant {neuron.v_th_mant}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
-        for line in imported.notes:
-            print(f"  note: {line}")
-    inputs = int(np.prod(network.input_shape))
-    if args.spikes is not None:
+    imported = read_nir(args.graph, args.dt)
+    inputs = int(np.prod(imported.input_shape))
+    if args.spikes is not None:  # read before anything is written
         spikes = load_spikes(args.spikes, inputs)[: args.samples]
         spikes = spikes[..., : args.steps] if args.steps is not None else spikes
         source = str(args.spikes)
@@ -77,8 +70,17 @@ def run(args: argparse.Namespace) -> int:
         rate = DEFAULT_RATE if args.random_rate is None else args.random_rate
         spikes = random_spikes(args.samples or DEFAULT_SAMPLES, inputs, args.steps or DEFAULT_STEPS, rate, args.seed)
         source = f"random spikes, rate {rate}, seed {args.seed}"
-    result = float_agreement(read_graph(args.graph), dt, network, [imported.nodes[1] for imported in layers], spikes)
-    write_json(args.json, {"netx": str(args.out), "dt": dt, "inputs": source, **asdict(result)})
+    network = imported.write(args.out)
+    print(f"wrote {args.out}: {len(imported.layers)} layer(s) from {args.graph}, dt = {imported.dt:g} s")
+    for index, layer in enumerate(imported.layers):
+        neuron = layer.layer.neuron
+        print(f"  layer/{network.group_of(index)} {layer.layer.netx_type}: nodes {' -> '.join(layer.nodes)}; "
+              f"vThMant {neuron.v_th_mant}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
+        for line in layer.notes:
+            print(f"  note: {line}")
+    result = float_agreement(imported.graph, imported.dt, network, [layer.nodes[1] for layer in imported.layers],
+                             spikes)
+    write_json(args.json, {"netx": str(args.out), "dt": imported.dt, "inputs": source, **asdict(result)})
     print(f"float graph (Norse) against the NetX network (golden model): {result.samples} sample(s) x "
           f"{result.steps} steps of {source}")
     print(f"{'layer':>5}  {'node':<16} {'neurons':>7}  {'float':>9}  {'fixed':>9}  {'agreement':>9}")

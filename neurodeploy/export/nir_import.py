@@ -294,13 +294,29 @@ def graph_to_layers(graph: nir.NIRGraph, dt: float, source: str) -> tuple[list[I
     return layers, input_shape
 
 
-def import_nir(path: Path, out: Path, dt: float | None = None) -> tuple[Network, list[ImportedLayer], float]:
-    """Write the NIR graph at ``path`` as the NetX file ``out`` (atomically; nothing is
-    written when the graph is refused). Returns the network as read back (with its
-    (C, H, W) input shape for a conv layer 0), the layers and the dt used."""
+@dataclass(frozen=True)
+class NirImport:
+    """A NIR graph read and converted, not yet written: ``graph``, ``dt`` (seconds),
+    ``layers`` (``ImportedLayer``, in order) and ``input_shape`` (NIR's, (C, H, W) or (n,))."""
+
+    graph: nir.NIRGraph
+    dt: float
+    layers: tuple[ImportedLayer, ...]
+    input_shape: tuple[int, ...]
+
+    def write(self, out: Path) -> Network:
+        """Write the layers as the NetX file ``out`` (atomically); returns the network as
+        read back (with its (C, H, W) input shape for a conv layer 0)."""
+        write_netx(out, [imported.layer for imported in self.layers])
+        conv_input = self.input_shape if isinstance(self.layers[0].layer, ConvLayer) else None
+        return read_netx(out, input_shape=conv_input)
+
+
+def read_nir(path: Path, dt: float | None = None) -> NirImport:
+    """Read the NIR graph at ``path`` and convert it with step ``dt`` (default: the graph's
+    metadata ``dt``); ``NirImportError`` naming the file and node for what cannot be
+    converted. Nothing is written."""
     graph = read_graph(path)
     dt = graph_dt(graph, dt, str(path))
     layers, input_shape = graph_to_layers(graph, dt, str(path))
-    write_netx(out, [imported.layer for imported in layers])
-    conv_input = input_shape if isinstance(layers[0].layer, ConvLayer) else None
-    return read_netx(out, input_shape=conv_input), layers, dt
+    return NirImport(graph, dt, tuple(layers), input_shape)
