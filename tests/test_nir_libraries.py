@@ -231,3 +231,16 @@ def test_import_refusals_name_the_node_and_write_nothing(tmp_path, capsys):
     assert code == 2 and "text.nir: not a NIR graph" in err
     assert not (tmp_path / "x.net").exists()
     assert isinstance(read_netx(tmp_path / "g.net"), Network)
+
+
+def test_an_agreement_over_a_silent_layer_says_it_compares_nothing(tmp_path, capsys):
+    """Both sides silent gives an agreement of 1.0 over zeros: the command says so."""
+    rng = np.random.default_rng(1)
+    quiet = DenseLayer(rng.integers(-20, 20, size=(6, 5)) * 2, CubaNeuron(v_th_mant=100000, i_decay=1024, v_decay=512))
+    code, printed, _ = import_cli(_graph(tmp_path, [quiet]), tmp_path / "q.net", "--json", str(tmp_path / "q.json"),
+                                  capsys=capsys)
+    assert code == 0
+    (layer,) = json.loads((tmp_path / "q.json").read_text())["layers"]
+    assert layer["spikes_float"] == layer["spikes_fixed"] == 0 and layer["agreement"] == 1.0
+    assert "note: float and fixed: layer 0 never spiked on the 16 sample(s): every figure of that layer compares " \
+           "or counts nothing" in printed

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import nir
 import numpy as np
 
+from neurodeploy.compare.caveats import layer_caveats, silent_layers
+from neurodeploy.loihi.order import whc_to_chw
 from neurodeploy.loihi.timing import arrival, drain
 from neurodeploy.netx import Network, NetxError
 from neurodeploy.simulate.golden import GoldenModel
@@ -41,7 +43,8 @@ class Agreement:
     """Every layer's ``LayerAgreement`` over ``samples`` inputs of ``steps`` steps (run
     for ``steps + drain`` columns); ``class_agreement``: the fraction of samples whose
     most active output neuron (lowest index on a tie) is the same on both sides; ``notes``:
-    where Norse does not run the graph as NIR defines it, one line each."""
+    a layer silent on both sides (its agreement compares nothing), and where Norse does not
+    run the graph as NIR defines it, one line each."""
 
     samples: int
     steps: int
@@ -63,7 +66,7 @@ def run_norse(graph: nir.NIRGraph, x: np.ndarray, dt: float, nodes: list[str]) -
     modules = dict(model.named_modules())
     recorded: dict[str, list[torch.Tensor]] = {name: [] for name in nodes}
     for name in nodes:
-        module = modules.get(name) or modules.get(name.replace(".", "_"))
+        module = modules.get(name, modules.get(name.replace(".", "_")))
         if module is None:
             raise NetxError(f"Norse's module for node '{name}' was not found")
         module.register_forward_hook(lambda _m, _i, out, name=name: recorded[name].append(
@@ -84,24 +87,28 @@ def float_agreement(graph: nir.NIRGraph, dt: float, network: Network, neuron_nod
     samples, inputs, steps = spikes.shape
     columns = steps + drain(len(network.layers), network.starts_with_input)
     padded = np.concatenate([spikes, np.zeros((samples, inputs, columns - steps), spikes.dtype)], axis=-1)
-    input_shape = tuple(int(v) for v in np.asarray(next(iter(
-        graph.nodes[_input_name(graph)].input_type.values()))).reshape(-1))
+    input_shape = tuple(reversed(network.input_shape))  # NIR's (C, H, W) or (n,)
     floats = run_norse(graph, padded.reshape(samples, *input_shape, columns), dt, neuron_nodes)
     fixed = GoldenModel(network).run(network.to_lava_order(padded.astype(np.uint8))).spikes
-    layers = []
-    for index, (name, ours, golden, layer) in enumerate(zip(neuron_nodes, floats, fixed, network.layers)):
-        golden = _nir_order(golden, layer.lava_shape) != 0
+    goldens, alignments = [], []
+    for index, (ours, golden, layer) in enumerate(zip(floats, fixed, network.layers)):
+        if len(layer.lava_shape) == 3:
+            golden = golden[:, whc_to_chw(layer.lava_shape)]
         shift = arrival(index, network.starts_with_input)
-        aligned = np.zeros_like(golden)
+        aligned = np.zeros(golden.shape, dtype=bool)
         aligned[..., shift:] = ours[..., : columns - shift] != 0
-        layers.append(LayerAgreement(node=name, neurons=golden.shape[1], spikes_float=int(aligned.sum()),
-                                     spikes_fixed=int(golden.sum()), agreement=float((golden == aligned).mean())))
-    classes = [side.sum(axis=-1, dtype=np.int64).argmax(axis=-1) for side in (golden, aligned)]
-    notes = tuple(f"node '{name}': Norse 1.1 lets this CubaLIF's synaptic current leak towards its nonzero "
-                  "v_leak too, so its float spikes are not NIR's" for name in neuron_nodes
-                  if isinstance(graph.nodes[name], nir.CubaLIF) and np.any(np.asarray(graph.nodes[name].v_leak)))
-    return Agreement(samples=samples, steps=steps, layers=tuple(layers),
-                     class_agreement=float((classes[0] == classes[1]).mean()), notes=notes)
+        goldens.append(golden != 0)
+        alignments.append(aligned)
+    layers = tuple(LayerAgreement(node=name, neurons=golden.shape[1], spikes_float=int(aligned.sum()),
+                                  spikes_fixed=int(golden.sum()), agreement=float((golden == aligned).mean()))
+                   for name, golden, aligned in zip(neuron_nodes, goldens, alignments))
+    classes = [side[-1].sum(axis=-1, dtype=np.int64).argmax(axis=-1) for side in (goldens, alignments)]
+    silent = layer_caveats("float and fixed", silent_layers(goldens, alignments), samples)
+    leaks = [f"node '{name}': Norse 1.1 lets this CubaLIF's synaptic current leak towards its nonzero v_leak "
+             "too, so its float spikes are not NIR's" for name in neuron_nodes
+             if isinstance(graph.nodes[name], nir.CubaLIF) and np.any(np.asarray(graph.nodes[name].v_leak))]
+    return Agreement(samples=samples, steps=steps, layers=layers,
+                     class_agreement=float((classes[0] == classes[1]).mean()), notes=tuple(silent + leaks))
 
 
 def _norse_form(graph: nir.NIRGraph) -> nir.NIRGraph:
@@ -126,16 +133,3 @@ def _norse_form(graph: nir.NIRGraph) -> nir.NIRGraph:
             nodes[before[name]] = dataclasses.replace(synapse, **changes)
             nodes[name] = dataclasses.replace(node, r=np.ones_like(np.asarray(node.r)))
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(graph.metadata or {}), type_check=False)
-
-
-def _input_name(graph: nir.NIRGraph) -> str:
-    """The graph's Input node."""
-    return next(name for name, node in graph.nodes.items() if isinstance(node, nir.Input))
-
-
-def _nir_order(messages: np.ndarray, lava_shape: tuple[int, ...]) -> np.ndarray:
-    """Messages [N, n, S] of a layer from Lava's (W, H, C) order to NIR's (C, H, W)."""
-    if len(lava_shape) == 1:
-        return messages
-    n, steps = messages.shape[0], messages.shape[-1]
-    return messages.reshape(n, *lava_shape, steps).transpose(0, 3, 2, 1, 4).reshape(n, -1, steps)

@@ -63,13 +63,12 @@ class NirImportError(NetxError):
 
 @dataclass(frozen=True)
 class ImportedLayer:
-    """One NetX layer made from NIR nodes: ``layer`` (the record written), ``nodes`` (the
-    names of its weight and neuron nodes), ``scale`` (S: NetX integers per unit of the
-    layer's threshold-normalised voltage), ``notes`` (what was approximated, one line each)."""
+    """One NetX layer made from NIR nodes: ``layer`` (the record written; its vThMant is the
+    scale S, NetX integers per threshold), ``nodes`` (the names of its weight and neuron
+    nodes), ``notes`` (what was approximated, one line each)."""
 
     layer: DenseLayer | ConvLayer
     nodes: tuple[str, str]
-    scale: int
     notes: tuple[str, ...] = ()
 
 
@@ -87,7 +86,7 @@ def read_graph(path: Path) -> nir.NIRGraph:
 
 def graph_dt(graph: nir.NIRGraph, dt: float | None, source: str) -> float:
     """The step to discretise ``graph`` with: ``dt`` when given, else the graph's
-    ``metadata['dt']`` (neurodeploy and snnTorch graphs state it; many do not)."""
+    ``metadata['dt']`` (neurodeploy's graphs state it; snnTorch's and many others do not)."""
     if dt is None:
         dt = (graph.metadata or {}).get("dt")
         if dt is None:
@@ -253,7 +252,7 @@ def _layer(synapse_name: str, synapse: Any, neuron_name: str, neuron: Any, shape
                                                   dilation=dilation, groups=int(synapse.groups), bias=bias_arg)
     else:
         layer = DenseLayer(w_int, cuba, bias=bias_arg, flatten_input=flatten or len(shape) > 1)
-    return ImportedLayer(layer, (synapse_name, neuron_name), scale, notes), out_shape
+    return ImportedLayer(layer, (synapse_name, neuron_name), notes), out_shape
 
 
 def graph_to_layers(graph: nir.NIRGraph, dt: float, source: str) -> tuple[list[ImportedLayer], tuple[int, ...]]:
