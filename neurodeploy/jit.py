@@ -113,9 +113,12 @@ def _distrust(reason: str) -> None:
 
 
 def _make_folder(path: Path, follow: bool) -> None:
-    """Create ``path`` (and missing parents) mode 0700 where it is missing; then check it is
-    trusted (``follow``: through a symlink at ``path``)."""
+    """Create ``path`` (and missing parents) mode 0700 where it is missing; ``OSError`` when
+    this user cannot write it (the next candidate is tried), ``UntrustedCacheError`` when it
+    is not trusted (``follow``: through a symlink at ``path``)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: not writable")
     check_trusted(path.stat() if follow else path.lstat(), path, stat.S_IFDIR)
 
 
