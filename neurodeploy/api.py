@@ -14,7 +14,7 @@ the option, by its command-line flag (``--steps`` for ``steps=``).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -26,10 +26,18 @@ if TYPE_CHECKING:
     from neurodeploy.recipe import Recipe
     from neurodeploy.report.inspect import Inspection
     from neurodeploy.report.stage import RunReport
+    from neurodeploy.simulate.input_options import InputOptions
 
 __all__ = ["Exported", "compare", "export", "inspect", "read", "run", "verify"]
 
 Shape = Sequence[int]
+
+
+def _input_options(given: dict) -> InputOptions:
+    """The input options among the checked arguments ``given``."""
+    from neurodeploy.simulate.input_options import InputOptions
+
+    return InputOptions(**{item.name: given[item.name] for item in fields(InputOptions)})
 
 
 def _warn(line: str) -> None:
@@ -47,22 +55,24 @@ def read(path: str | Path, input_shape: Shape | None = None, num_layers: int | N
     file that ends in a layer netx cannot load). ``NetxError`` naming the file,
     layer and key for a file that cannot be used.
     """
+    from neurodeploy.arguments import check_arguments
     from neurodeploy.netx import read_netx
     from neurodeploy.netx.probe import probe_hdf5
-    from neurodeploy.simulate.input_options import check_at_least_one
 
-    check_at_least_one("--num-layers", num_layers)
-    probe_hdf5(path)
-    return read_netx(path, num_layers, None if input_shape is None else tuple(input_shape))
+    given = check_arguments("read", dict(path=path, input_shape=input_shape, num_layers=num_layers))
+    probe_hdf5(given["path"])
+    return read_netx(given["path"], given["num_layers"], given["input_shape"])
 
 
 def inspect(path: str | Path, input_shape: Shape | None = None, num_layers: int | None = None) -> Inspection:
     """Layers, neuron parameters, weights, chip cores and warnings of the NetX file ``path``
     (``report.inspect.Inspection``; ``.to_dict()`` is ``neurodeploy inspect --json``).
     input_shape, num_layers: as ``read``'s. Warnings do not raise: they are in the result."""
+    from neurodeploy.arguments import check_arguments
     from neurodeploy.report.inspect import inspect_network
 
-    return inspect_network(path, None if input_shape is None else tuple(input_shape), num_layers)
+    given = check_arguments("inspect", dict(path=path, input_shape=input_shape, num_layers=num_layers))
+    return inspect_network(given["path"], given["input_shape"], given["num_layers"])
 
 
 def verify(path: str | Path, *, spikes: str | Path | None = None, events: str | Path | None = None,
@@ -85,13 +95,16 @@ def verify(path: str | Path, *, spikes: str | Path | None = None, events: str | 
     (default ``Limits()``). warn: called with a line for what netx does to the
     file and for notes on the input (default: a Python ``UserWarning``).
     """
+    from neurodeploy.arguments import check_arguments
     from neurodeploy.compare.verify import verify_file
-    from neurodeploy.simulate.input_options import InputOptions
 
-    options = InputOptions(spikes=spikes, events=events, bias=bias, random_rate=random_rate, steps=steps,
-                           samples=samples, seed=seed)
-    return verify_file(path, options, num_layers, None if input_shape is None else tuple(input_shape),
-                       sparse=sparse, layers=layers, limits=limits, warn=warn, batch_size=batch_size)
+    given = check_arguments("verify", dict(
+        path=path, spikes=spikes, events=events, bias=bias, random_rate=random_rate, steps=steps, samples=samples,
+        seed=seed, num_layers=num_layers, input_shape=input_shape, sparse=sparse, layers=layers,
+        batch_size=batch_size, limits=limits, warn=warn))
+    return verify_file(given["path"], _input_options(given), given["num_layers"], given["input_shape"],
+                       sparse=given["sparse"], layers=given["layers"], limits=given["limits"], warn=given["warn"],
+                       batch_size=given["batch_size"])
 
 
 def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,
@@ -111,19 +124,22 @@ def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,
     names are checked first (``RecipeError``); ``NetworkMismatchError`` when A and B
     differ in input or output shape.
     """
+    from neurodeploy.arguments import check_arguments
     from neurodeploy.compare.networks import check_input_set, compare_files
-    from neurodeploy.simulate.input_options import InputOptions
 
-    options = InputOptions(spikes=spikes, events=events, bias=bias, random_rate=random_rate, steps=steps,
-                           samples=samples, seed=seed)
-    check_input_set(options, recipe)
-    if recipe is not None:  # its names, before its test set is read
+    given = check_arguments("compare", dict(
+        a=a, b=b, recipe=recipe, spikes=spikes, events=events, bias=bias, random_rate=random_rate, steps=steps,
+        samples=samples, seed=seed, num_layers=num_layers, input_shape=input_shape, batch_size=batch_size,
+        limits=limits, warn=warn))
+    options = _input_options(given)
+    check_input_set(options, given["recipe"])
+    if given["recipe"] is not None:  # its names, before its test set is read
         from neurodeploy.preflight import check_names
         from neurodeploy.recipe import load_recipe
 
-        check_names(load_recipe(recipe))
-    return compare_files((a, b), options, recipe, num_layers, None if input_shape is None else tuple(input_shape),
-                         limits, warn, batch_size)
+        check_names(load_recipe(given["recipe"]))
+    return compare_files((given["a"], given["b"]), options, given["recipe"], given["num_layers"],
+                         given["input_shape"], given["limits"], given["warn"], given["batch_size"])
 
 
 @dataclass(frozen=True)
@@ -150,12 +166,15 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
     nothing is written. ``InputOptionError`` for a format or argument that does not
     fit the source.
     """
+    from neurodeploy.arguments import check_arguments
     from neurodeploy.export.formats import FORMATS
+    from neurodeploy.fileio import check_distinct
     from neurodeploy.simulate.input_options import InputOptionError
 
+    given = check_arguments("export", dict(source=source, format=format, out=out, input_shape=input_shape))
+    source, out, input_shape = given["source"], given["out"], given["input_shape"]
     if format not in FORMATS:
         raise InputOptionError(f"--format {format!r} is not one of: {', '.join(FORMATS)}")
-    source = Path(source)
     if source.is_dir():
         if input_shape is not None:
             raise InputOptionError("--input-shape is for converting a NetX file (NET.net)")
@@ -168,7 +187,8 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
         raise InputOptionError(f"converting {source} needs out, the file to write")
     from neurodeploy.export.formats import convert_file
 
-    return Exported(networks=(), converted=(convert_file(source, format, Path(out), input_shape),))
+    check_distinct([("NET.net", source)], [("--out", out)])
+    return Exported(networks=(), converted=(convert_file(source, format, out, input_shape),))
 
 
 def _export_folder(out: Path, format: str) -> Exported:
@@ -200,8 +220,20 @@ def run(recipe: str | Path | Recipe, out: str | Path, restart: bool = False, lim
     ``preflight.check_recipe``). progress: called with a line per stage (runs or skipped).
     """
     from neurodeploy import pipeline
-    from neurodeploy.recipe import load_recipe, recipe_from_dict
+    from neurodeploy.arguments import PATH, RECIPE, check_arguments
+    from neurodeploy.fileio import check_distinct
+    from neurodeploy.lock import LOCK_NAME
+    from neurodeploy.recipe import Recipe, load_recipe, recipe_from_dict
     from neurodeploy.report.stage import read_report
 
-    recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else recipe_from_dict(recipe.to_dict())
-    return read_report(pipeline.run(recipe, Path(out), restart=restart, progress=progress, limits=limits))
+    given = check_arguments("run", dict(recipe=recipe, out=out, restart=restart, limits=limits, progress=progress),
+                            {"recipe": RECIPE, "out": PATH})
+    recipe, out = given["recipe"], given["out"]
+    if isinstance(recipe, Recipe):
+        recipe = recipe_from_dict(recipe.to_dict())
+    else:
+        check_distinct([("RECIPE", recipe)], [(f"out's {name}", out / name)
+                                              for name in (*pipeline.folder_files(pipeline.STAGES), LOCK_NAME)])
+        recipe = load_recipe(recipe)
+    return read_report(pipeline.run(recipe, out, restart=given["restart"], progress=given["progress"],
+                                    limits=given["limits"]))

@@ -7,6 +7,9 @@ through a symlink, onto a device, a FIFO or a directory (``check_output``).
 Reads: a path a user names must be a regular file (``check_input``): a FIFO
 would block forever, a device could be endless. ``read_json`` and
 ``open_npz`` turn a damaged run file into one line that names it.
+
+Inputs and outputs of one command: no output is one of its inputs, or
+another of its outputs, by any name (``check_distinct``).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import stat
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
@@ -75,6 +78,53 @@ def check_input(path: str | Path, what: str = "file") -> Path:
     if not stat.S_ISREG(info.st_mode):
         raise PathError(f"{path}: is {_kind(info.st_mode)}; a {what} must be a regular file")
     return path
+
+
+NamedPath = Tuple[str, Optional[Union[str, "os.PathLike[str]"]]]
+"""A path with the role a command gives it (``("--json", path)``); a None path is not given."""
+
+
+def _identity(path: str | os.PathLike[str]) -> tuple:
+    """What makes two names one file: device and inode of an existing path (after links,
+    so hard and symbolic links are the file they name), else the resolved path."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ("new", os.path.realpath(path))
+    return ("file", info.st_dev, info.st_ino)
+
+
+def _inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` resolves to somewhere under ``folder`` (after links)."""
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, top]) == top
+
+
+def check_distinct(inputs: Iterable[NamedPath], outputs: Iterable[NamedPath],
+                   folders: Iterable[NamedPath] = ()) -> None:
+    """``PathError`` (one line naming both paths) when an output is the same file as an
+    input or as another output: same device and inode for files that exist, same
+    resolved path for those that do not yet, so through symbolic and hard links.
+    ``folders``: folders the command writes files of its own naming into; an input
+    inside one is refused too. Called before any work, so nothing has been written."""
+    given = [(role, path) for role, path in inputs if path is not None]
+    seen = {_identity(path): (role, path, True) for role, path in given}
+    for role, path in outputs:
+        if path is None:
+            continue
+        earlier = seen.setdefault(_identity(path), (role, path, False))
+        if earlier[:2] == (role, path) and not earlier[2]:
+            continue
+        other_role, other, read = earlier
+        if read:
+            raise PathError(f"{path}: {role} is the same file as {other_role} {other}, which the command "
+                            f"reads; an output never replaces an input (give another {role})")
+        raise PathError(f"{path}: {role} is the same file as {other_role} {other}; give each output its own path")
+    for role, folder in folders:
+        for input_role, path in given:
+            if folder is not None and _inside(path, folder):
+                raise PathError(f"{path}: {input_role} is inside {folder}, which {role} writes into; "
+                                "move it out first")
 
 
 def _umask() -> int:

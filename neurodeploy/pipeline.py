@@ -84,6 +84,12 @@ STAGES: tuple[Stage, ...] = (
 BY_NAME = {stage.name: stage for stage in STAGES}
 
 
+def folder_files(stages: tuple[Stage, ...]) -> tuple[str, ...]:
+    """The files of a run folder that running ``stages`` writes: their outputs, the
+    folder's recipe and its stage records."""
+    return (RECIPE_FILE, RECORDS_FILE, *(name for stage in stages for name in stage.outputs))
+
+
 def settings_digest(recipe: Recipe, stage: Stage) -> str:
     """Hex SHA-256 prefix of the recipe settings ``stage`` reads (of ``Recipe.identity``:
     an added key at its default is left out)."""

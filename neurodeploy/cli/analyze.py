@@ -28,7 +28,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
 def run(args: argparse.Namespace) -> int:
     """Run ``analyze`` on the run folder; print its per-layer summary; 0."""
     from neurodeploy.analyze import analyze_run, summary_lines
+    from neurodeploy.analyze.stage import analysis_paths
+    from neurodeploy.fileio import check_distinct
+    from neurodeploy.pipeline import RECIPE_FILE, RECORDS_FILE
+    from neurodeploy.variants import CHECKPOINTS
 
     out = run_folder(args)
+    check_distinct([(f"--out's {name}", out / name) for name in (RECIPE_FILE, RECORDS_FILE, *CHECKPOINTS)],
+                   [(f"--out's {path.name}", path) for path in analysis_paths(out, args.perturbation)])
     print("\n".join(summary_lines(analyze_run(out, args.perturbation, args.samples))))
     return 0

@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, get_type_hints
 
-from neurodeploy.fileio import check_output
+from neurodeploy.fileio import NamedPath, check_distinct, check_output
 from neurodeploy.limits import Limits
 
 if TYPE_CHECKING:
@@ -79,6 +79,19 @@ def load_recipe_argument(args: argparse.Namespace) -> "Recipe":
     if not DEVICE_PATTERN.fullmatch(device):
         raise UsageError(f"neurodeploy {args.command}: --device {device!r} is not cpu, cuda or cuda:N")
     return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, device=device))
+
+
+def check_out_files(args: argparse.Namespace, files: tuple[str, ...], folders: tuple[str, ...] = (),
+                    inputs: tuple[NamedPath, ...] = ()) -> None:
+    """``PathError`` when RECIPE (of a command that takes one) or another of ``inputs`` is
+    one of the ``files`` the command writes in ``--out`` (or its lock file), or lies in
+    one of the ``folders`` of ``--out`` it writes into (``check_distinct``)."""
+    from neurodeploy.lock import LOCK_NAME
+    from neurodeploy.recipe import DEFAULT_RECIPE
+
+    recipe = (("RECIPE", args.recipe or DEFAULT_RECIPE),) if hasattr(args, "recipe") else ()
+    check_distinct(recipe + inputs, [(f"--out's {name}", args.out / name) for name in (*files, LOCK_NAME)],
+                   [(f"--out's {name}/", args.out / name) for name in folders])
 
 
 def out_argument(parser: argparse.ArgumentParser) -> None:
@@ -159,14 +172,28 @@ def input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
     limit_arguments(parser, lava=not recipe)
 
 
-def input_keywords(args: argparse.Namespace) -> dict[str, Any]:
+def check_files(inputs: list[NamedPath], outputs: list[NamedPath]) -> None:
+    """Before any work: each output given is writable (``check_output``) and none is an
+    input or another output (``check_distinct``); ``PathError`` naming the paths."""
+    for _, path in outputs:
+        if path is not None:
+            check_output(path)
+    check_distinct(inputs, outputs)
+
+
+def input_files(args: argparse.Namespace) -> list[NamedPath]:
+    """The files the input options of ``args`` name (``--spikes``, ``--events``, ``--bias``,
+    ``--recipe``), for ``check_files``."""
+    return [(f"--{name}", getattr(args, name, None)) for name in ("spikes", "events", "bias", "recipe")]
+
+
+def input_keywords(args: argparse.Namespace, networks: list[NamedPath]) -> dict[str, Any]:
     """The input options of ``args`` as the keyword arguments ``neurodeploy.api.verify`` and
     ``compare`` take (``InputOptions``' fields, which checks them); ``--json`` checked
-    writable first."""
+    first (``check_files``) against ``networks`` and the input files."""
     from neurodeploy.simulate.input_options import InputOptions
 
-    if args.json is not None:
-        check_output(args.json)
+    check_files(networks + input_files(args), [("--json", args.json)])
     return {item.name: getattr(args, item.name) for item in fields(InputOptions)}
 
 

@@ -7,8 +7,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from neurodeploy.cli.common import UsageError, positive, write_json
-from neurodeploy.fileio import check_output
+from neurodeploy.cli.common import UsageError, check_files, positive, write_json
 
 DEFAULT_RATE = 0.2
 DEFAULT_STEPS = 32
@@ -57,9 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.random_rate is not None and not 0 <= args.random_rate <= 1:
         raise UsageError(f"neurodeploy import: --random-rate must be within [0, 1], got {args.random_rate}")
-    check_output(args.out)
-    if args.json is not None:
-        check_output(args.json)
+    check_files([("GRAPH.nir", args.graph), ("--spikes", args.spikes)],
+                [("--out", args.out), ("--json", args.json)])
     imported = read_nir(args.graph, args.dt)
     inputs = int(np.prod(imported.input_shape))
     if args.spikes is not None:  # read before anything is written

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import chw, write_json
-from neurodeploy.fileio import check_output
+from neurodeploy.cli.common import check_files, chw, write_json
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -32,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from neurodeploy.api import inspect
     from neurodeploy.report.inspect import summary_lines
 
-    if args.json is not None:
-        check_output(args.json)
+    check_files([("NET.net", args.net)], [("--json", args.json)])
     result = inspect(args.net, args.input_shape, args.num_layers)
     write_json(args.json, result.to_dict())
     print("\n".join(summary_lines(result)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import (UsageError, chw, limit_arguments, limits, load_recipe_argument,
+from neurodeploy.cli.common import (UsageError, check_out_files, chw, limit_arguments, limits, load_recipe_argument,
                                     out_argument, recipe_argument, run_folder)
 
 STAGE_COMMANDS = ("train", "prune", "export", "simulate", "report")
@@ -67,6 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
 def run(args: argparse.Namespace) -> int:
     """Run every stage (``run``, then print the summary) or the stage ``args.command``
     names; 0."""
+    if args.command != "export" or args.net is None:
+        check_folder_files(args)
     if args.command == "run":
         from neurodeploy.api import run as run_recipe
 
@@ -82,6 +84,16 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "export":
         return export(args)
     return run_stage(args, run_folder(args))
+
+
+def check_folder_files(args: argparse.Namespace) -> None:
+    """``PathError`` when a file the command reads from outside the run folder (RECIPE,
+    ``--sweep``'s sweep.json) is one its stages (every stage for ``run``) write in ``--out``."""
+    from neurodeploy import pipeline
+
+    stages = pipeline.STAGES if args.command == "run" else (pipeline.BY_NAME[args.command],)
+    sweep = getattr(args, "sweep", None)
+    check_out_files(args, pipeline.folder_files(stages), inputs=(("--sweep's sweep.json", None if sweep is None else sweep / "sweep.json"),))
 
 
 def export(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from neurodeploy.cli.common import UsageError, comma_list, limits, load_recipe_argument, out_argument, recipe_argument
+from neurodeploy.cli.common import (UsageError, check_out_files, comma_list, limits, load_recipe_argument,
+                                    out_argument, recipe_argument)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from neurodeploy.preflight import check_recipe
     from neurodeploy.sweep.supermask import supermask_search
 
+    check_out_files(args, ("supermask.csv", "supermask.json"), ("supermask",))
     recipe = load_recipe_argument(args)
     if args.seeds < 1:
         raise UsageError("neurodeploy supermask: --seeds must be at least 1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from neurodeploy.cli.common import (UsageError, comma_list, limit_arguments, limits, load_recipe_argument,
-                                    out_argument, recipe_argument)
+                                    check_out_files, out_argument, recipe_argument)
 from neurodeploy.sweep.cluster import DEFAULT_RETRIES
 
 
@@ -51,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     failed point; 0, or 1 when a point failed."""
     import json
 
+    from neurodeploy.sweep.plots import PLOTS
     from neurodeploy.sweep.run import sweep
 
+    check_out_files(args, ("sweep.csv", "sweep.json", *PLOTS), ("points", "dense"))
     recipe = load_recipe_argument(args)
     if args.seeds < 1 or (args.workers is not None and args.workers < 1):
         raise UsageError("neurodeploy sweep: --seeds and --workers must be at least 1")

@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     layer was silent on both sides), else 1."""
     from neurodeploy.api import verify
 
-    result = verify(args.net, **input_keywords(args), num_layers=args.num_layers, input_shape=args.input_shape,
-                    sparse=args.sparse, layers=args.layers, batch_size=args.batch_size, limits=limits(args),
-                    warn=warn)
+    result = verify(args.net, **input_keywords(args, [("NET.net", args.net)]), num_layers=args.num_layers,
+                    input_shape=args.input_shape, sparse=args.sparse, layers=args.layers,
+                    batch_size=args.batch_size, limits=limits(args), warn=warn)
     write_json(args.json, result.to_dict())
     batches = f" in {result.batches} streams of up to {result.batch_size}" if result.batches > 1 else ""
     print(f"{args.net}: {result.samples} sample(s) x {result.steps} steps{batches}, "
