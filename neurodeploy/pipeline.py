@@ -17,7 +17,9 @@ input changed runs again after it. ``run`` skips what is up to date; a
 stage command run by hand first checks that the stages before it are.
 
 A command holds the folder's lock (``lock.folder_lock``) while it writes,
-so two commands never write one folder at once.
+so two commands never write one folder at once; a folder deleted or
+replaced under a running command stops it before the next stage writes
+(``lock.HeldFolder.check``), since a second command may lock the new one.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from neurodeploy.export.quantize import export_stage
 from neurodeploy.fileio import PathError, file_digest, read_json, write_json
 from neurodeploy.hardware.profile import HARDWARE_DIR, available_profiles
 from neurodeploy.limits import Limits
-from neurodeploy.lock import folder_lock
+from neurodeploy.lock import HeldFolder, folder_lock
 from neurodeploy.preflight import check_recipe
 from neurodeploy.prune.stage import prune_stage
 from neurodeploy.recipe import Recipe, RecipeError, recipe_from_dict
@@ -191,10 +193,10 @@ def read_recipe(out_dir: Path) -> Recipe:
 
 
 class _Runner:
-    """Runs stages into one locked run folder and records each one."""
+    """Runs stages into one locked run folder (``held``) and records each one."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, limits: Limits, records: dict[str, dict[str, Any]]) -> None:
-        self.recipe, self.out_dir, self.limits, self.records = recipe, out_dir, limits, records
+    def __init__(self, recipe: Recipe, held: HeldFolder, limits: Limits, records: dict[str, dict[str, Any]]) -> None:
+        self.recipe, self.held, self.out_dir, self.limits, self.records = recipe, held, held.path, limits, records
         self.digest = _Digests()
         self.dataset: Callable[[], SpikeDataset] = functools.cache(lambda: load_dataset(recipe.data, recipe.seed))
 
@@ -207,7 +209,8 @@ class _Runner:
 
     def run(self, stage: Stage, sweep_dir: Path | None = None) -> None:
         """Run ``stage`` and record it (its record is dropped first, so a stage killed
-        half-way is never taken for done)."""
+        half-way is never taken for done). Before each write the folder is checked to be
+        the one locked (``FolderChangedError`` when it was deleted or replaced)."""
         recipe, out = self.recipe, self.out_dir
         actions: dict[str, Callable[[], object]] = {
             "train": lambda: train_stage(recipe, out, self.dataset()),
@@ -219,9 +222,11 @@ class _Runner:
         }
         inputs = {name: self.digest(path) for name, path in _inputs(stage, out).items()}
         self.records.pop(stage.name, None)
+        self.held.check()
         _write_records(out, self.records)
         start = time.perf_counter()
         actions[stage.name]()
+        self.held.check()
         self.records[stage.name] = {
             "settings": settings_digest(recipe, stage),
             "inputs": inputs,
@@ -242,9 +247,9 @@ def run(recipe: Recipe, out_dir: Path, restart: bool = False,
     """
     limits = limits or Limits()
     check_recipe(recipe, limits)
-    with folder_lock(out_dir):
+    with folder_lock(out_dir) as held:
         write_recipe(out_dir, recipe)
-        runner = _Runner(recipe, out_dir, limits, {} if restart else read_records(out_dir))
+        runner = _Runner(recipe, held, limits, {} if restart else read_records(out_dir))
         for stage in STAGES:
             reason = "--restart" if restart else runner.stale(stage)
             if reason is None:
@@ -269,13 +274,13 @@ def run_stage(name: str, out_dir: Path, recipe: Recipe | None = None, limits: Li
     limits = limits or Limits()
     if recipe is not None:
         check_recipe(recipe, limits)
-    with folder_lock(out_dir):
+    with folder_lock(out_dir) as held:
         if recipe is None:
             recipe = read_recipe(out_dir)
             check_recipe(recipe, limits)
         else:
             write_recipe(out_dir, recipe)
-        runner = _Runner(recipe, out_dir, limits, read_records(out_dir))
+        runner = _Runner(recipe, held, limits, read_records(out_dir))
         for earlier in STAGES[: STAGES.index(stage)]:
             reason = runner.stale(earlier)
             if reason is not None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
+import neurodeploy
 from neurodeploy.cli import main
 from neurodeploy.fileio import PathError, atomic_path, check_output
-from neurodeploy.lock import FolderBusyError, folder_lock
+from neurodeploy.lock import LOCK_NAME, FolderBusyError, FolderChangedError, folder_lock
 from neurodeploy.reference import fixtures_dir
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
@@ -88,6 +90,47 @@ def test_a_second_writer_to_a_folder_gets_one_line_naming_it(tmp_path, capsys):
                 pass
     with folder_lock(out):  # released when the holder leaves
         pass
+
+
+def test_the_lock_is_the_folders_own_and_a_deleted_or_replaced_folder_is_noticed(tmp_path):
+    out = tmp_path / "run"
+    with folder_lock(out) as held:
+        (out / LOCK_NAME).unlink()  # the lock file gone: the folder itself is still locked
+        with pytest.raises(FolderBusyError):
+            with folder_lock(out):
+                pass
+        with pytest.raises(FolderChangedError, match=f"{out}: the folder was deleted or replaced"):
+            held.check()
+    with folder_lock(out) as held:
+        held.check()
+        shutil.rmtree(out)
+        with pytest.raises(FolderChangedError):
+            held.check()
+        with folder_lock(out) as second:  # a new folder at the path: a second command may lock it
+            second.check()
+
+
+@pytest.mark.parametrize("recreate", [False, True])
+def test_a_run_whose_folder_is_deleted_between_stages_stops_and_writes_nothing_more(tmp_path, recreate):
+    out = tmp_path / "run"
+    seen = []
+    STAGE = "train: running"  # after the run wrote its recipe, before the first stage writes
+
+    def progress(line: str) -> None:  # the folder deleted (and made again by another command)
+        seen.append(line)
+        if line.startswith(STAGE):
+            shutil.rmtree(out)
+            if recreate:
+                out.mkdir()
+                (out / "theirs.txt").write_text("the second command's")
+
+    with pytest.raises(FolderChangedError, match=f"^{out}: the folder was deleted or replaced"):
+        neurodeploy.run(TINY, out, progress=progress)
+    assert seen[-1].startswith(STAGE), "stopped before the stage wrote"
+    if recreate:
+        assert sorted(path.name for path in out.iterdir()) == ["theirs.txt"], "nothing written into the new folder"
+    else:
+        assert not out.exists(), "the deleted folder is not made again"
 
 
 @pytest.mark.slow
