@@ -141,16 +141,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is untouched,
     so an interrupted write never leaves a half-written file under its name.
     The file gets mode 0666 less the umask, as ``open`` would give it.
-    ``path`` is checked first (``check_output``).
+    ``path`` is checked first (``check_output``). A failure to make, fill or rename the
+    temporary file is a ``PathError`` naming ``path``, the file the user asked for,
+    never the temporary name.
     """
     path = check_output(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise PathError(f"{path}: cannot write here ({err.strerror or err})") from err
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename not in (tmp, path, str(path)):
+            raise
+        raise PathError(f"{path}: cannot write ({err.strerror or err})") from err
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -7,7 +7,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from neurodeploy.cli.common import UsageError, check_files, positive, write_json
+from neurodeploy.cli.common import UsageError, check_files, limit_arguments, limits, positive, write_json
 
 DEFAULT_RATE = 0.2
 DEFAULT_STEPS = 32
@@ -43,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
                         help=f"samples (random inputs: default {DEFAULT_SAMPLES}; the first N of --spikes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+    limit_arguments(parser, lava=False)
     return [parser]
 
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``import``; print the layers written and the agreement table; 0."""
     import numpy as np
 
-    from neurodeploy.compare.nir_float import float_agreement
+    from neurodeploy.compare.nir_float import check_agreement_memory, float_agreement
     from neurodeploy.export.nir_import import read_nir
     from neurodeploy.simulate.inputs import load_spikes, random_spikes
 
@@ -58,17 +59,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"neurodeploy import: --random-rate must be within [0, 1], got {args.random_rate}")
     check_files([("GRAPH.nir", args.graph), ("--spikes", args.spikes)],
                 [("--out", args.out), ("--json", args.json)])
-    imported = read_nir(args.graph, args.dt)
-    inputs = int(np.prod(imported.input_shape))
+    memory = limits(args)
+    imported = read_nir(args.graph, args.dt, memory)
+    inputs, sizes = int(np.prod(imported.input_shape)), [layer.layer.size for layer in imported.layers]
     if args.spikes is not None:  # read before anything is written
-        spikes = load_spikes(args.spikes, inputs)[: args.samples]
+        spikes = load_spikes(args.spikes, inputs, limits=memory)[: args.samples]
         spikes = spikes[..., : args.steps] if args.steps is not None else spikes
+        check_agreement_memory(inputs, sizes, spikes.shape[0], spikes.shape[2], memory)
         source = str(args.spikes)
     else:
         rate = DEFAULT_RATE if args.random_rate is None else args.random_rate
-        spikes = random_spikes(args.samples or DEFAULT_SAMPLES, inputs, args.steps or DEFAULT_STEPS, rate, args.seed)
+        samples, steps = args.samples or DEFAULT_SAMPLES, args.steps or DEFAULT_STEPS
+        check_agreement_memory(inputs, sizes, samples, steps, memory)
+        spikes = random_spikes(samples, inputs, steps, rate, args.seed, memory)
         source = f"random spikes, rate {rate}, seed {args.seed}"
-    network = imported.write(args.out)
+    with imported.written(args.out) as network:  # replaces --out only once the comparison has run
+        result = float_agreement(imported.graph, imported.dt, network, [layer.nodes[1] for layer in imported.layers],
+                                 spikes)
     print(f"wrote {args.out}: {len(imported.layers)} layer(s) from {args.graph}, dt = {imported.dt:g} s")
     for index, layer in enumerate(imported.layers):
         neuron = layer.layer.neuron
@@ -76,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
               f"vThMant {neuron.v_th_mant}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
         for line in layer.notes:
             print(f"  note: {line}")
-    result = float_agreement(imported.graph, imported.dt, network, [layer.nodes[1] for layer in imported.layers],
-                             spikes)
     write_json(args.json, {"netx": str(args.out), "dt": imported.dt, "inputs": source, **asdict(result)})
     print(f"float graph (Norse) against the NetX network (golden model): {result.samples} sample(s) x "
           f"{result.steps} steps of {source}")

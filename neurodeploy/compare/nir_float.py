@@ -19,10 +19,11 @@ import nir
 import numpy as np
 
 from neurodeploy.compare.caveats import layer_caveats, silent_layers
+from neurodeploy.limits import Limits
 from neurodeploy.loihi.order import whc_to_chw
 from neurodeploy.loihi.timing import arrival, drain
 from neurodeploy.netx import Network, NetxError
-from neurodeploy.simulate.golden import GoldenModel
+from neurodeploy.simulate.golden import GoldenModel, run_bytes
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,25 @@ class Agreement:
     notes: tuple[str, ...] = ()
 
 
+def agreement_bytes(input_size: int, sizes: list[int], samples: int, steps: int) -> int:
+    """An upper bound of the memory ``float_agreement`` takes on ``samples`` x
+    ``input_size`` x ``steps`` input spikes for a network of layers of ``sizes`` neurons
+    (no input layer: an imported network has none), over its ``steps + drain`` columns:
+    per input entry the padded spikes (1 B), Norse's float32 copy (4 B) and Lava's order
+    (1 B); per neuron entry Norse's recorded float32 steps and their stack (8 B), its
+    uint8 spikes (1 B) and the compared bool arrays (4 B); and the golden run (``run_bytes``)."""
+    columns = steps + drain(len(sizes), False)
+    entries_in, entries_out = samples * input_size * columns, samples * sum(sizes) * columns
+    return 6 * entries_in + 13 * entries_out + run_bytes(input_size, sizes, samples, columns)
+
+
+def check_agreement_memory(input_size: int, sizes: list[int], samples: int, steps: int, limits: Limits) -> None:
+    """``LimitError`` (naming --max-memory) unless ``agreement_bytes`` fits ``limits``."""
+    limits.check_memory(agreement_bytes(input_size, sizes, samples, steps),
+                        f"the comparison ({samples} samples x {steps} steps, the float graph in Norse and the NetX "
+                        "network in the golden model)")
+
+
 def run_norse(graph: nir.NIRGraph, x: np.ndarray, dt: float, nodes: list[str]) -> list[np.ndarray]:
     """Run ``graph`` in Norse on x [N, *input shape, S] (NIR order, floats); returns the
     spikes of each node in ``nodes`` as uint8 [N, n, S] (flattened)."""
@@ -73,9 +93,14 @@ def run_norse(graph: nir.NIRGraph, x: np.ndarray, dt: float, nodes: list[str]) -
             (out[0] if isinstance(out, tuple) else out).detach().reshape(len(x), -1)))
     inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     state = None
-    with torch.no_grad():
-        for step in range(x.shape[-1]):
-            _, state = model(inputs[..., step], state)
+    try:
+        with torch.no_grad():
+            for step in range(x.shape[-1]):
+                _, state = model(inputs[..., step], state)
+    except RuntimeError as err:  # torch's CPU allocator fails with a RuntimeError, not a MemoryError
+        if "allocate" not in str(err):
+            raise
+        raise MemoryError(str(err)) from err
     return [torch.stack(recorded[name], dim=-1).numpy().astype(np.uint8) for name in nodes]
 
 
