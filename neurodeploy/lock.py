@@ -1,7 +1,8 @@
 """One writer per output folder: an advisory lock held while a command writes there.
 
-The lock is ``flock`` on the folder itself (a descriptor of the directory)
-and on ``DIR/.neurodeploy.lock``: the kernel releases both when the holder
+The lock is ``flock`` on the folder itself (a descriptor of the directory,
+where the file system can lock one) and on ``DIR/.neurodeploy.lock``: the
+kernel releases both when the holder
 exits, however it exits (SIGKILL included), so a killed command never
 leaves a stale lock. The file stays, empty but for the holder's pid, which
 the message to a second writer names.
@@ -73,12 +74,16 @@ class HeldFolder:
             )
 
 
-def _flock(fd: int, folder: Path, lock_fd: int) -> None:
-    """``flock`` ``fd`` exclusively, or ``FolderBusyError`` naming ``folder`` and the pid in the lock file."""
+def _flock(fd: int, folder: Path, lock_fd: int, optional: bool = False) -> None:
+    """``flock`` ``fd`` exclusively, or ``FolderBusyError`` naming ``folder`` and the pid in
+    the lock file. ``optional``: a file system that cannot lock this descriptor (NFS
+    turns ``flock`` into a byte-range lock, which a directory cannot take) is let be."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
         if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            if optional:
+                return
             raise
         holder = os.pread(lock_fd, 32, 0).decode(errors="replace").strip() or "unknown"
         raise FolderBusyError(
@@ -106,7 +111,7 @@ def folder_lock(folder: str | Path) -> Iterator[HeldFolder]:
             stack.callback(os.close, lock_fd)
         except OSError as err:
             raise PathError(f"{folder / LOCK_NAME}: cannot open the folder's lock ({err.strerror})") from err
-        _flock(folder_fd, folder, lock_fd)
+        _flock(folder_fd, folder, lock_fd, optional=True)
         _flock(lock_fd, folder, lock_fd)
         held = HeldFolder(folder, folder_fd, lock_fd)
         held.check()
