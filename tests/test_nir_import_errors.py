@@ -145,6 +145,10 @@ CASES = {
     "unknown node type": (dense(), replace("nodes/lif/type", "Bogus"), (), ["node 'lif'", "Bogus"]),
     "numeric node type": (dense(), replace("nodes/lif/type", np.array(3)), (), ["node 'lif'", "type"]),
     "1-D linear": (dense(), replace("nodes/fc/weight", np.ones(30)), (), ["node 'fc'", "2D"]),
+    "nodes a dataset": (dense(), replace("nodes", np.ones(3)), (), ["not a NIR graph", "'nodes'"]),
+    "metadata a dataset": (dense(), replace("metadata", np.ones(3)), (), ["not a NIR graph", "'metadata'"]),
+    "a node, not a graph": (dense(), replace("type", "Affine"), (), ["not a NIR graph", "NIRGraph"]),
+    "a node not a group": (dense(), replace("nodes/lif", np.ones(3)), (), ["node 'lif'", "None"]),
 }
 
 

@@ -67,6 +67,8 @@ VTH_MAX = (STATE_LIMIT >> VTH_SHIFT) - 1  # vThMant << 6 must stay below the 24-
 BIAS_LIMIT = 1 << 15                       # Lava wraps bias mantissas to 16 bits
 WEIGHT_NODES = (nir.Linear, nir.Affine, nir.Conv2d)
 NEURON_NODES = (nir.CubaLIF, nir.LIF)
+NIR_TYPES = frozenset(name for name in nir.ir.__all__ if name != "NIRNode" and isinstance(getattr(nir.ir, name), type)
+                      and issubclass(getattr(nir.ir, name), nir.NIRNode))  # the node types nir's reader builds
 __all__ = ["ImportedLayer", "NirImport", "NirImportError", "graph_dt", "graph_to_layers", "read_graph", "read_nir"]
 
 
@@ -96,14 +98,15 @@ def read_graph(path: Path, limits: Limits | None = None) -> nir.NIRGraph:
     try:
         with h5py.File(path, "r") as handle:
             tree = hdf2dict(handle["node"])
-        nodes = tree["nodes"]
-        names = list(nodes)
     except Exception as err:  # h5py and nir raise KeyError, OSError, TypeError... for a file that is not NIR
         raise NirImportError(f"{path}: not a NIR graph nir {nir.__version__} reads ({_nir_says(err)})") from err
-    for name in names:
-        node = nodes[name]
+    nodes = tree.get("nodes") if isinstance(tree, dict) and tree.get("type") == "NIRGraph" else None
+    if not isinstance(nodes, dict) or not isinstance(tree.get("metadata", {}), dict):
+        raise NirImportError(f"{path}: not a NIR graph nir {nir.__version__} reads (its 'node' is not a NIRGraph "
+                             "with a group 'nodes' and, if any, a group 'metadata')")
+    for name, node in nodes.items():
         kind = node.get("type") if isinstance(node, dict) else None
-        if kind not in nir.ir.__dict__.get("__all_ir", ()):
+        if kind not in NIR_TYPES:
             raise NirImportError(f"{path}: node '{name}' has type {kind!r}, which nir {nir.__version__} does not know")
         check_stored(node, f"{path}: node '{name}' ({kind})")
         try:
@@ -207,7 +210,7 @@ def _rate(node: Any, key: str, size: int, dt: float, where: str) -> np.ndarray:
     return dt / tau
 
 
-def _decay(fraction: float, what: str, where: str) -> int:
+def _decay(fraction: float) -> int:
     """A decay fraction dt / tau (in (0, 1], ``_rate``) as NetX's 0..4096 integer."""
     return int(round(fraction * DECAY_UNITY))
 
@@ -314,7 +317,7 @@ def _layer(synapse_name: str, synapse: Any, neuron_name: str, neuron: Any, shape
                      f"~{1 / di:.0f} steps after a reset differ",)
     normalised = finite(weight * row_gain.reshape((-1,) + (1,) * (weight.ndim - 1)), "a weight in thresholds", where)
     w_int, b_int, scale = _quantize(normalised, row_bias, where)
-    cuba = CubaNeuron(v_th_mant=scale, i_decay=_decay(di, "tau_syn", where), v_decay=_decay(dv, "tau_mem", where))
+    cuba = CubaNeuron(v_th_mant=scale, i_decay=_decay(di), v_decay=_decay(dv))
     bias_arg = b_int if np.any(b_int) else None
     try:
         if conv:
