@@ -21,9 +21,10 @@ class NirImportError(NetxError):
 
 def _kind(array: np.ndarray) -> str:
     """What a non-numeric array holds, in words."""
-    if array.dtype.kind in "SUO":
-        return "text" if array.dtype.kind in "SU" or all(isinstance(v, (str, bytes)) for v in array.flat) \
-            else f"{array.dtype} objects"
+    if array.dtype.kind in "SU":
+        return "text"
+    if array.dtype.kind == "O":
+        return "text" if all(isinstance(v, (str, bytes)) for v in array.flat) else "Python objects"
     return f"{array.dtype} values"
 
 
