@@ -20,7 +20,10 @@ Lava processes running with parent 1, and 22 shared-memory segments in
   raylet killed with the sweep, linger for one to two minutes (measured on
   Ray 2.60.0: 70 to 110 s after a SIGKILL). A watcher process, exec'd and so
   not killed with its parent, waits for this process to end and then kills
-  the processes it was given (those still alive and the same processes).
+  the processes it was given (those still alive and the same processes),
+  and, given the folder the local Ray keeps its session in, every process
+  whose command line names it (workers the raylet started late) and then
+  the folder.
 - ``terminate_like_interrupt`` turns SIGTERM and SIGHUP into ``Terminated``,
   a ``KeyboardInterrupt``, so that every cleanup that runs on Ctrl-C (Lava's
   runtime stopped, children killed, temporary files removed) runs for them
@@ -127,11 +130,12 @@ def descendants(pid: int) -> list[int]:
 
 
 # The watcher: reads stdin until EOF (its parent closed the pipe or died), then SIGKILLs
-# each PID:STARTTIME of its arguments that is still that process. Signals that stop a
-# command are ignored, so that a Ctrl-C or SIGTERM to the terminal's group cannot stop
-# it before its work.
+# each PID:STARTTIME of its arguments after the first that is still that process, and,
+# when the first argument names a folder, every other process whose command line names a
+# path inside it; then removes that folder. Signals that stop a command are ignored, so
+# that a Ctrl-C or SIGTERM to the terminal's group cannot stop it before its work.
 _WATCHER = """
-import os, signal, sys
+import os, shutil, signal, sys
 for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(signum, signal.SIG_IGN)
 def start(pid):
@@ -140,19 +144,31 @@ def start(pid):
             return handle.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
-targets = [argument.split(":") for argument in sys.argv[1:]]
+def names(pid, inside):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return inside in handle.read()
+    except OSError:
+        return False
+folder, targets = sys.argv[1], [argument.split(":") for argument in sys.argv[2:]]
 while sys.stdin.buffer.read(4096):
     pass
+if folder:
+    inside = os.fsencode(os.path.join(folder, ""))
+    targets += [(pid, start(int(pid))) for pid in os.listdir("/proc")
+                if pid.isdigit() and int(pid) != os.getpid() and names(pid, inside)]
 for pid, started in targets:
-    if start(int(pid)) == started:
+    if started is not None and start(int(pid)) == started:
         try:
             os.kill(int(pid), signal.SIGKILL)
         except OSError:
             pass
+if folder:
+    shutil.rmtree(folder, ignore_errors=True)
 """
 
 
-def reap_after_exit(pids: Iterable[int]) -> Callable[[], None]:
+def reap_after_exit(pids: Iterable[int], folder: Path | None = None) -> Callable[[], None]:
     """Kill ``pids`` once this process has ended, however it ends (SIGKILL included).
 
     Starts the watcher (``python -I -S -c``, exec'd: not a fork of this
@@ -160,10 +176,14 @@ def reap_after_exit(pids: Iterable[int]) -> Callable[[], None]:
     ``release``, which closes the pipe (the watcher then kills whichever of
     ``pids`` are still alive) and waits for the watcher. A process whose pid
     was reused is never killed: each is identified by its start time.
+    folder: a folder this process made for the processes it started (a local
+    Ray's temporary folder); the watcher also kills every process whose
+    command line names a path inside it (those started later, e.g. Ray's
+    workers) and then removes it.
     """
     targets = [f"{pid}:{fields[19]}" for pid in pids if (fields := _stat(pid)) is not None]
-    watcher = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHER, *targets], stdin=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHER, str(folder or ""), *targets],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def release() -> None:
         watcher.stdin.close()

@@ -1,13 +1,17 @@
 """``neurodeploy sweep`` on the tiny recipe, on a local Ray with 2 workers: real training, pruning,
-export and golden runs; killed and resumed; a failing point; Ray gone after each (counted)."""
+export and golden runs; killed and resumed; a failing point; stopped by SIGTERM; Ray gone after
+each (counted), and its temporary folder with it."""
 import contextlib
 import csv
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +45,27 @@ def test_summary_is_mean_and_sample_std_over_seeds():
     assert entry["seeds"] == 3 and entry["accuracy_mean"] == pytest.approx(0.7)
     assert entry["accuracy_std"] == pytest.approx(0.2)
     assert entry["synops_per_sample_mean"] == pytest.approx(10.0)
+
+
+@pytest.fixture
+def temp_root(monkeypatch) -> Path:
+    """An empty folder of this test as the sweeps' TMPDIR, where a local Ray keeps its session
+    (short: Ray's socket paths inside it are limited to 107 bytes); no Ray folder may be left
+    in it once a sweep has ended, however it ended."""
+    root = Path(tempfile.mkdtemp(prefix="ndt-"))
+    monkeypatch.setenv("TMPDIR", str(root))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _left_in(root: Path) -> list[str]:
+    """The Ray folders a sweep left in its temporary folder: its local Ray's (``ndray-*``), or
+    Ray's default (``ray``), after up to 10 s (a SIGKILLed sweep's watcher removes its Ray's
+    folder once it has killed Ray's processes). Torch's ``torchinductor_*`` is not Ray's."""
+    def left() -> list[str]:
+        return sorted(path.name for path in root.iterdir() if path.name.startswith(("ndray-", "ray")))
+    wait_for(lambda: not left(), 10)
+    return left()
 
 
 def _sweep_args(out: Path, criteria: str = "magnitude,random", *extra: str) -> list[str]:
@@ -101,7 +126,7 @@ def _check_completed_sweep(out: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path):
+def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path, temp_root):
     out = tmp_path / "sweep"
     process = start_cli(*_sweep_args(out))
     try:
@@ -120,6 +145,7 @@ def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path):
         kill_session(process.pid)
         process.stdout.close()
         process.stderr.close()
+    assert _left_in(temp_root) == []  # Ray's session folder, removed by the watcher
     finished = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
     assert 2 <= len(finished) < 5 and not (out / "sweep.json").exists()
     # what a write cut short would leave: a temporary file beside a point, and (from a
@@ -141,10 +167,11 @@ def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path):
     assert not list((out / "points").glob(".*.tmp")) and not list((out / "points").glob("*.failed.json"))
     result = json.loads((out / "sweep.json").read_text())
     assert len(result["rows"]) == 5 and result["failed"] == []
+    assert _left_in(temp_root) == []
 
 
 @pytest.mark.slow
-def test_a_failing_point_is_recorded_and_the_rest_finish_and_a_killed_worker_is_retried(tmp_path):
+def test_a_failing_point_is_recorded_and_the_rest_finish_and_a_killed_worker_is_retried(tmp_path, temp_root):
     out = tmp_path / "sweep"
     # a folder where magnitude-0.9-s1 must write its network: it fails every attempt
     (out / "points" / "magnitude-0.9-s1.net").mkdir(parents=True)
@@ -162,6 +189,7 @@ def test_a_failing_point_is_recorded_and_the_rest_finish_and_a_killed_worker_is_
         code, stdout, stderr = _finish(process)
     assert killed is not None
     assert code == 1, stderr
+    assert _left_in(temp_root) == []
     assert "1 point(s) failed" in stdout and "magnitude-0.9-s1: PathError:" in stdout
     result = json.loads((out / "sweep.json").read_text())
     assert sorted(r["criterion"] + str(r["sparsity"]) for r in result["rows"]) == ["dense0.0", "magnitude0.5"]
@@ -172,6 +200,30 @@ def test_a_failing_point_is_recorded_and_the_rest_finish_and_a_killed_worker_is_
     # a failed point is not finished: the same command runs it again (as the killed sweep's
     # unfinished points in the test above, which also shows its failure record go)
     assert _finished(out / "points" / "magnitude-0.9-s1.json", record["digest"]) is None
+
+
+@pytest.mark.slow
+def test_sigterm_to_ray_and_then_the_sweep_prints_one_line_and_leaves_nothing(tmp_path, temp_root):
+    """A signal to the whole process group (``timeout``, a closed terminal) reaches Ray's
+    processes too; here they get SIGTERM first and the command 1.5 s later, as a command busy
+    elsewhere would see it. Before the fix Ray's core printed ``task_manager.cc:1545: Failed to
+    push error to driver for task ...`` on stderr for each task it could not retry, and left
+    its session folder."""
+    process = start_cli(*_sweep_args(tmp_path / "sweep", "magnitude"))
+    try:
+        assert wait_for(lambda: _ray_task_process(process.pid, "train-s1") or process.poll() is not None, 300)
+        assert process.poll() is None, "the sweep ended before it could be signalled"
+        for pid in session_processes(process.pid):
+            if pid != process.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+    finally:
+        code, stdout, stderr = _finish(process, timeout=60)
+    assert code == 128 + signal.SIGTERM
+    assert stderr == "neurodeploy: stopped by SIGTERM\n", stderr
+    assert _left_in(temp_root) == []
 
 
 def test_cluster_options_are_checked_before_anything_is_written(tmp_path, capsys):

@@ -3,8 +3,14 @@
 With no address (``--address`` or ``RAY_ADDRESS``), ``ray_cluster`` starts
 a local Ray with one CPU per worker (default: every core of this machine)
 and the GPUs Ray finds, and shuts it down when the sweep ends, however it
-ends (``processes.reap_after_exit`` kills what a SIGKILL leaves). With an
-address it joins that cluster (``ray start --head`` on one machine,
+ends (``processes.reap_after_exit`` kills what a SIGKILL leaves). That Ray
+keeps its session (sockets, logs) in a temporary folder of its own,
+``ndray-*`` under ``RAY_TMPDIR`` or else the system's temporary folder
+(``TMPDIR``, /tmp), which goes with it, and what native code writes to this
+process's stderr while it runs (Ray's C++ core reporting what it could not do
+as Ray stops) goes to ``driver-stderr.log`` there, not to the terminal:
+Python's ``sys.stderr`` (the bar, our messages) still writes to the terminal.
+With an address it joins that cluster (``ray start --head`` on one machine,
 ``ray start --address`` on the others), whose nodes must run the same
 Python, Ray and neurodeploy, and see the sweep folder at the same path
 (shared storage): each task reads the seed's dense network from it and
@@ -15,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from neurodeploy.processes import STOP_SIGNALS, descendants, reap_after_exit
 
@@ -94,6 +103,41 @@ def _use_token() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
+def _temp_folder() -> Path:
+    """A new folder (mode 0700) for a local Ray's session, under ``RAY_TMPDIR`` (which Ray
+    itself would use) or else the system's temporary folder. Its name is short: Ray's
+    socket paths inside it may not exceed 107 bytes."""
+    return Path(tempfile.mkdtemp(prefix="ndray-", dir=os.environ.get("RAY_TMPDIR") or None))
+
+
+@contextlib.contextmanager
+def _native_stderr_to(path: Path) -> Iterator[None]:
+    """For the block, file descriptor 2 (what native code in this process, Ray's core among
+    it, and the processes started meanwhile write to stderr) goes to ``path``; ``sys.stderr``
+    keeps writing where it did, through a copy of the old descriptor."""
+    python_stderr = sys.stderr
+    python_stderr.flush()
+    try:
+        kept = os.dup(2)
+    except OSError:  # no stderr at all: nothing to keep off it
+        yield
+        return
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        if python_stderr.fileno() == 2:
+            sys.stderr = open(os.dup(kept), "w", buffering=1, encoding=python_stderr.encoding,
+                              errors=python_stderr.errors)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        if sys.stderr is not python_stderr:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(kept, 2)
+        os.close(kept)
+
+
 @contextlib.contextmanager
 def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> Iterator[Cluster]:
     """Start (``address`` None) or join Ray for the block, and shut it down after.
@@ -108,21 +152,40 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
         _use_token()  # before Ray's first import, which reads it
     import ray
 
+    temp = _temp_folder() if address is None else None
+    try:
+        with _native_stderr_to(temp / "driver-stderr.log") if temp else contextlib.nullcontext(), \
+                _started(ray, address, workers, oom_retries, temp) as cluster:
+            yield cluster
+    finally:
+        if temp is not None:  # the watcher has removed it, unless Ray failed to start
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _started(ray: Any, address: str | None, workers: int | None, oom_retries: int,
+             temp: Path | None) -> Iterator[Cluster]:
+    """``ray_cluster``'s Ray (the module ``ray``): started with its session in ``temp`` or
+    joined, for the block; shut down after."""
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     before = set(descendants(os.getpid()))
     handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     try:
         if address is None:
             ray.init(address="local", num_cpus=workers or len(os.sched_getaffinity(0)),
-                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                     object_store_memory=LOCAL_OBJECT_STORE_BYTES, _temp_dir=str(temp),
                      _system_config={"task_oom_retries": oom_retries}, **options)
         else:
             ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as err:
+    except (OSError, RuntimeError, ValueError) as err:  # OSError: ConnectionError, a socket path too long
         ray.shutdown()
         where = "start a local Ray" if address is None else f"join the Ray cluster at {address}"
-        hint = "" if address is None else (" (a cluster started with token authentication needs its token here: "
-                                           "~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
+        hint = ""
+        if address is not None:
+            hint = (" (a cluster started with token authentication needs its token here: ~/.ray/auth_token, "
+                    "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
+        elif isinstance(err, OSError) and not isinstance(err, ConnectionError):  # a socket path in temp
+            hint = " (set RAY_TMPDIR or TMPDIR to a folder with a shorter path)"
         raise ClusterError(f"cannot {where}: {' '.join(str(err).split())}{hint}") from err
     finally:
         # Ray's driver takes SIGTERM (its handler exits; its core's then aborts with a
@@ -130,9 +193,10 @@ def ray_cluster(address: str | None, workers: int | None, oom_retries: int) -> I
         for signum, handler in handlers.items():
             if handler is not None and threading.current_thread() is threading.main_thread():
                 signal.signal(signum, handler)
-    # a local Ray's processes (its agents outlive a killed raylet by minutes) die with this one
+    # a local Ray's processes (its agents outlive a killed raylet by minutes) die with this
+    # one, and its folder goes after them
     started = [pid for pid in descendants(os.getpid()) if pid not in before]
-    release = reap_after_exit(started) if address is None else lambda: None
+    release = reap_after_exit(started, temp) if address is None else lambda: None
     try:
         resources = ray.cluster_resources()
         yield Cluster(address, float(resources.get("CPU", 0)), float(resources.get("GPU", 0)))
