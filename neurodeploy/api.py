@@ -46,33 +46,37 @@ def _warn(line: str) -> None:
     warnings.warn(line, UserWarning, stacklevel=4)  # a file's: at the line calling verify or compare
 
 
-def read(path: str | Path, input_shape: Shape | None = None, num_layers: int | None = None) -> Network:
+def read(path: str | Path, input_shape: Shape | None = None, num_layers: int | None = None,
+         limits: Limits | None = None) -> Network:
     """The NetX network in ``path`` as records (``neurodeploy.netx.Network``).
 
     input_shape: (C, H, W) of the input of a network whose layer 0 is a conv
     (NetX files do not store it; inferred when that conv's stride is 1).
     num_layers: read only the first K layer groups (netx's ``num_layers``, for a
-    file that ends in a layer netx cannot load). ``NetxError`` naming the file,
-    layer and key for a file that cannot be used.
+    file that ends in a layer netx cannot load). limits: the memory its datasets and
+    layers may take (default ``Limits()``; ``LimitError`` beyond). ``NetxError`` naming
+    the file, layer and key for a file that cannot be used.
     """
     from neurodeploy.arguments import check_arguments
     from neurodeploy.netx import read_netx
     from neurodeploy.netx.probe import probe_hdf5
 
-    given = check_arguments("read", dict(path=path, input_shape=input_shape, num_layers=num_layers))
-    probe_hdf5(given["path"])
-    return read_netx(given["path"], given["num_layers"], given["input_shape"])
+    given = check_arguments("read", dict(path=path, input_shape=input_shape, num_layers=num_layers, limits=limits))
+    probe_hdf5(given["path"], given["limits"])
+    return read_netx(given["path"], given["num_layers"], given["input_shape"], limits=given["limits"])
 
 
-def inspect(path: str | Path, input_shape: Shape | None = None, num_layers: int | None = None) -> Inspection:
+def inspect(path: str | Path, input_shape: Shape | None = None, num_layers: int | None = None,
+            limits: Limits | None = None) -> Inspection:
     """Layers, neuron parameters, weights, chip cores and warnings of the NetX file ``path``
     (``report.inspect.Inspection``; ``.to_dict()`` is ``neurodeploy inspect --json``).
-    input_shape, num_layers: as ``read``'s. Warnings do not raise: they are in the result."""
+    input_shape, num_layers, limits: as ``read``'s. Warnings do not raise: they are in the result."""
     from neurodeploy.arguments import check_arguments
     from neurodeploy.report.inspect import inspect_network
 
-    given = check_arguments("inspect", dict(path=path, input_shape=input_shape, num_layers=num_layers))
-    return inspect_network(given["path"], given["input_shape"], given["num_layers"])
+    given = check_arguments("inspect", dict(path=path, input_shape=input_shape, num_layers=num_layers,
+                                            limits=limits))
+    return inspect_network(given["path"], given["input_shape"], given["num_layers"], given["limits"])
 
 
 def verify(path: str | Path, *, spikes: str | Path | None = None, events: str | Path | None = None,
@@ -153,7 +157,7 @@ class Exported:
 
 
 def export(source: str | Path, format: str, out: str | Path | None = None,
-           input_shape: Shape | None = None) -> Exported:
+           input_shape: Shape | None = None, limits: Limits | None = None) -> Exported:
     """Export a run folder, or convert a NetX file, to ``format`` (``export.formats.FORMATS``:
     netx, onnx, nir).
 
@@ -161,7 +165,8 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
     which needs the earlier stages up to date: ``StageError``), then, for onnx or
     nir, both files converted beside them (``DIR/dense.onnx``, ...); ``out`` and
     ``input_shape`` do not apply. source a NetX file (any netx loads): converted
-    to onnx or nir at ``out``; input_shape: (C, H, W) of a conv layer 0's input. A
+    to onnx or nir at ``out``; input_shape: (C, H, W) of a conv layer 0's input;
+    limits: the memory its datasets and layers may take (default ``Limits()``). A
     layer the format cannot carry is an error naming the file and ``layer/i``, and
     nothing is written. ``InputOptionError`` for a format or argument that does not
     fit the source.
@@ -171,7 +176,8 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
     from neurodeploy.fileio import check_distinct
     from neurodeploy.simulate.input_options import InputOptionError
 
-    given = check_arguments("export", dict(source=source, format=format, out=out, input_shape=input_shape))
+    given = check_arguments("export", dict(source=source, format=format, out=out, input_shape=input_shape,
+                                           limits=limits))
     source, out, input_shape = given["source"], given["out"], given["input_shape"]
     if format not in FORMATS:
         raise InputOptionError(f"--format {format!r} is not one of: {', '.join(FORMATS)}")
@@ -180,7 +186,7 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
             raise InputOptionError("--input-shape is for converting a NetX file (NET.net)")
         if out is not None:
             raise InputOptionError(f"{source} is a run folder: its export writes into it (out is for a NetX file)")
-        return _export_folder(source, format)
+        return _export_folder(source, format, given["limits"])
     if format == "netx":
         raise InputOptionError(f"{source} is NetX already; give --format onnx or nir")
     if out is None:
@@ -188,10 +194,10 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
     from neurodeploy.export.formats import convert_file
 
     check_distinct([("NET.net", source)], [("--out", out)])
-    return Exported(networks=(), converted=(convert_file(source, format, out, input_shape),))
+    return Exported(networks=(), converted=(convert_file(source, format, out, input_shape, given["limits"]),))
 
 
-def _export_folder(out: Path, format: str) -> Exported:
+def _export_folder(out: Path, format: str, limits: Limits | None = None) -> Exported:
     """The export stage of the run folder ``out``, then its networks converted to ``format``
     under the folder's lock."""
     from neurodeploy import pipeline
@@ -199,7 +205,7 @@ def _export_folder(out: Path, format: str) -> Exported:
     from neurodeploy.lock import folder_lock
     from neurodeploy.variants import NETWORKS
 
-    pipeline.run_stage("export", out)
+    pipeline.run_stage("export", out, limits=limits)
     converted: tuple[Path, ...] = ()
     if format != "netx":
         with folder_lock(out):

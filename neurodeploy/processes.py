@@ -60,11 +60,19 @@ def _before_fork() -> None:
 
 
 def _in_child() -> None:
-    if not _fork["from_main"] or not sys.platform.startswith("linux"):
+    if _fork["from_main"]:
+        kill_with_parent(_fork["parent"])
+
+
+def kill_with_parent(parent: int | None = None) -> None:
+    """In a child just forked from the main thread: ask Linux to SIGKILL it when its parent
+    dies; exit at once if ``parent`` (its pid before the fork; default: the parent that
+    ``die_with_parent``'s hook saw fork) is already gone. Nothing off Linux."""
+    if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != _fork["parent"]:  # the parent died before prctl took effect
+    if os.getppid() != (parent or _fork["parent"]):  # the parent died before prctl took effect
         os._exit(1)
 
 

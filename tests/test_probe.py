@@ -16,7 +16,7 @@ def test_a_readable_file_passes_the_probe(tmp_path):
 def test_a_reader_killed_by_a_signal_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     dense_network(tmp_path / "a.net")
     # Stand in for libhdf5 crashing on a damaged global heap: the child dies of SIGSEGV.
-    monkeypatch.setattr(probe, "read_every_dataset", lambda path: os.kill(os.getpid(), signal.SIGSEGV))
+    monkeypatch.setattr(probe, "read_every_dataset", lambda *args: os.kill(os.getpid(), signal.SIGSEGV))
     with pytest.raises(probe.NetxError, match=r"a.net: damaged HDF5 file: reading it crashed the HDF5 library \(SIGSEGV\)"):
         probe.probe_hdf5(tmp_path / "a.net")
     for args in (["inspect", str(tmp_path / "a.net")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neurodeploy.cli.common import check_files, chw, write_json
+from neurodeploy.cli.common import check_files, chw, limit_arguments, limits, write_json
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -23,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
                         help="input image shape of a network whose layer 0 is conv with stride > 1")
     parser.add_argument("--num-layers", type=int, metavar="K", help="use only the first K layer groups")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
+    limit_arguments(parser, lava=False)
     return [parser]
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from neurodeploy.report.inspect import summary_lines
 
     check_files([("NET.net", args.net)], [("--json", args.json)])
-    result = inspect(args.net, args.input_shape, args.num_layers)
+    result = inspect(args.net, args.input_shape, args.num_layers, limits(args))
     write_json(args.json, result.to_dict())
     print("\n".join(summary_lines(result)))
     return 0

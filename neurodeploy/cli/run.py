@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
                                 "conv with stride > 1")
         else:
             out_argument(parser)
-        if name in ("train", "simulate"):
+        if name in ("train", "simulate", "export"):  # export: of NET.net, the memory its datasets and layers take
             limit_arguments(parser, lava=name == "simulate")
         if name == "export":
             from neurodeploy.export.formats import FORMATS
@@ -103,7 +103,7 @@ def export(args: argparse.Namespace) -> int:
     from neurodeploy.api import export as export_to
 
     source, out = (args.net, args.out) if args.net is not None else (run_folder(args), None)
-    for converted in export_to(source, args.format, out, args.input_shape).converted:
+    for converted in export_to(source, args.format, out, args.input_shape, limits(args)).converted:
         print(f"wrote {converted}")
     return 0
 

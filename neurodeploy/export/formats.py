@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
+from neurodeploy.limits import Limits
 from neurodeploy.netx import Network, read_netx
+from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.variants import VARIANTS
 
@@ -32,6 +34,8 @@ CONVERTERS: dict[str, tuple[str, Callable[[Network, Path], Path]]] = {
     "onnx": (".onnx", _onnx),
     "nir": (".nir", _nir),
 }
+# measured on a conv layer: about 55 (ONNX) and 170 (NIR) bytes per neuron, with room
+CONVERT_NEURON_BYTES = 256
 # What ``export`` writes: the NetX files only, or also one of the converted formats.
 FORMATS: tuple[str, ...] = ("netx", *CONVERTERS)
 
@@ -47,12 +51,17 @@ def convert_stage(out_dir: Path, fmt: str) -> list[Path]:
     return paths
 
 
-def convert_file(net: Path, fmt: str, out: Path, input_shape: Sequence[int] | None = None) -> Path:
-    """Convert the NetX file ``net`` to format ``fmt`` at ``out``; returns ``out``.
+def convert_file(net: Path, fmt: str, out: Path, input_shape: Sequence[int] | None = None,
+                 limits: Limits | None = None) -> Path:
+    """Convert the NetX file ``net`` (a user's: read through ``probe_hdf5`` first, with
+    ``limits``) to format ``fmt`` at ``out``; returns ``out``.
 
     input_shape: (C, H, W) of a network whose layer 0 is a conv (the file does
     not hold it). A layer the format cannot carry is an error naming the file
     and ``layer/i`` (``OnnxExportError``, ``NirExportError``); nothing is written.
     """
-    network = read_netx(net, input_shape=None if input_shape is None else tuple(input_shape))
+    probe_hdf5(net, limits)
+    network = read_netx(net, input_shape=None if input_shape is None else tuple(input_shape), limits=limits)
+    neurons = sum(network.sizes)
+    (limits or Limits()).check_memory(CONVERT_NEURON_BYTES * neurons, f"converting {net} ({neurons} neurons) to {fmt}")
     return CONVERTERS[fmt][1](network, out)

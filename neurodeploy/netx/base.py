@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import h5py
 import numpy as np
 
+from neurodeploy.limits import Limits
 from neurodeploy.netx.fanout import Fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
@@ -145,7 +146,9 @@ class ReadContext:
     asks the next dense layer to read its input in (C, H, W) order (netx
     applies it only between two blocks); input_shape: Lava shape of the
     network's input as the file gives it (a neuron-less input group) or a
-    conv layer 0 found it; given_shape: the caller's (Lava order), or None.
+    conv layer 0 found it; given_shape: the caller's (Lava order), or None;
+    limits: the memory a layer's arrays may take (a conv's declared ``shape`` is
+    checked against it before its bias is tiled to one value per neuron).
     """
 
     path: Path
@@ -155,6 +158,7 @@ class ReadContext:
     flatten_next: bool = False
     input_shape: tuple[int, ...] | None = None
     given_shape: tuple[int, ...] | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 class Synapse(ABC):

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from neurodeploy.fileio import PathError, atomic_path, check_input
+from neurodeploy.limits import Limits
 from neurodeploy.loihi.order import chw_to_lava, lava_shape
 from neurodeploy.netx.base import GroupWriter, Layer, ReadContext
 from neurodeploy.netx.keys import HDF5_ERRORS, Keys, NetxError
@@ -97,7 +98,7 @@ class Network:
 
 
 def read_netx(path: str | Path, num_layers: int | None = None, input_shape: tuple[int, ...] | None = None,
-              tolerant: bool = False) -> Network:
+              tolerant: bool = False, limits: Limits | None = None) -> Network:
     """Read a NetX file into records (``Network``).
 
     num_layers: read only the first ``num_layers`` groups (as netx's
@@ -113,6 +114,10 @@ def read_netx(path: str | Path, num_layers: int | None = None, input_shape: tupl
     (netx cannot load it). What netx does that a user should know (clipped
     weights or delays, ignored keys) is in ``Network.warnings``.
     tolerant (for ``inspect``): an all-zero dense matrix is read too.
+    limits: the memory a layer's arrays may take (default ``Limits()``): a layer
+    whose declared shape needs more is a ``LimitError`` before its arrays are made.
+    The datasets themselves are bounded by ``probe_hdf5``, which every reader of a
+    user's file calls first.
     """
     path = Path(path)
     try:
@@ -124,14 +129,14 @@ def read_netx(path: str | Path, num_layers: int | None = None, input_shape: tupl
         raise NetxError(f"{path}: not a readable HDF5 file ({err})") from err
     try:
         with handle:
-            return _read_layers(path, handle, num_layers, input_shape, tolerant)
+            return _read_layers(path, handle, num_layers, input_shape, tolerant, limits or Limits())
     except HDF5_ERRORS as err:
         # damage below the keys the layer readers name (the group structure itself)
         raise NetxError(f"{path}: damaged HDF5 file ({type(err).__name__}: {err})") from err
 
 
 def _read_layers(path: Path, handle: h5py.File, num_layers: int | None, input_shape: tuple[int, ...] | None,
-                 tolerant: bool) -> Network:
+                 tolerant: bool, limits: Limits) -> Network:
     if "layer" not in handle:
         raise NetxError(f"{path}: missing group 'layer'")
     group = handle["layer"]
@@ -145,7 +150,7 @@ def _read_layers(path: Path, handle: h5py.File, num_layers: int | None, input_sh
             raise NetxError(f"{path}: num_layers = {num_layers}, but the file has {len(names)} layer groups")
         names = names[:num_layers]
     given = None if input_shape is None else lava_shape(tuple(int(s) for s in input_shape))
-    context = ReadContext(path=path, warnings=[], given_shape=given)
+    context = ReadContext(path=path, warnings=[], given_shape=given, limits=limits)
     layers: list[Layer] = []
     indices: list[int] = []
     for index, name in enumerate(names):

@@ -27,7 +27,8 @@ import numpy as np
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.hardware.resources import (LayerResources, estimate_resources, network_connections,
                                             weight_bits)
-from neurodeploy.netx import Network, read_netx
+from neurodeploy.limits import Limits
+from neurodeploy.netx import ConvLayer, Network, read_netx
 from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.simulate.input_options import check_at_least_one, check_input_shape
 
@@ -192,8 +193,17 @@ def _never(network: Network, index: int, blocks: list, inputs_per_neuron: np.nda
     return int(silent.sum())
 
 
+CONNECTION_BYTES = 200  # measured: listing a conv layer's synapses takes about 150 bytes per tap
+
+
+def synapse_taps(network: Network) -> int:
+    """How many synapses inspect lists: every weight, a conv's at each output position."""
+    return sum(int(weight.size) * (layer.shape[1] * layer.shape[2] if isinstance(layer, ConvLayer) else 1)
+               for layer in network.layers for weight in layer.weights())
+
+
 def inspect_network(path: str | Path, input_shape: tuple[int, int, int] | None = None,
-                    num_layers: int | None = None) -> Inspection:
+                    num_layers: int | None = None, limits: Limits | None = None) -> Inspection:
     """Everything ``neurodeploy inspect`` reports about the NetX file ``path`` (its first
     ``num_layers`` layer groups; ``input_shape``: (C, H, W) of a conv layer 0's input).
 
@@ -201,12 +211,14 @@ def inspect_network(path: str | Path, input_shape: tuple[int, int, int] | None =
     described (an all-zero weight matrix) is a warning. ``NetxError`` naming the
     file, layer and key for a file that cannot be read; ``InputOptionError`` for a
     ``num_layers`` below 1 or an ``input_shape`` for a network whose layer 0 is not
-    a conv.
+    a conv. limits: the memory the file's datasets and layers may take (``LimitError``).
     """
     check_at_least_one("--num-layers", num_layers)
-    probe_hdf5(path)
-    network = read_netx(path, num_layers, input_shape, tolerant=True)
+    probe_hdf5(path, limits)
+    network = read_netx(path, num_layers, input_shape, tolerant=True, limits=limits)
     check_input_shape(network, input_shape)
+    (limits or Limits()).check_memory(CONNECTION_BYTES * synapse_taps(network),
+                                      f"inspect of {path} ({synapse_taps(network)} synapse taps)")
     warnings: list[str] = list(network.warnings)
     connections = network_connections(network)
     layers = tuple(_inspect_layer(network, index, connections[index], warnings, f"{path}: ")

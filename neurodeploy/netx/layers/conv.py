@@ -23,6 +23,7 @@ padding taps excluded.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -39,6 +40,7 @@ from neurodeploy.netx.fanout import Fanout
 from neurodeploy.netx.keys import Keys, NetxError
 
 INT32_MIN = -(1 << 31)
+NEURON_BYTES = 8  # a tiled bias (int64) per neuron: what reading a conv layer holds per neuron
 
 
 @dataclass(frozen=True)
@@ -98,19 +100,9 @@ class ConvLayer(Layer):
             if not keys.has(key):
                 raise NetxError(f"missing key '{key}' (netx requires it for a conv layer)")
         shape = keys.positive_shape("shape", (3,))
-        bias = keys.integers("bias", truncate=True) if keys.has("bias") else None
-        channels = shape[0]
-        if bias is not None:
-            if bias.size == channels:
-                bias = bias.reshape(-1)  # tiled per neuron by the record
-            elif bias.shape == lava_shape(shape):
-                bias = bias.reshape(-1)
-            else:
-                raise NetxError(f"key 'bias' of shape {bias.shape} is neither one value per channel ({channels}) "
-                                f"nor one per neuron {lava_shape(shape)}")
         layer = cls(weight=weight, neuron=read_neuron(keys, input_layer=False), shape=shape,
                     stride=keys.pair("stride", 1), padding=keys.pair("padding", 0),
-                    dilation=keys.pair("dilation", 1), groups=keys.integer("groups"), bias=bias)
+                    dilation=keys.pair("dilation", 1), groups=keys.integer("groups"))
         previous = context.previous
         if previous is None:
             context.input_shape = layer.network_input(context.given_shape)
@@ -118,6 +110,11 @@ class ConvLayer(Layer):
             raise NetxError("a conv layer needs a (C, H, W) layer before it (an input or conv layer)")
         else:
             layer.check_input(lava_shape(previous))
+        # only now, its shape that of the convolution, anything per neuron (a tiled bias)
+        context.limits.check_memory(NEURON_BYTES * layer.size, f"{keys.path}: layer/{keys.index}: conv of shape "
+                                    f"{list(shape)} ({layer.size} neurons, {NEURON_BYTES} bytes each)")
+        if keys.has("bias"):
+            layer = dataclasses.replace(layer, bias=_read_bias(keys, shape))
         context.flatten_next = False
         return layer
 
@@ -296,6 +293,16 @@ class _ConvSynapse(Synapse):
         out = np.zeros(total.shape, dtype=np.int64)
         out[1:] = signed_wrap(as_int32[:-1], CONV_ACCUMULATOR_BITS)
         return out
+
+
+def _read_bias(keys: Keys, shape: tuple[int, int, int]) -> np.ndarray:
+    """Key ``bias`` flat: one value per channel (tiled per neuron by the record) or one per
+    neuron in Lava's (W, H, C) shape."""
+    bias = keys.integers("bias", truncate=True)
+    if bias.size != shape[0] and bias.shape != lava_shape(shape):
+        raise NetxError(f"key 'bias' of shape {bias.shape} is neither one value per channel ({shape[0]}) "
+                        f"nor one per neuron {lava_shape(shape)}")
+    return bias.reshape(-1)
 
 
 def ungrouped(weight: np.ndarray, groups: int) -> np.ndarray:
