@@ -95,13 +95,17 @@ def test_sigterm_stops_a_command_waiting_for_the_probe_and_its_child(tmp_path):
     spinning = spinning_heap(tmp_path / "spin.net")
     command = subprocess.Popen([sys.executable, "-m", "neurodeploy.cli", "inspect", str(spinning)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60  # imports (seconds on a loaded machine), then the probe's child spinning
-    while not (children := descendants(command.pid)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert children  # the probe's child
-    time.sleep(1)
-    command.terminate()
-    _, err = command.communicate(timeout=STOP_WITHIN)
+    try:
+        deadline = time.monotonic() + 60  # imports (seconds on a loaded machine), then the probe's child spinning
+        while not (children := descendants(command.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert children  # the probe's child
+        time.sleep(1)
+        command.terminate()
+        _, err = command.communicate(timeout=STOP_WITHIN)
+    finally:
+        command.kill()  # a command that ignored SIGTERM
+        command.wait()
     assert command.returncode == 143 and err.strip() == "neurodeploy: stopped by SIGTERM"
     assert not any(Path(f"/proc/{pid}").exists() for pid in children)
 
