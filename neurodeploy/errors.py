@@ -29,12 +29,15 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def describe(error: BaseException) -> str:
+def describe(error: BaseException, memory_option: bool = True) -> str:
     """``error`` as one line: the message of our own errors; for an ``OSError`` the file
     and what the system said (a full disk, a read-only folder); for a ``MemoryError``
-    what to do."""
+    what to do (``memory_option``: the command takes ``--max-memory``)."""
     if isinstance(error, MemoryError):
-        return "out of memory (lower --max-memory below this machine's free memory to be refused before work starts)"
+        if memory_option:
+            return ("out of memory (lower --max-memory below this machine's free memory to be refused before "
+                    "work starts)")
+        return "out of memory (free memory on this machine, or give the command smaller inputs)"
     if isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror}"

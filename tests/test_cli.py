@@ -102,3 +102,17 @@ def test_help_of_the_other_commands_names_their_options(command, option, capsys)
     assert exit_info.value.code == 0
     assert option in capsys.readouterr().out
     assert command in build_parser().format_help()
+
+
+@pytest.mark.parametrize("argv, option", [(["analyze", "--out", "x"], False), (["inspect", "x.net"], True)])
+def test_out_of_memory_names_only_an_option_the_command_has(argv, option, monkeypatch, capsys):
+    from neurodeploy.cli import analyze, inspect
+
+    def exhausted(args):
+        raise MemoryError
+
+    monkeypatch.setattr({"analyze": analyze, "inspect": inspect}[argv[0]], "run", exhausted)
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "out of memory" in error
+    assert ("--max-memory" in error) == option == hasattr(build_parser().parse_args(argv), "max_memory")

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{err.where if err.where is not None else f'neurodeploy {args.command}'}: {err}", file=sys.stderr)
         return 2
     except USER_ERRORS as err:
-        print(f"neurodeploy: error: {describe(err)}", file=sys.stderr)
+        print(f"neurodeploy: error: {describe(err, hasattr(args, 'max_memory'))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         stopped = stop_signal(interrupt)
