@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("preflight",),   # checks a recipe against every stage before work starts
     ("pipeline",),    # runs the stages in order
     ("sweep", "analyze"),  # on top of the pipeline
-    ("api",),         # the Python API: on top of every stage, under the command line
+    ("arguments", "api"),  # the Python API and its argument checks: on top of every stage, under the CLI
     ("errors", "cli"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
