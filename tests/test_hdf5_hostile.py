@@ -275,3 +275,22 @@ def test_a_conv_whose_neurons_exceed_the_limit_is_refused_before_they_are_alloca
         read_netx(path, limits=Limits(memory=1 << 30))
     assert main(["inspect", str(path), "--max-memory", "1"]) == 2
     assert "conv of shape [8, 20000, 20000]" in capsys.readouterr().err
+
+
+def test_an_input_layer_declaring_billions_of_neurons_is_refused_before_work(tmp_path, capsys):
+    """An input layer's neurons come from its ``shape`` key alone (no stored data to match)."""
+    path = tmp_path / "i.net"
+    dense_network(path)
+    with h5py.File(path, "a") as handle:
+        handle.copy("layer", "old")
+        del handle["layer"]
+        group = handle.create_group("layer/0")
+        group["type"] = np.array([b"input"])
+        group["shape"] = np.array([3, 50000, 50000])
+        handle.copy("old/0/neuron", "layer/0/neuron")
+        del handle["old"]
+    for args in (["inspect", str(path)], ["export", str(path), "--format", "onnx", "--out", str(tmp_path / "o.onnx")],
+                 ["verify", str(path), "--random-rate", "0.1", "--steps", "4"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "GiB of memory" in err and "--max-memory GIB raises it" in err, err

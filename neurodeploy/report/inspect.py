@@ -194,6 +194,7 @@ def _never(network: Network, index: int, blocks: list, inputs_per_neuron: np.nda
 
 
 CONNECTION_BYTES = 200  # measured: listing a conv layer's synapses takes about 150 bytes per tap
+NEURON_BYTES = 16  # measured: the chip fit's arrays take about 7 bytes per neuron (an input layer of 3 M: 21 MB)
 
 
 def synapse_taps(network: Network) -> int:
@@ -217,8 +218,9 @@ def inspect_network(path: str | Path, input_shape: tuple[int, int, int] | None =
     probe_hdf5(path, limits)
     network = read_netx(path, num_layers, input_shape, tolerant=True, limits=limits)
     check_input_shape(network, input_shape)
-    (limits or Limits()).check_memory(CONNECTION_BYTES * synapse_taps(network),
-                                      f"inspect of {path} ({synapse_taps(network)} synapse taps)")
+    taps, neurons = synapse_taps(network), sum(layer.size for layer in network.layers)
+    (limits or Limits()).check_memory(CONNECTION_BYTES * taps + NEURON_BYTES * neurons,
+                                      f"inspect of {path} ({taps} synapse taps, {neurons} neurons)")
     warnings: list[str] = list(network.warnings)
     connections = network_connections(network)
     layers = tuple(_inspect_layer(network, index, connections[index], warnings, f"{path}: ")
