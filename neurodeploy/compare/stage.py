@@ -100,7 +100,7 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
             "exact_fraction": float(np.logical_not(np.any([d.any(axis=(1, 2)) for d in differs], axis=0)).mean()),
         },
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
-        "hardware": hardware_figures(network, synops, golden),
+        "hardware": hardware_figures(network, synops, golden, bool(sim[f"{name}/sparse"])),
     }, synops_terms(network, layer_inputs, golden)
 
 
@@ -118,18 +118,21 @@ def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int, l
     ]
 
 
-def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray]) -> dict[str, Any]:
-    """Per chip profile in ``hardware/``: the cores and chips the network needs, its
-    synaptic memory, and the energy of one inference from the measured synaptic
-    operations [N, L] and spikes (``neurodeploy.hardware``; docs/hardware.md); energy
-    None on a chip that cannot send the network's graded messages."""
+def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray],
+                     sparse: bool) -> dict[str, Any]:
+    """Per chip profile in ``hardware/``: the cores and chips the network needs (its dense
+    layers on ``Sparse`` synapses where ``sparse``, as Lava ran it), its synaptic
+    memory, and the energy of one inference from the measured synaptic operations [N,
+    L] and spikes (``neurodeploy.hardware``; docs/hardware.md); energy None on a chip
+    that cannot send the network's graded messages."""
     figures = {}
     for name in available_profiles():
         profile = load_profile(name)
-        resources = estimate_resources(network, profile)
+        resources = estimate_resources(network, profile, sparse=sparse)
         energy = energy_per_inference(profile, network, synops, spikes)
         figures[name] = {
             "cores": resources.cores,
+            "cores_per_layer": [layer.cores for layer in resources.layers],
             "chips": resources.chips,
             "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
             "energy_uj": None if energy.energy_pj is None else energy.energy_pj * 1e-6,

@@ -28,11 +28,14 @@ HARDWARE_DIR = Path(__file__).resolve().parents[2] / "hardware"
 # figure name -> what it means (the unit the estimator assumes)
 FIGURES = {
     "cores_per_chip": "neuromorphic cores per chip",
-    "neurons_per_core": "neurons (compartments) per core",
-    "synaptic_memory_bits_per_core": "synaptic memory per core, bits",
+    "neurons_per_core": "neurons (compartments) the compiler places on one core",
+    "synapse_words_per_core": "synaptic memory per core, words",
+    "synapse_word_bits": "bits of a synaptic memory word",
+    "synapse_index_bits": "bits a synapse entry takes beside its weight (the postsynaptic neuron's index)",
+    "axon_header_bits": "bits an input axon's synapse list takes beside its entries",
     "weight_bits": "largest weight mantissa, bits",
     "fan_in_per_core": "distinct presynaptic neurons (input axons) per core",
-    "fan_out_per_core": "output axons per core (one per neuron and destination core)",
+    "fan_out_per_core": "output axons (axon map entries) per core",
     "energy_synaptic_op": "energy per synaptic operation, pJ",
     "energy_neuron_update_active": "energy per active neuron update, pJ",
     "energy_neuron_update_inactive": "energy per inactive neuron update, pJ",
@@ -43,8 +46,9 @@ OPTIONAL_FIGURES = {
     "graded_message_bits": "largest payload of a graded message (graded spike), bits",
     "energy_graded_message_sent": "energy per graded message sent, pJ",
 }
-INTEGER_FIGURES = ("cores_per_chip", "neurons_per_core", "synaptic_memory_bits_per_core", "weight_bits",
-                   "fan_in_per_core", "fan_out_per_core", "graded_message_bits")
+INTEGER_FIGURES = ("cores_per_chip", "neurons_per_core", "synapse_words_per_core", "synapse_word_bits",
+                   "synapse_index_bits", "axon_header_bits", "weight_bits", "fan_in_per_core", "fan_out_per_core",
+                   "graded_message_bits")
 FIGURE_KEYS = {"value", "unit", "source", "estimate", "reason", "note"}
 
 

@@ -1,34 +1,48 @@
-"""How many cores of a chip a NetX network needs: neurons, synaptic memory, fan-in, fan-out.
+"""How a NetX network maps onto a chip's cores, by the rules Intel's Loihi 2 compiler follows.
 
-Model (each point is an assumption; docs/hardware.md says why):
+The rules are read out of the compiler's printed output (its per-core
+distribution tables and its ``Violation ... reg_name='SynMem'`` log lines in
+lava-dl's notebooks, docs/loihi2-published.md section 3), with the limits of
+the chip profile; docs/hardware.md gives the derivation and how far each
+rule is confirmed. Per layer with neurons (a ``flatten`` has none):
 
-1. Layers do not share cores (netx builds one Lava process per layer and
-   each is placed on cores of its own). An input layer takes cores for its
-   neurons only.
-2. A layer's neurons are placed on cores in Lava's flat order, greedily: a
-   core takes the next neuron unless that would exceed the profile's
-   ``neurons_per_core``, ``synaptic_memory_bits_per_core`` or
-   ``fan_in_per_core``; then a new core is opened. A neuron that alone
-   exceeds a limit gets a core of its own and the layer reports it.
-3. Synapses are stored on the core of their postsynaptic neuron, one entry
-   per synapse (a conv layer is expanded, no weight sharing), in one of two
-   formats chosen per layer, whichever needs fewer bits in total:
+1. Layers do not share cores (netx builds one Lava process per layer).
+2. A layer with a spatial shape (W, H, C), an input image or a conv, is cut
+   into slices along W that hold all of H and C: the slice width is the
+   largest power of two w with w H C <= ``neurons_per_core`` (where one
+   column is too many, H and then C are cut the same way), and the layer
+   takes ceil(W / w) ceil(H / h) ceil(C / c) cores. A conv slice stores the
+   layer's kernel once (shared weights): kh kw Cin / groups kernel rows of
+   ``ceil(c b_w / word_bits) + 1`` words each (b_w the layer's weight bits;
+   an approximation that fits 7 of the 10 published conv rows, never below
+   the others by more than one word per row); while that exceeds
+   ``synapse_words_per_core``, c is halved.
+3. Any other layer (dense, recurrent, complex, a flat input) holds its
+   neurons in Lava's order, in chunks of ceil(n / r) neurons per core, r
+   starting at 1. Each input axon stores an entry of ``weight_bits +
+   synapse_index_bits`` bits per synapse into the core's neurons, after an
+   ``axon_header_bits`` header, in words of ``synapse_word_bits``: an axon
+   with k entries on a core takes ceil((k b + header) / word_bits) words,
+   one with none is not routed there. The entries are every synapse of the
+   connectivity, zero weights included (netx's ``Dense``), or only the
+   nonzero ones (netx's ``Sparse``: ``sparse=True``). While the busiest
+   core's words exceed ``synapse_words_per_core``, r is multiplied by
+   ceil(words / limit) (the compiler's ``max_ratio``).
+4. Input axons of a non-conv core (AxonIn): its distinct presynaptic
+   neurons; more than ``fan_in_per_core`` is a problem. A conv core's input
+   arrives through the compiler's conv axons (it prints 1 or 2 of them for
+   every PilotNet conv slice, whatever its receptive field), which this model
+   does not count (AxonIn None). Output axons (AxonMap): one per
+   neuron, except a conv layer feeding a conv layer, one per (x, y) position
+   of the slice; more than ``fan_out_per_core`` is a problem.
+5. ``weight_bits`` of a layer is the mantissa width netx gives its weights;
+   more than the profile's ``weight_bits`` is a problem. Chips =
+   ceil(cores / ``cores_per_chip``).
 
-   - dense: every synapse of the connectivity (``connectivity.structure``),
-     zero weights included, ``weight_bits`` bits each, no index;
-   - sparse: only the nonzero weights, ``weight_bits + index_bits`` bits
-     each, ``index_bits = ceil(log2(neurons_per_core))``, the index of the
-     postsynaptic neuron within its core.
-
-4. ``weight_bits`` of a layer is the mantissa width netx gives its weights
-   (``weight_bits``); a layer needing more than the profile's
-   ``weight_bits`` is reported.
-5. Fan-in of a core: the distinct presynaptic neurons with a stored synapse
-   into it (all connected ones for dense storage, nonzero ones for sparse).
-   Fan-out of a core: one output axon per (neuron, destination core) pair
-   that holds a stored synapse from that neuron; the last layer's spikes go
-   to the host and use none. Fan-out is checked after placement, not
-   placed around.
+The per-core distribution (``LayerResources.row``) is printed in the
+compiler's columns: AxonIn and Neurons of the largest core, Synapses and
+AxonMap averaged over the layer's cores and rounded down (as the compiler
+prints them), NeuronGr 1; AxonMem is not modelled.
 """
 from __future__ import annotations
 
@@ -39,7 +53,7 @@ import numpy as np
 import scipy.sparse
 
 from neurodeploy.hardware.profile import ChipProfile
-from neurodeploy.netx import Network
+from neurodeploy.netx import ConvLayer, Network
 from neurodeploy.netx.base import Connections, Layer
 
 
@@ -65,27 +79,38 @@ def weight_bits(weight: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
+class CoreRow:
+    """A layer's line of the compiler's per-core distribution: axon_in and neurons of
+    its largest core (axon_in None for a conv, rule 4), synapses (words) and axon_map
+    averaged over its cores and rounded down, cores, and label (the slice,
+    ``Conv(w, h, c)``, ``Dense(n)`` or ``Input(n)``)."""
+
+    axon_in: int | None
+    neuron_groups: int
+    neurons: int
+    synapses: int
+    axon_map: int
+    cores: int
+    label: str
+
+
+@dataclass(frozen=True)
 class LayerResources:
-    """One layer on one chip profile. Bits are synaptic memory; fan-in/out are per core, the largest."""
+    """One layer on one chip profile: neurons, weight_bits, storage (``dense``,
+    ``sparse``, ``shared`` for a conv's kernel, ``none``), cores, synapse_words (all its
+    cores), row (the compiler's columns), core_of (the core, within the layer, of each
+    neuron in Lava order), problems."""
 
     index: int
     kind: str
     neurons: int
-    synapses: int
-    nonzero: int
     weight_bits: int
-    dense_bits: int
-    sparse_bits: int
     storage: str
     cores: int
-    max_fan_in: int
-    max_fan_out: int
+    synapse_words: int
+    row: CoreRow
+    core_of: np.ndarray = field(repr=False, compare=False)
     problems: tuple[str, ...] = ()
-
-    @property
-    def bits(self) -> int:
-        """Synaptic memory of the chosen storage format."""
-        return self.dense_bits if self.storage == "dense" else self.sparse_bits
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,7 @@ class NetworkResources:
     profile: str
     layers: tuple[LayerResources, ...]
     cores_per_chip: int
+    word_bits: int
     problems: tuple[str, ...] = field(default=())
 
     @property
@@ -107,61 +133,89 @@ class NetworkResources:
 
     @property
     def synaptic_bits(self) -> int:
-        return sum(layer.bits for layer in self.layers)
+        return sum(layer.synapse_words for layer in self.layers) * self.word_bits
 
 
-def index_bits(profile: ChipProfile) -> int:
-    """Bits of a sparse synapse's postsynaptic index: ceil(log2(neurons_per_core))."""
-    return max(1, math.ceil(math.log2(profile.value("neurons_per_core"))))
+def network_connections(network: Network) -> list[list[Connections]]:
+    """Every layer's synapse matrices (``Layer.connections``), computed once for several
+    profiles."""
+    return [layer.connections(network.previous(index)) for index, layer in enumerate(network.layers)]
 
 
-def _place(stored: scipy.sparse.csr_matrix, row_bits: np.ndarray, profile: ChipProfile) -> tuple[np.ndarray, list[str]]:
-    """Greedy placement (model point 2): the core of every neuron, int64 [n_out], and any problems."""
-    max_neurons = profile.value("neurons_per_core")
-    max_bits = profile.value("synaptic_memory_bits_per_core")
-    max_fan_in = profile.value("fan_in_per_core")
-    core_of = np.empty(stored.shape[0], dtype=np.int64)
-    seen = np.zeros(stored.shape[1], dtype=bool)
-    members: list[np.ndarray] = []
-    core, neurons, bits, fan_in = 0, 0, 0, 0
-    problems = []
-    for row in range(stored.shape[0]):
-        cols = stored.indices[stored.indptr[row]:stored.indptr[row + 1]]
-        new = cols[~seen[cols]]
-        if neurons and (neurons + 1 > max_neurons or bits + row_bits[row] > max_bits
-                        or fan_in + new.size > max_fan_in):
-            for previous in members:
-                seen[previous] = False
-            members, core, neurons, bits, fan_in = [], core + 1, 0, 0, 0
-            new = cols
-        if row_bits[row] > max_bits or cols.size > max_fan_in:
-            problems.append(f"neuron {row} alone needs {row_bits[row]} synapse bits and fan-in {cols.size} "
-                            f"(core limits {max_bits} bits, fan-in {max_fan_in})")
-        seen[new] = True
-        members.append(new)
-        core_of[row] = core
-        neurons, bits, fan_in = neurons + 1, bits + int(row_bits[row]), fan_in + new.size
-    return core_of, problems
+def _largest_power(size: int, per_unit: int, limit: int) -> int:
+    """The largest power of two p <= ``size`` with p * ``per_unit`` <= ``limit`` (1 if none)."""
+    power = 1
+    while power * 2 <= size and power * 2 * per_unit <= limit:
+        power *= 2
+    return power
 
 
-def _distinct_per_row(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """int64 [shape[0]]: how many distinct ``cols`` each row has among the (row, col) pairs
-    (a CSR matrix sums duplicate pairs into one entry: linear time, where np.unique sorts)."""
-    matrix = scipy.sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
-    matrix.sum_duplicates()
-    return np.diff(matrix.indptr).astype(np.int64)
+def _slices(shape: tuple[int, int, int], limit: int) -> tuple[int, int, int]:
+    """Slice (w, h, c) of a (W, H, C) layer: all of H and C in the widest power-of-two
+    columns that fit ``limit`` neurons; H, then C, cut the same way where one column
+    does not fit (rule 2)."""
+    width, height, channels = shape
+    if height * channels <= limit:
+        return _largest_power(width, height * channels, limit), height, channels
+    if channels <= limit:
+        return 1, _largest_power(height, channels, limit), channels
+    return 1, 1, _largest_power(channels, 1, limit)
 
 
-def _blocks(blocks: list[Connections], bits: int, profile: ChipProfile
-            ) -> tuple[list[Connections], scipy.sparse.csr_matrix, np.ndarray, str]:
-    """A layer's synapse matrices (``Layer.connections``), stacked side by side as stored
-    (model point 3, one format for all of them), the bits of each neuron's row, and the
-    format."""
-    dense_rows = sum(np.diff(b.structure.indptr) for b in blocks) * bits
-    sparse_rows = sum(np.diff(b.weights.indptr) for b in blocks) * (bits + index_bits(profile))
-    dense = int(dense_rows.sum()) <= int(sparse_rows.sum())
-    stored = scipy.sparse.hstack([b.structure if dense else b.weights for b in blocks], format="csr")
-    return blocks, stored, dense_rows if dense else sparse_rows, "dense" if dense else "sparse"
+def _slice_cores(shape: tuple[int, int, int], piece: tuple[int, int, int]) -> np.ndarray:
+    """The slice of each neuron of a (W, H, C) layer in Lava's flat order (C fastest)."""
+    width, height, channels = shape
+    x, y, c = np.unravel_index(np.arange(width * height * channels), shape)
+    per_x = math.ceil(height / piece[1]) * math.ceil(channels / piece[2])
+    return (x // piece[0]) * per_x + (y // piece[1]) * math.ceil(channels / piece[2]) + c // piece[2]
+
+
+def _kernel_words(layer: ConvLayer, channels: int, bits: int, word_bits: int) -> int:
+    """Words a conv slice of ``channels`` output channels stores (rule 2)."""
+    out, per_group, kh, kw = layer.weight.shape
+    return kh * kw * per_group * (math.ceil(channels * bits / word_bits) + 1)
+
+
+def _axon_words(stored: scipy.sparse.csr_matrix, core_of: np.ndarray, entry_bits: int, header: int,
+                word_bits: int) -> np.ndarray:
+    """int64 [cores]: words each core stores (rule 3): per (axon, core) with k entries,
+    ceil((k entry_bits + header) / word_bits)."""
+    coo = stored.tocoo()
+    cores = int(core_of.max()) + 1 if core_of.size else 0
+    pairs = scipy.sparse.csr_matrix((np.ones(coo.nnz, dtype=np.int64), (core_of[coo.row], coo.col)),
+                                    shape=(cores, stored.shape[1]))
+    pairs.sum_duplicates()
+    words = -(-(pairs.data * entry_bits + header) // word_bits)
+    return np.bincount(np.repeat(np.arange(cores), np.diff(pairs.indptr)), weights=words,
+                       minlength=cores).astype(np.int64)
+
+
+def _chunks(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 3: the core of each neuron and the words of each core, the neurons dealt in
+    chunks of ceil(n / r), r grown by the busiest core's excess over the limit."""
+    neurons = stored.shape[0]
+    limit = profile.value("synapse_words_per_core")
+    ratio = math.ceil(neurons / profile.value("neurons_per_core"))
+    while True:
+        chunk = math.ceil(neurons / ratio)
+        core_of = np.arange(neurons) // chunk
+        words = _axon_words(stored, core_of, entry_bits, profile.value("axon_header_bits"),
+                            profile.value("synapse_word_bits"))
+        busiest = int(words.max(initial=0))
+        if busiest <= limit or chunk == 1:
+            return core_of, words
+        ratio *= math.ceil(busiest / limit)
+
+
+def _distinct_per_core(stored: scipy.sparse.csr_matrix, core_of: np.ndarray) -> np.ndarray:
+    """int64 [cores]: distinct presynaptic neurons with an entry on each core."""
+    coo = stored.tocoo()
+    cores = int(core_of.max()) + 1
+    pairs = scipy.sparse.csr_matrix((np.ones(coo.nnz, dtype=np.int64), (core_of[coo.row], coo.col)),
+                                    shape=(cores, stored.shape[1]))
+    pairs.sum_duplicates()
+    return np.diff(pairs.indptr).astype(np.int64)
 
 
 def _message_problems(layer: Layer, profile: ChipProfile) -> list[str]:
@@ -177,82 +231,83 @@ def _message_problems(layer: Layer, profile: ChipProfile) -> list[str]:
     return []
 
 
-def network_connections(network: Network) -> list[list[Connections]]:
-    """Every layer's synapse matrices (``Layer.connections``), computed once for several
-    profiles."""
-    return [layer.connections(network.previous(index)) for index, layer in enumerate(network.layers)]
+def _spatial(layer: Layer) -> bool:
+    """Whether the layer is cut into (w, h, c) slices (rule 2): a conv, or an input image."""
+    return isinstance(layer, ConvLayer) or (not layer.has_synapse and len(layer.lava_shape) == 3)
 
 
-def estimate_resources(network: Network, profile: ChipProfile,
-                       connections: list[list[Connections]] | None = None) -> NetworkResources:
-    """Cores, synaptic memory, fan-in and fan-out of ``network`` on ``profile`` (module
-    docstring); ``connections``: ``network_connections(network)``, when already computed."""
-    connections = network_connections(network) if connections is None else connections
-    plans = []  # per layer: (blocks, stored matrix or None, row bits, storage, weight bits)
-    for index, layer in enumerate(network.layers):
-        if not layer.has_synapse:
-            plans.append(([], None, np.zeros(layer.size, dtype=np.int64), "none", 0))
-            continue
-        bits = max(weight_bits(w) for w in layer.weights())
-        blocks, stored, row_bits, storage = _blocks(connections[index], bits, profile)
-        plans.append((blocks, stored, row_bits, storage, bits))
-    placements = []
-    for layer, (_, stored, row_bits, _, _) in zip(network.layers, plans):
-        if stored is None:
-            placements.append((np.arange(layer.size) // profile.value("neurons_per_core"), []))
-        else:
-            placements.append(_place(stored, row_bits, profile))
-    layers = []
-    for index, (layer, (blocks, stored, row_bits, storage, bits), (core_of, problems)) in enumerate(
-            zip(network.layers, plans, placements)):
-        problems = list(problems) + _message_problems(layer, profile)
-        if bits > profile.value("weight_bits"):
-            problems.append(f"weights need {bits} bits, the chip stores {profile.value('weight_bits')}")
-        fan_out = _fan_out(index, network, plans, placements)
-        if fan_out.max() > profile.value("fan_out_per_core"):
-            problems.append(f"a core needs {int(fan_out.max())} output axons, the limit is "
-                            f"{profile.value('fan_out_per_core')}")
-        max_fan_in = 0
-        if stored is not None and stored.nnz:
-            coo = stored.tocoo()
-            per_core = _distinct_per_row(core_of[coo.row], coo.col, (int(core_of.max()) + 1, stored.shape[1]))
-            max_fan_in = int(per_core.max())
-        synapses = sum(int(b.structure.nnz) for b in blocks)
-        nonzero = sum(int(b.weights.nnz) for b in blocks)
-        layers.append(LayerResources(
-            index=index, kind=layer.netx_type, neurons=layer.size, synapses=synapses, nonzero=nonzero,
-            weight_bits=bits, dense_bits=synapses * bits, sparse_bits=nonzero * (bits + index_bits(profile)),
-            storage=storage, cores=int(core_of.max()) + 1, max_fan_in=max_fan_in,
-            max_fan_out=int(fan_out.max()), problems=tuple(problems),
-        ))
+def _map_layer(index: int, network: Network, connections: list[Connections] | None, profile: ChipProfile,
+               sparse: bool) -> LayerResources:
+    """Rules 2 to 5 for layer ``index``; ``connections``: its synapse matrices, computed
+    here when None and needed (a conv's are not: its kernel is stored once)."""
+    layer = network.layers[index]
+    limit = profile.value("neurons_per_core")
+    word_bits = profile.value("synapse_word_bits")
+    bits = max((weight_bits(w) for w in layer.weights()), default=0)
+    problems = _message_problems(layer, profile)
+    stored = None
+    if connections is None and not _spatial(layer):
+        connections = layer.connections(network.previous(index))
+    if connections and not _spatial(layer):
+        stored = scipy.sparse.hstack([block.weights if sparse else block.structure for block in connections],
+                                     format="csr")
+    if _spatial(layer):
+        shape = tuple(int(s) for s in layer.lava_shape)
+        piece = _slices(shape, limit)
+        words_per_core = 0
+        if isinstance(layer, ConvLayer):
+            while (_kernel_words(layer, piece[2], bits, word_bits) > profile.value("synapse_words_per_core")
+                   and piece[2] > 1):
+                piece = (piece[0], piece[1], math.ceil(piece[2] / 2))
+            words_per_core = _kernel_words(layer, piece[2], bits, word_bits)
+        core_of = _slice_cores(shape, piece)
+        cores = int(core_of.max()) + 1
+        words = np.full(cores, words_per_core, dtype=np.int64)
+        storage = "shared" if isinstance(layer, ConvLayer) else "none"
+        label = f"Conv({piece[0]}, {piece[1]}, {piece[2]})"
+    elif stored is not None:
+        core_of, words = _chunks(stored, profile, bits + profile.value("synapse_index_bits"))
+        cores = int(core_of.max()) + 1
+        storage = "sparse" if sparse else "dense"
+        label = f"Dense({int(np.bincount(core_of).max())})"
+    else:
+        core_of = np.arange(layer.size) // limit
+        cores, words, storage = int(core_of.max()) + 1, np.zeros(1, dtype=np.int64), "none"
+        label = f"Input({int(np.bincount(core_of).max())})"
+    axon_in = None if isinstance(layer, ConvLayer) else (
+        1 if stored is None else int(_distinct_per_core(stored, core_of).max()))
+    if axon_in is not None and axon_in > profile.value("fan_in_per_core"):
+        problems.append(f"a core needs {axon_in} input axons, the limit is {profile.value('fan_in_per_core')}")
+    if int(words.max(initial=0)) > profile.value("synapse_words_per_core"):
+        problems.append(f"a core needs {int(words.max())} synaptic memory words, the limit is "
+                        f"{profile.value('synapse_words_per_core')} (one neuron's synapses do not fit a core)")
+    if bits > profile.value("weight_bits"):
+        problems.append(f"weights need {bits} bits, the chip stores {profile.value('weight_bits')}")
+    per_core = np.bincount(core_of, minlength=cores)
+    following = network.layers[index + 1] if index + 1 < len(network.layers) else None
+    axon_map = per_core // layer.lava_shape[2] if _spatial(layer) and isinstance(following, ConvLayer) else per_core
+    if int(axon_map.max()) > profile.value("fan_out_per_core"):
+        problems.append(f"a core needs {int(axon_map.max())} output axons, the limit is "
+                        f"{profile.value('fan_out_per_core')}")
+    row = CoreRow(axon_in=axon_in, neuron_groups=1, neurons=int(per_core.max()),
+                  synapses=int(words.sum()) // cores, axon_map=int(axon_map.sum()) // cores, cores=cores,
+                  label=label)
+    return LayerResources(index=index, kind=layer.netx_type, neurons=layer.size, weight_bits=bits, storage=storage, cores=cores,
+                          synapse_words=int(words.sum()), row=row, core_of=core_of, problems=tuple(problems))
+
+
+def estimate_resources(network: Network, profile: ChipProfile, connections: list[list[Connections]] | None = None,
+                       sparse: bool = False) -> NetworkResources:
+    """The cores of every layer of ``network`` on ``profile`` (module docstring), its
+    synaptic memory, and what does not fit; ``connections``:
+    ``network_connections(network)``, when already computed (else each non-conv
+    layer's are); ``sparse``: dense layers on netx's ``Sparse`` synapses (only nonzero
+    weights stored)."""
+    layers = tuple(_map_layer(index, network, None if connections is None else connections[index], profile,
+                              sparse)
+                   for index in range(len(network.layers)))
     cores = sum(layer.cores for layer in layers)
     chip_problems = () if cores <= profile.value("cores_per_chip") else (
         f"{cores} cores exceed one chip's {profile.value('cores_per_chip')}",)
-    return NetworkResources(profile.name, tuple(layers), profile.value("cores_per_chip"), chip_problems)
-
-
-def _fan_out(index: int, network: Network, plans: list, placements: list) -> np.ndarray:
-    """Output axons per core of layer ``index``: distinct (neuron, destination core) pairs
-    over every stored synapse from its neurons (the next layer's feedforward blocks and
-    its own recurrent block), summed per core; none for the last layer's outputs."""
-    core_of = placements[index][0]
-    columns, destinations = [], []
-    targets = [(index + 1, False)] if index + 1 < len(network.layers) else []
-    targets.append((index, True))
-    for target, recurrent in targets:
-        blocks, stored = plans[target][0], plans[target][1]
-        if stored is None:
-            continue
-        offset = 0
-        for block in blocks:
-            width = block.structure.shape[1]
-            if block.recurrent == recurrent:
-                part = stored[:, offset:offset + width].tocoo()
-                columns.append(part.col)
-                destinations.append(placements[target][0][part.row])
-            offset += width
-    if not columns:
-        return np.zeros(1, dtype=np.int64)
-    cols, dest = np.concatenate(columns), np.concatenate(destinations)
-    per_neuron = _distinct_per_row(cols, dest, (core_of.size, int(dest.max(initial=0)) + 1))
-    return np.bincount(core_of, weights=per_neuron, minlength=int(core_of.max()) + 1).astype(np.int64)
+    return NetworkResources(profile.name, layers, profile.value("cores_per_chip"),
+                            profile.value("synapse_word_bits"), chip_problems)

@@ -33,7 +33,10 @@ from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.simulate.input_options import check_at_least_one, check_input_shape
 
 # What the JSON shows of a layer's ``LayerResources`` on a chip profile.
-FIT_KEYS = ("index", "cores", "storage", "dense_bits", "sparse_bits", "max_fan_in", "max_fan_out", "problems")
+FIT_KEYS = ("index", "cores", "storage", "weight_bits", "synapse_words", "row", "problems")
+# The compiler's columns of its per-core distribution (``CoreRow``'s fields; AxonMem is not modelled).
+CORE_COLUMNS = (("AxonIn", "axon_in"), ("NeuronGr", "neuron_groups"), ("Neurons", "neurons"),
+                ("Synapses", "synapses"), ("AxonMap", "axon_map"), ("AxonMem", None), ("Cores", "cores"))
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,10 @@ class InspectedLayer:
 @dataclass(frozen=True)
 class ChipFit:
     """The network on one chip profile (``hardware.resources``, docs/hardware.md): cores,
-    chips, synaptic memory (bits, the storage format each layer is cheapest in), per
-    layer (``LayerResources``), problems (the network's and each layer's, ``layer/i:``
-    first, one line each) and the profile's figures that are estimates."""
+    chips, synaptic memory (bits, as netx's default ``Dense`` synapses store it), per
+    layer (``LayerResources``, with its line of the per-core distribution), problems
+    (the network's and each layer's, ``layer/i:`` first, one line each) and the
+    profile's figures that are estimates."""
 
     cores: int
     chips: int
@@ -259,10 +263,15 @@ def summary_lines(inspection: Inspection) -> list[str]:
     lines.append("neuron: thresh = vThMant/64 (SLAYER float units); i_dec, v_dec = iDecay/4096, vDecay/4096; "
                  "synapses = nonzero")
     for name, fit in inspection.profiles.items():
-        per_layer = ", ".join(f"{layer.cores} {layer.storage}" for layer in fit.layers)
+        per_layer = ", ".join(str(layer.cores) for layer in fit.layers)
         estimated = f"; estimated figures: {len(fit.estimated_figures)}" if fit.estimated_figures else ""
         lines.append(f"{name}: {fit.cores} cores on {fit.chips} chip(s), synaptic memory "
-                     f"{fit.synaptic_bits / 8192:.1f} KiB (per layer: {per_layer}){estimated}")
+                     f"{fit.synaptic_bits / 8192:.1f} KiB (cores per layer: {per_layer}){estimated}")
+        lines.append("  |" + "|".join(f"{title:>8}" for title, _ in CORE_COLUMNS) + "| layer")
+        for entry, layer in zip(inspection.layers, fit.layers):
+            cells = "|".join(f"{'-' if key is None or getattr(layer.row, key) is None else getattr(layer.row, key):>8}"
+                             for _, key in CORE_COLUMNS)
+            lines.append(f"  |{cells}| layer/{entry.group} {entry.type} {layer.row.label}")
         lines.extend(f"  problem: {problem}" for problem in fit.problems)
     lines.extend(f"warning: {w}" for w in inspection.warnings)
     if not inspection.warnings:
