@@ -146,6 +146,14 @@ def test_html_report_is_self_contained_and_states_the_figures(run_dir, tmp_path)
         assert f"{report[side]['accuracy']:.4f}" in page
         assert f"{report[side]['synops_per_sample']:.0f}" in page
     assert f"{report['synops_ratio']:.4f}" in page
+    for chip in ("loihi1", "loihi2"):
+        assert f"{chip}: cores per layer, as Intel's Loihi 2 compiler maps a network" in page
+        for side in ("dense", "pruned"):
+            hardware = report[side]["hardware"][chip]
+            rows = hardware["distribution"]
+            assert [row["cores"] for row in rows] == hardware["cores_per_layer"] and sum(
+                hardware["cores_per_layer"]) == hardware["cores"]
+            assert all(row["neurons"] >= 1 and row["synapses"] >= 0 for row in rows)
 
 
 def test_raster_marks_and_counts_mismatches():

@@ -9,6 +9,7 @@ come from the golden model, i.e. from the network that was exported.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,8 @@ def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int, l
 def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray],
                      sparse: bool) -> dict[str, Any]:
     """Per chip profile in ``hardware/``: the cores and chips the network needs (its dense
-    layers on ``Sparse`` synapses where ``sparse``, as Lava ran it), its synaptic
+    layers on ``Sparse`` synapses where ``sparse``, as Lava ran it), per layer and in the
+    compiler's per-core distribution (``resources.CoreRow``, with the layer's group), its synaptic
     memory, and the energy of one inference from the measured synaptic operations [N,
     L] and spikes (``neurodeploy.hardware``; docs/hardware.md); energy None on a chip
     that cannot send the network's graded messages."""
@@ -133,6 +135,8 @@ def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarr
         figures[name] = {
             "cores": resources.cores,
             "cores_per_layer": [layer.cores for layer in resources.layers],
+            "distribution": [{"layer": network.group_of(layer.index), "type": layer.kind, **asdict(layer.row)}
+                             for layer in resources.layers],
             "chips": resources.chips,
             "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
             "energy_uj": None if energy.energy_pj is None else energy.energy_pj * 1e-6,

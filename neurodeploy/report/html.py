@@ -83,6 +83,21 @@ def energy_text(hardware: dict[str, Any]) -> str:
     return "n/a" if energy is None else f"{energy:.3f}"
 
 
+def distribution_table(report: dict[str, Any], chip: str) -> str:
+    """The per-core distribution of both networks on ``chip`` (one row per layer: the
+    compiler's columns, ``resources.CoreRow``), as an HTML table."""
+    columns = (("cores", "cores"), ("neurons", "neurons / core"), ("synapses", "synapse words / core"),
+               ("axon_in", "axons in"), ("axon_map", "axons out"))
+    head = "".join(f"<th>{name}: {title}</th>" for name in NAMES for _, title in columns)
+    body = ""
+    rows = zip(report[NAMES[0]]["hardware"][chip]["distribution"], report[NAMES[1]]["hardware"][chip]["distribution"])
+    for first, second in rows:
+        cells = "".join(f"<td>{'-' if row[key] is None else row[key]}</td>" for row in (first, second)
+                        for key, _ in columns)
+        body += f"<tr><td>layer/{first['layer']} {html.escape(first['type'])} {html.escape(first['label'])}</td>{cells}</tr>"
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+
 def _table(rows: list[tuple[str, str, str]]) -> str:
     body = "".join(f"<tr><td>{html.escape(a)}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
     head = "".join(f"<th>{name}</th>" for name in NAMES)
@@ -135,6 +150,12 @@ def write_html(out_dir: Path, steps: int, starts_with_input: bool, sweep_dir: Pa
         "<p class='note'>Energy and cores: neurodeploy.hardware's model with the profiles in hardware/ "
         "(every figure there names its source; see docs/hardware.md), from the synaptic operations, "
         "spikes and neuron updates measured on the test set.</p>",
+        *(part for chip in report[NAMES[0]]["hardware"]
+          for part in (f"<h2>{html.escape(chip)}: cores per layer, as Intel's Loihi 2 compiler maps a network</h2>",
+                       distribution_table(report, chip))),
+        "<p class='note'>One row per layer, dense then pruned (the pruned network on Sparse synapses, as Lava "
+        "ran it); per core: the largest core's neurons and axons in, the synaptic memory words and axons out "
+        "averaged over the layer's cores. The rules: docs/hardware.md.</p>",
         "<h2>Spikes of one sample (Lava), mismatches against the golden model marked</h2>",
         _png(raster_figure(lava, golden, sample=0)),
         "<h2>Per layer</h2>",
