@@ -38,13 +38,15 @@ def test_points_cover_every_combination_and_reject_bad_options():
 def test_summary_is_mean_and_sample_std_over_seeds():
     rows = [
         {"criterion": "sf", "sparsity": 0.9, "seed": s, "accuracy": a, "synops_per_sample": 10.0 * s,
-         "spikes_per_sample": 1.0, "sparsity_reached": 0.9, "sparsity_all_layers": 0.8}
+         "spikes_per_sample": 1.0, "sparsity_reached": 0.9, "sparsity_all_layers": 0.8,
+         "cores_loihi1": 3 + s, "cores_loihi2": 2}
         for s, a in [(0, 0.5), (1, 0.7), (2, 0.9)]
     ]
     (entry,) = summarize(rows)
     assert entry["seeds"] == 3 and entry["accuracy_mean"] == pytest.approx(0.7)
     assert entry["accuracy_std"] == pytest.approx(0.2)
     assert entry["synops_per_sample_mean"] == pytest.approx(10.0)
+    assert (entry["cores_loihi1_mean"], entry["cores_loihi2_mean"], entry["cores_loihi2_std"]) == (4.0, 2.0, 0.0)
 
 
 @pytest.fixture
@@ -105,13 +107,16 @@ def _check_completed_sweep(out: Path) -> None:
     for (criterion, sparsity), row in by_point.items():
         assert 0.0 <= row["accuracy"] <= 1.0 and row["synops_per_sample"] > 0 and row["spikes_per_sample"] > 0
         assert row["sparsity_reached"] >= sparsity
+        assert row["cores_loihi2"] >= 1 and row["cores_loihi1"] >= 1
         assert (out / "points" / f"{criterion if sparsity else 'dense'}-"
                 f"{'' if not sparsity else f'{sparsity:g}-'}s1.net").exists()
     assert by_point[("magnitude", 0.9)]["synops_per_sample"] < by_point[("dense", 0.0)]["synops_per_sample"]
+    assert by_point[("magnitude", 0.9)]["cores_loihi2"] <= by_point[("dense", 0.0)]["cores_loihi2"]
     with open(out / "sweep.csv") as handle:
         table = list(csv.DictReader(handle))
     assert [(t["criterion"], float(t["sparsity"])) for t in table] == list(by_point)
-    assert {"accuracy_mean", "accuracy_std", "synops_per_sample_mean", "spikes_per_sample_std"} <= set(table[0])
+    assert {"accuracy_mean", "accuracy_std", "synops_per_sample_mean", "spikes_per_sample_std",
+            "cores_loihi2_mean"} <= set(table[0])
     for name in ("accuracy_vs_sparsity.png", "accuracy_vs_synops.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -123,6 +128,13 @@ def _check_completed_sweep(out: Path) -> None:
         saved = out / "points" / f"{point.name}.json"
         assert _finished(saved, _digest(recipe, point)) is not None
         assert (_finished(saved, _digest(changed, point)) is not None) == (point.sparsity == 0)
+    # A row an older neurodeploy wrote, without the cores, is not finished either.
+    saved = json.loads((out / "points" / "magnitude-0.9-s1.json").read_text())
+    del saved["row"]["cores_loihi2"]
+    older = out / "older.json"
+    older.write_text(json.dumps(saved))
+    assert _finished(older, saved["digest"]) is None
+    older.unlink()
 
 
 @pytest.mark.slow

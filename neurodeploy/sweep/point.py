@@ -3,7 +3,9 @@
 A point's network is exported to NetX and measured there, in the golden
 model (bit-exact with Lava ``fixed_pt``) on the whole test set: accuracy
 over the first T steps, synaptic operations and spikes per sample (each
-sample alone, for T + drain steps, every layer).
+sample alone, for T + drain steps, every layer), and the cores it maps to on
+each chip profile (``hardware.resources``; a pruned network on ``Sparse``
+synapses, as a run's pruned network is deployed).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import numpy as np
 
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
+from neurodeploy.hardware.profile import available_profiles, load_profile
+from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.measure import measure_model
@@ -44,10 +48,16 @@ def point_recipe(recipe: Recipe, point: Point) -> Recipe:
     return dataclasses.replace(recipe, seed=point.seed, prune=prune)
 
 
-def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> dict[str, Any]:
+def cores_keys() -> tuple[str, ...]:
+    """The row's keys of the cores on each chip profile (``cores_loihi2``, ...)."""
+    return tuple(f"cores_{name}" for name in available_profiles())
+
+
+def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int, sparse: bool) -> dict[str, Any]:
     """Export ``model`` to ``path`` and measure that file in the golden model on the test set
     (``simulate.measure``): accuracy, synaptic operations and messages per sample (spikes,
-    or nonzero graded messages)."""
+    or nonzero graded messages); and its cores on each chip profile (``sparse``: its dense
+    layers on ``Sparse`` synapses)."""
     measured = measure_model(model, path, data.x_test, steps)
     network, run = measured.network, measured.run
     synops = network_synops(network, measured.inputs(), run.spikes)
@@ -58,6 +68,8 @@ def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int) -> di
         "spikes_per_sample": float(sum(np.count_nonzero(s, axis=(1, 2)).mean() for s in run.spikes)),
         "sparsity_all_layers": float(sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)),
         "test_samples": int(len(data.y_test)),
+        **{key: estimate_resources(network, load_profile(name), sparse=sparse).cores
+           for key, name in zip(cores_keys(), available_profiles())},
     }
 
 
@@ -85,5 +97,5 @@ def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) ->
         masks = result.masks.values()
         reached = sum(int((~m).sum()) for m in masks) / sum(m.numel() for m in masks)
     row = {"criterion": point.criterion, "sparsity": point.sparsity, "seed": point.seed, "sparsity_reached": reached}
-    row.update(measure(model, net_path, data, settings.data.steps))
+    row.update(measure(model, net_path, data, settings.data.steps, sparse=point.sparsity > 0))
     return row

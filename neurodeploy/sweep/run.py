@@ -43,7 +43,7 @@ from neurodeploy.sweep.cluster import (DEFAULT_RETRIES, Cluster, ClusterError, c
 from neurodeploy.sweep.plots import PLOTS, write_plots
 from neurodeploy.sweep.point import Point, point_recipe
 from neurodeploy.sweep.progress import SweepProgress
-from neurodeploy.sweep.table import write_table
+from neurodeploy.sweep.table import figures, write_table
 from neurodeploy.sweep.tasks import StartLog, dense_path, point_paths, point_task, train_task
 
 
@@ -82,12 +82,15 @@ def _digest(recipe: Recipe, point: Point) -> str:
 
 
 def _finished(path: Path, digest: str) -> dict[str, Any] | None:
-    """The row saved at ``path`` if it was made with settings ``digest``."""
+    """The row saved at ``path`` if it was made with settings ``digest`` and holds every
+    figure the table summarizes (a row of an older neurodeploy that lacks one, such as
+    the cores, is run again)."""
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return saved.get("row") if saved.get("digest") == digest else None
+    row = saved.get("row") if saved.get("digest") == digest else None
+    return row if isinstance(row, dict) and all(key in row for key in figures()) else None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,15 @@ import numpy as np
 
 from neurodeploy.fileio import atomic_path
 from neurodeploy.recipe import Recipe
+from neurodeploy.sweep.point import cores_keys
 
-FIGURES = ("accuracy", "synops_per_sample", "spikes_per_sample", "sparsity_reached", "sparsity_all_layers")
+BASE_FIGURES = ("accuracy", "synops_per_sample", "spikes_per_sample", "sparsity_reached", "sparsity_all_layers")
+
+
+def figures() -> tuple[str, ...]:
+    """The figures of a row that the summary averages: ``BASE_FIGURES`` and the cores on
+    each chip profile (``point.cores_keys``)."""
+    return BASE_FIGURES + cores_keys()
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -24,7 +31,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     summary = []
     for (criterion, sparsity), members in groups.items():
         entry: dict[str, Any] = {"criterion": criterion, "sparsity": sparsity, "seeds": len(members)}
-        for figure in FIGURES:
+        for figure in figures():
             values = np.array([m[figure] for m in members], dtype=np.float64)
             entry[f"{figure}_mean"] = float(values.mean())
             entry[f"{figure}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
