@@ -10,6 +10,8 @@ from netx_builders import FIXTURES, OffByOneThreshold, dense_network
 from neurodeploy.cli import main
 from neurodeploy.compare import verify as verify_module
 from neurodeploy.compare.networks import compare_networks
+from neurodeploy.hardware.profile import load_profile
+from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.limits import LimitError, Limits
 from neurodeploy.loihi.timing import drain
 from neurodeploy.netx import read_netx, write_netx
@@ -48,6 +50,8 @@ def test_compare_gives_the_same_figures_in_any_batch_size(tmp_path, batch):
     assert any("silent" in line for line in whole["caveats"]), "the case must exercise the caveats"
     assert 0 < whole["a"]["synops_per_sample"] and whole["b"]["layers"][-1]["spikes_per_sample"] == 0
     assert _without_times(batched) == _without_times(whole)
+    assert whole["a"]["cores"] == {chip: estimate_resources(read_netx(a), load_profile(chip)).cores
+                                   for chip in ("loihi1", "loihi2")}
 
 
 def test_compare_memory_is_bounded_by_the_batch_not_the_samples():

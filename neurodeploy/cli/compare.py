@@ -64,7 +64,9 @@ def _compare_networks(args: argparse.Namespace) -> None:
     print(f"{result.samples} sample(s) x {result.steps} steps; A = {args.nets[0]}, B = {args.nets[1]}")
     for side, figures in (("A", result.a), ("B", result.b)):
         layers = ", ".join(f"{layer.spikes_per_sample:.1f}" for layer in figures.layers)
-        print(f"{side}: synops per sample {figures.synops_per_sample:.0f}; spikes per sample by layer [{layers}]")
+        cores = ", ".join(f"{chip} {count}" for chip, count in figures.cores.items())
+        print(f"{side}: synops per sample {figures.synops_per_sample:.0f}; cores {cores}; spikes per sample by "
+              f"layer [{layers}]")
     print(f"output spike agreement {result.output_agreement:.4f}, "
           f"identical samples {result.output_identical_samples:.4f}")
     if result.class_agreement is not None:

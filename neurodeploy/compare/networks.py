@@ -16,6 +16,8 @@ import numpy as np
 from neurodeploy.compare.caveats import (agreement_caveat, layer_caveats, prediction_caveats, silent_layers,
                                          silent_outputs)
 from neurodeploy.compare.synops import network_synops
+from neurodeploy.hardware.profile import available_profiles, load_profile
+from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.netx import Network, network_warnings, read_netx
 from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.limits import Limits
@@ -47,12 +49,15 @@ class ComparedLayer:
 @dataclass(frozen=True)
 class NetworkFigures:
     """One network of a comparison: its file, its layers (``ComparedLayer``), its synaptic
-    operations per sample (all layers) and the golden model's wall seconds."""
+    operations per sample (all layers), the golden model's wall seconds, and the cores
+    it maps to on each chip profile (``hardware.resources``, on netx's default ``Dense``
+    synapses)."""
 
     network: str
     layers: tuple[ComparedLayer, ...]
     synops_per_sample: float
     golden_s: float
+    cores: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class _Tally:
             ),
             synops_per_sample=float(synops.sum(axis=1).mean()),
             golden_s=self.seconds,
+            cores={name: estimate_resources(network, load_profile(name)).cores for name in available_profiles()},
         )
 
 
