@@ -172,50 +172,46 @@ def _slice_cores(shape: tuple[int, int, int], piece: tuple[int, int, int]) -> np
 
 def _kernel_words(layer: ConvLayer, channels: int, bits: int, word_bits: int) -> int:
     """Words a conv slice of ``channels`` output channels stores (rule 2)."""
-    out, per_group, kh, kw = layer.weight.shape
+    _, per_group, kh, kw = layer.weight.shape
     return kh * kw * per_group * (math.ceil(channels * bits / word_bits) + 1)
 
 
-def _axon_words(stored: scipy.sparse.csr_matrix, core_of: np.ndarray, entry_bits: int, header: int,
-                word_bits: int) -> np.ndarray:
-    """int64 [cores]: words each core stores (rule 3): per (axon, core) with k entries,
-    ceil((k entry_bits + header) / word_bits)."""
+def _entries(stored: scipy.sparse.csr_matrix, core_of: np.ndarray) -> scipy.sparse.csr_matrix:
+    """CSR [cores, axons]: the entries each input axon stores on each core (rule 3); its
+    row lengths are the cores' distinct presynaptic neurons (rule 4)."""
     coo = stored.tocoo()
-    cores = int(core_of.max()) + 1 if core_of.size else 0
     pairs = scipy.sparse.csr_matrix((np.ones(coo.nnz, dtype=np.int64), (core_of[coo.row], coo.col)),
-                                    shape=(cores, stored.shape[1]))
+                                    shape=(int(core_of.max()) + 1, stored.shape[1]))
     pairs.sum_duplicates()
-    words = -(-(pairs.data * entry_bits + header) // word_bits)
-    return np.bincount(np.repeat(np.arange(cores), np.diff(pairs.indptr)), weights=words,
+    return pairs
+
+
+def _words(entries: scipy.sparse.csr_matrix, entry_bits: int, header: int, word_bits: int) -> np.ndarray:
+    """int64 [cores]: words each core stores (rule 3): per (core, axon) with k entries,
+    ceil((k entry_bits + header) / word_bits)."""
+    words = -(-(entries.data * entry_bits + header) // word_bits)
+    cores = entries.shape[0]
+    return np.bincount(np.repeat(np.arange(cores), np.diff(entries.indptr)), weights=words,
                        minlength=cores).astype(np.int64)
 
 
 def _chunks(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: int
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Rule 3: the core of each neuron and the words of each core, the neurons dealt in
-    chunks of ceil(n / r), r grown by the busiest core's excess over the limit."""
+            ) -> tuple[np.ndarray, scipy.sparse.csr_matrix, np.ndarray]:
+    """Rule 3: the core of each neuron, the entries of each (core, axon) and the words of
+    each core, the neurons dealt in chunks of ceil(n / r), r grown by the busiest core's
+    excess over the limit."""
     neurons = stored.shape[0]
     limit = profile.value("synapse_words_per_core")
     ratio = math.ceil(neurons / profile.value("neurons_per_core"))
     while True:
         chunk = math.ceil(neurons / ratio)
         core_of = np.arange(neurons) // chunk
-        words = _axon_words(stored, core_of, entry_bits, profile.value("axon_header_bits"),
-                            profile.value("synapse_word_bits"))
+        entries = _entries(stored, core_of)
+        words = _words(entries, entry_bits, profile.value("axon_header_bits"), profile.value("synapse_word_bits"))
         busiest = int(words.max(initial=0))
         if busiest <= limit or chunk == 1:
-            return core_of, words
+            return core_of, entries, words
         ratio *= math.ceil(busiest / limit)
-
-
-def _distinct_per_core(stored: scipy.sparse.csr_matrix, core_of: np.ndarray) -> np.ndarray:
-    """int64 [cores]: distinct presynaptic neurons with an entry on each core."""
-    coo = stored.tocoo()
-    cores = int(core_of.max()) + 1
-    pairs = scipy.sparse.csr_matrix((np.ones(coo.nnz, dtype=np.int64), (core_of[coo.row], coo.col)),
-                                    shape=(cores, stored.shape[1]))
-    pairs.sum_duplicates()
-    return np.diff(pairs.indptr).astype(np.int64)
 
 
 def _message_problems(layer: Layer, profile: ChipProfile) -> list[str]:
@@ -245,12 +241,7 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
     word_bits = profile.value("synapse_word_bits")
     bits = max((weight_bits(w) for w in layer.weights()), default=0)
     problems = _message_problems(layer, profile)
-    stored = None
-    if connections is None and not _spatial(layer):
-        connections = layer.connections(network.previous(index))
-    if connections and not _spatial(layer):
-        stored = scipy.sparse.hstack([block.weights if sparse else block.structure for block in connections],
-                                     format="csr")
+    axon_in: int | None = None  # a conv's (rule 4)
     if _spatial(layer):
         shape = tuple(int(s) for s in layer.lava_shape)
         piece = _slices(shape, limit)
@@ -260,22 +251,27 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
                    and piece[2] > 1):
                 piece = (piece[0], piece[1], math.ceil(piece[2] / 2))
             words_per_core = _kernel_words(layer, piece[2], bits, word_bits)
+        else:
+            axon_in = 1
         core_of = _slice_cores(shape, piece)
-        cores = int(core_of.max()) + 1
-        words = np.full(cores, words_per_core, dtype=np.int64)
+        words = np.full(int(core_of.max()) + 1, words_per_core, dtype=np.int64)
         storage = "shared" if isinstance(layer, ConvLayer) else "none"
-        label = f"Conv({piece[0]}, {piece[1]}, {piece[2]})"
-    elif stored is not None:
-        core_of, words = _chunks(stored, profile, bits + profile.value("synapse_index_bits"))
-        cores = int(core_of.max()) + 1
-        storage = "sparse" if sparse else "dense"
-        label = f"Dense({int(np.bincount(core_of).max())})"
+        label, channels = f"Conv({piece[0]}, {piece[1]}, {piece[2]})", piece[2]
     else:
-        core_of = np.arange(layer.size) // limit
-        cores, words, storage = int(core_of.max()) + 1, np.zeros(1, dtype=np.int64), "none"
-        label = f"Input({int(np.bincount(core_of).max())})"
-    axon_in = None if isinstance(layer, ConvLayer) else (
-        1 if stored is None else int(_distinct_per_core(stored, core_of).max()))
+        blocks = layer.connections(network.previous(index)) if connections is None else connections
+        channels = 1
+        if blocks:
+            stored = scipy.sparse.hstack([block.weights if sparse else block.structure for block in blocks],
+                                         format="csr")
+            core_of, entries, words = _chunks(stored, profile, bits + profile.value("synapse_index_bits"))
+            axon_in = int(np.diff(entries.indptr).max())
+            storage, kind = ("sparse" if sparse else "dense"), "Dense"
+        else:
+            core_of = np.arange(layer.size) // limit
+            words = np.zeros(int(core_of.max()) + 1, dtype=np.int64)
+            axon_in, storage, kind = 1, "none", "Input"
+        label = f"{kind}({int(np.bincount(core_of).max())})"
+    cores = words.size
     if axon_in is not None and axon_in > profile.value("fan_in_per_core"):
         problems.append(f"a core needs {axon_in} input axons, the limit is {profile.value('fan_in_per_core')}")
     if int(words.max(initial=0)) > profile.value("synapse_words_per_core"):
@@ -285,15 +281,16 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
         problems.append(f"weights need {bits} bits, the chip stores {profile.value('weight_bits')}")
     per_core = np.bincount(core_of, minlength=cores)
     following = network.layers[index + 1] if index + 1 < len(network.layers) else None
-    axon_map = per_core // layer.lava_shape[2] if _spatial(layer) and isinstance(following, ConvLayer) else per_core
+    axon_map = per_core // channels if isinstance(following, ConvLayer) else per_core  # positions of a slice
     if int(axon_map.max()) > profile.value("fan_out_per_core"):
         problems.append(f"a core needs {int(axon_map.max())} output axons, the limit is "
                         f"{profile.value('fan_out_per_core')}")
     row = CoreRow(axon_in=axon_in, neuron_groups=1, neurons=int(per_core.max()),
                   synapses=int(words.sum()) // cores, axon_map=int(axon_map.sum()) // cores, cores=cores,
                   label=label)
-    return LayerResources(index=index, kind=layer.netx_type, neurons=layer.size, weight_bits=bits, storage=storage, cores=cores,
-                          synapse_words=int(words.sum()), row=row, core_of=core_of, problems=tuple(problems))
+    return LayerResources(index=index, kind=layer.netx_type, neurons=layer.size, weight_bits=bits, storage=storage,
+                          cores=cores, synapse_words=int(words.sum()), row=row, core_of=core_of,
+                          problems=tuple(problems))
 
 
 def estimate_resources(network: Network, profile: ChipProfile, connections: list[list[Connections]] | None = None,
