@@ -21,7 +21,7 @@ import stat
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def check_input(path: str | Path, what: str = "file") -> Path:
     return path
 
 
-NamedPath = Tuple[str, Optional[Union[str, "os.PathLike[str]"]]]
+NamedPath = tuple[str, "str | os.PathLike[str] | None"]
 """A path with the role a command gives it (``("--json", path)``); a None path is not given."""
 
 
@@ -112,10 +112,11 @@ def check_distinct(inputs: Iterable[NamedPath], outputs: Iterable[NamedPath],
     for role, path in outputs:
         if path is None:
             continue
-        earlier = seen.setdefault(_identity(path), (role, path, False))
-        if earlier[:2] == (role, path) and not earlier[2]:
+        identity = _identity(path)
+        if identity not in seen:
+            seen[identity] = (role, path, False)
             continue
-        other_role, other, read = earlier
+        other_role, other, read = seen[identity]
         if read:
             raise PathError(f"{path}: {role} is the same file as {other_role} {other}, which the command "
                             f"reads; an output never replaces an input (give another {role})")
