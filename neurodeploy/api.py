@@ -197,7 +197,7 @@ def export(source: str | Path, format: str, out: str | Path | None = None,
     return Exported(networks=(), converted=(convert_file(source, format, out, input_shape, given["limits"]),))
 
 
-def _export_folder(out: Path, format: str, limits: Limits | None = None) -> Exported:
+def _export_folder(out: Path, format: str, limits: Limits | None) -> Exported:
     """The export stage of the run folder ``out``, then its networks converted to ``format``
     under the folder's lock."""
     from neurodeploy import pipeline

@@ -55,8 +55,8 @@ def _compare_networks(args: argparse.Namespace) -> None:
     if args.out is not None:
         raise UsageError("neurodeploy compare: --out is for the compare stage, not for A.net B.net")
     try:
-        result = compare(*args.nets, recipe=args.recipe, **input_keywords(args, [("A.net", args.nets[0]), ("B.net", args.nets[1])]),
-                         num_layers=args.num_layers,
+        networks = [("A.net", args.nets[0]), ("B.net", args.nets[1])]
+        result = compare(*args.nets, recipe=args.recipe, **input_keywords(args, networks), num_layers=args.num_layers,
                          input_shape=args.input_shape, batch_size=args.batch_size, limits=limits(args), warn=warn)
     except NetworkMismatchError as err:
         raise UsageError(f"neurodeploy compare: {err}") from err

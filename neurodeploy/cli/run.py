@@ -93,7 +93,8 @@ def check_folder_files(args: argparse.Namespace) -> None:
 
     stages = pipeline.STAGES if args.command == "run" else (pipeline.BY_NAME[args.command],)
     sweep = getattr(args, "sweep", None)
-    check_out_files(args, pipeline.folder_files(stages), inputs=(("--sweep's sweep.json", None if sweep is None else sweep / "sweep.json"),))
+    sweep_json = None if sweep is None else sweep / "sweep.json"
+    check_out_files(args, pipeline.folder_files(stages), inputs=(("--sweep's sweep.json", sweep_json),))
 
 
 def export(args: argparse.Namespace) -> int:

@@ -94,7 +94,8 @@ def distribution_table(report: dict[str, Any], chip: str) -> str:
     for first, second in rows:
         cells = "".join(f"<td>{'-' if row[key] is None else row[key]}</td>" for row in (first, second)
                         for key, _ in columns)
-        body += f"<tr><td>layer/{first['layer']} {html.escape(first['type'])} {html.escape(first['label'])}</td>{cells}</tr>"
+        name = f"layer/{first['layer']} {first['type']} {first['label']}"
+        body += f"<tr><td>{html.escape(name)}</td>{cells}</tr>"
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
