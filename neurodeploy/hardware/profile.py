@@ -9,11 +9,12 @@ A profile is a YAML file in ``hardware/`` (see ``hardware/loihi1.yaml``)::
       cores_per_chip: {value: 128, unit: ..., source: key}
       ...
 
-Every figure of ``FIGURES`` must be present with a positive ``value`` and a
-``source`` that is a key of ``sources`` (``OPTIONAL_FIGURES``, both or
-neither: a chip without them sends spikes only); ``estimate: true`` marks a figure
-that is not published as such and then needs a ``reason``; ``note`` and
-``unit`` are free text.
+Every figure of ``FIGURES`` must be present with a positive ``value``, a
+``source`` that is a key of ``sources`` and a ``basis`` (``BASES``: how the
+figure was obtained); one that is not published or measured as such needs a
+``reason``. ``OPTIONAL_FIGURES`` may be absent: the graded-message pair
+both or neither (a chip without them sends spikes only), static power
+alone (then no static energy). ``note`` and ``unit`` are free text.
 """
 from __future__ import annotations
 
@@ -36,20 +37,33 @@ FIGURES = {
     "weight_bits": "largest weight mantissa, bits",
     "fan_in_per_core": "distinct presynaptic neurons (input axons) per core",
     "fan_out_per_core": "output axons (axon map entries) per core",
+    "time_synaptic_op": "time per synaptic operation, ns",
+    "time_neuron_update": "time per neuron update (every neuron, every step), ns",
+    "time_message_in": "time per message a core receives, ns",
+    "time_spike_out": "time per message a core's neurons send, ns",
+    "time_message_out": "time per message a core routes to another core, ns",
+    "time_barrier": "time of the barrier that ends a step, ns",
     "energy_synaptic_op": "energy per synaptic operation, pJ",
-    "energy_neuron_update_active": "energy per active neuron update, pJ",
-    "energy_neuron_update_inactive": "energy per inactive neuron update, pJ",
-    "energy_spike_sent": "energy per spike sent, pJ",
+    "energy_neuron_update": "energy per neuron update, pJ",
+    "energy_spike_sent": "energy per spike routed to a core, pJ",
 }
-# Figures a chip may lack: without them it sends spikes only.
-OPTIONAL_FIGURES = {
+# Figures a chip may lack: the graded pair (without it the chip sends spikes only) and
+# static power (without it no static energy).
+GRADED_FIGURES = {
     "graded_message_bits": "largest payload of a graded message (graded spike), bits",
-    "energy_graded_message_sent": "energy per graded message sent, pJ",
+    "energy_graded_message_sent": "energy per graded message routed to a core, pJ",
 }
+OPTIONAL_FIGURES = {
+    **GRADED_FIGURES,
+    "static_power_per_chip": "static (leakage) power of one chip while it runs, W",
+}
+# how a figure was obtained: printed by its source, measured on the chip by its source,
+# fitted here to a measurement, derived here from a source's output, taken from another chip
+BASES = ("published", "measured", "calibrated", "derived", "assumed")
 INTEGER_FIGURES = ("cores_per_chip", "neurons_per_core", "synapse_words_per_core", "synapse_word_bits",
                    "synapse_index_bits", "axon_header_bits", "weight_bits", "fan_in_per_core", "fan_out_per_core",
                    "graded_message_bits")
-FIGURE_KEYS = {"value", "unit", "source", "estimate", "reason", "note"}
+FIGURE_KEYS = {"value", "unit", "source", "basis", "reason", "note"}
 
 
 class ProfileError(ValueError):
@@ -58,11 +72,11 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True)
 class Figure:
-    """One number of a profile: its value, the key of its source, whether it is an estimate."""
+    """One number of a profile: its value, the key of its source, its basis (``BASES``)."""
 
     value: float
     source: str
-    estimate: bool = False
+    basis: str
     reason: str | None = None
     unit: str | None = None
     note: str | None = None
@@ -88,8 +102,8 @@ class ChipProfile:
 
     @property
     def estimates(self) -> list[str]:
-        """Names of the figures marked as estimates."""
-        return [name for name, figure in self.figures.items() if figure.estimate]
+        """Names of the figures neither published nor measured as such."""
+        return [name for name, figure in self.figures.items() if figure.basis not in ("published", "measured")]
 
 
 def available_profiles() -> list[str]:
@@ -138,10 +152,10 @@ def _parse_profile(path: Path, size: int, mtime_ns: int) -> ChipProfile:
         if name not in figures:
             raise ProfileError(f"{path}: missing figure '{name}' ({FIGURES[name]})")
         parsed[name] = _figure(path, name, figures[name], sources)
-    graded = [name for name in OPTIONAL_FIGURES if name in figures]
-    if graded and len(graded) != len(OPTIONAL_FIGURES):
-        raise ProfileError(f"{path}: give both {' and '.join(OPTIONAL_FIGURES)} or neither")
-    for name in graded:
+    graded = [name for name in GRADED_FIGURES if name in figures]
+    if graded and len(graded) != len(GRADED_FIGURES):
+        raise ProfileError(f"{path}: give both {' and '.join(GRADED_FIGURES)} or neither")
+    for name in (name for name in OPTIONAL_FIGURES if name in figures):
         parsed[name] = _figure(path, name, figures[name], sources)
     return ChipProfile(str(raw["name"]), str(raw["title"]), {str(k): str(v) for k, v in sources.items()},
                        parsed, path)
@@ -162,12 +176,12 @@ def _figure(path: Path, name: str, raw: object, sources: dict) -> Figure:
     source = raw.get("source")
     if source not in sources:
         raise ProfileError(f"{where}: 'source' {source!r} is not a key of 'sources'")
-    estimate = raw.get("estimate", False)
-    if not isinstance(estimate, bool):
-        raise ProfileError(f"{where}: 'estimate' must be true or false")
-    if estimate and not raw.get("reason"):
-        raise ProfileError(f"{where}: an estimate needs a 'reason'")
+    basis = raw.get("basis")
+    if basis not in BASES:
+        raise ProfileError(f"{where}: 'basis' must be one of {', '.join(BASES)}, got {basis!r}")
+    if basis not in ("published", "measured") and not raw.get("reason"):
+        raise ProfileError(f"{where}: a {basis} figure needs a 'reason'")
     return Figure(
-        value=int(value) if name in INTEGER_FIGURES else float(value), source=str(source), estimate=estimate,
+        value=int(value) if name in INTEGER_FIGURES else float(value), source=str(source), basis=basis,
         reason=raw.get("reason"), unit=raw.get("unit"), note=raw.get("note"),
     )
