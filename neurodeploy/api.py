@@ -115,7 +115,7 @@ def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,
             spikes: str | Path | None = None, events: str | Path | None = None, bias: str | Path | None = None,
             random_rate: float | None = None, steps: int | None = None, samples: int | None = None,
             seed: int | None = None, num_layers: int | None = None, input_shape: Shape | None = None,
-            batch_size: int | None = None, limits: Limits | None = None,
+            batch_size: int | None = None, sparse: bool = False, limits: Limits | None = None,
             warn: Callable[[str], None] = _warn) -> Comparison:
     """Two NetX networks, A and B (say dense and pruned), in the golden model on one input
     set (``compare.networks.Comparison``; ``.to_dict()`` is ``neurodeploy compare A.net
@@ -124,7 +124,9 @@ def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,
     The input set: ``recipe``, the test set of that recipe (YAML) with its labels, so
     that the accuracies are given; or one of ``spikes``, ``events``, ``bias``,
     ``random_rate`` with ``steps``, ``samples``, ``seed`` as ``verify`` takes them.
-    batch_size: samples run at a time (the figures do not depend on it). The recipe's
+    batch_size: samples run at a time (the figures do not depend on it). sparse: the chip
+    figures with dense layers on netx's ``Sparse`` synapses (no zero weight stored; pruning
+    then saves cores), else on ``Dense`` (netx's default). The recipe's
     names are checked first (``RecipeError``); ``NetworkMismatchError`` when A and B
     differ in input or output shape.
     """
@@ -134,7 +136,7 @@ def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,
     given = check_arguments("compare", dict(
         a=a, b=b, recipe=recipe, spikes=spikes, events=events, bias=bias, random_rate=random_rate, steps=steps,
         samples=samples, seed=seed, num_layers=num_layers, input_shape=input_shape, batch_size=batch_size,
-        limits=limits, warn=warn))
+        sparse=sparse, limits=limits, warn=warn))
     options = _input_options(given)
     check_input_set(options, given["recipe"])
     if given["recipe"] is not None:  # its names, before its test set is read
@@ -143,7 +145,7 @@ def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,
 
         check_names(load_recipe(given["recipe"]))
     return compare_files((given["a"], given["b"]), options, given["recipe"], given["num_layers"],
-                         given["input_shape"], given["limits"], given["warn"], given["batch_size"])
+                         given["input_shape"], given["limits"], given["warn"], given["batch_size"], given["sparse"])
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def test_html_report_is_self_contained_and_states_the_figures(run_dir, tmp_path)
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page), "the report must not load anything"
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 2 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert len(images) == 4 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
     for side in ("dense", "pruned"):
         assert f"{report[side]['accuracy']:.4f}" in page
         assert f"{report[side]['synops_per_sample']:.0f}" in page
@@ -154,6 +154,18 @@ def test_html_report_is_self_contained_and_states_the_figures(run_dir, tmp_path)
             assert [row["cores"] for row in rows] == hardware["cores_per_layer"] and sum(
                 hardware["cores_per_layer"]) == hardware["cores"]
             assert all(row["neurons"] >= 1 and row["synapses"] >= 0 for row in rows)
+            # activity per core: the cores' synaptic operations add up to the network's
+            per_core = hardware["per_core"]
+            assert len(per_core["syn_ops"]) == hardware["cores"] == len(per_core["layer"])
+            assert sum(per_core["syn_ops"]) == pytest.approx(report[side]["synops_per_sample"])
+            assert hardware["time_per_step_us"] > 0 and hardware["dynamic_uj"] > 0
+            assert f"{hardware['time_per_step_us']:.2f}" in page and f"{hardware['dynamic_uj']:.3f}" in page
+        dense, pruned = (report[side]["hardware"][chip] for side in ("dense", "pruned"))
+        assert pruned["cores"] <= dense["cores"], "a pruned network never maps to more cores than its dense one"
+        assert f"{chip}: activity per core, per inference" in page
+    loihi2 = report["dense"]["hardware"]["loihi2"]
+    assert loihi2["total_uj"] == pytest.approx(loihi2["static_uj"] + loihi2["dynamic_uj"])
+    assert report["dense"]["hardware"]["loihi1"]["static_uj"] is None
 
 
 def test_raster_marks_and_counts_mismatches():

@@ -153,5 +153,5 @@ def test_tiny_sigma_delta_run_sends_graded_messages(tiny_runs):
     report = tiny_runs["tiny_sdnn"]
     dense = report["dense"]
     assert len(dense["spikes_per_layer"]) == 4  # input (Delta), conv, dense, Output Sigma
-    assert dense["hardware"]["loihi1"]["energy_uj"] is None  # Loihi 1 has no graded messages
-    assert dense["hardware"]["loihi2"]["energy_uj"] > 0
+    assert dense["hardware"]["loihi1"]["dynamic_uj"] is None  # Loihi 1 has no graded messages
+    assert dense["hardware"]["loihi2"]["dynamic_uj"] > 0

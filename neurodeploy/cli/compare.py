@@ -10,7 +10,7 @@ from neurodeploy.cli.common import (INPUT_HELP, UsageError, input_arguments, inp
 
 # The options of ``compare A.net B.net`` that the compare stage (``--out DIR``) does not take.
 NETWORK_OPTIONS = ("spikes", "events", "bias", "random_rate", "recipe", "steps", "samples",
-                   "num_layers", "input_shape", "batch_size", "json", "max_memory")
+                   "num_layers", "input_shape", "batch_size", "json", "max_memory", "sparse")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
     parser.add_argument("nets", type=Path, nargs="*", metavar="NET.net", help="two NetX networks, A and B")
     parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (compare stage)")
     input_arguments(parser, recipe=True)
+    parser.add_argument("--sparse", action="store_true", default=None,
+                        help="the chip figures with dense layers on netx's Sparse synapses (no zero weight "
+                        "stored: pruning saves cores); default Dense, netx's default")
     return [parser]
 
 
@@ -49,6 +52,7 @@ def _compare_networks(args: argparse.Namespace) -> None:
     """Run ``compare A.net B.net``; print its summary."""
     from neurodeploy.api import compare
     from neurodeploy.compare.networks import NetworkMismatchError
+    from neurodeploy.report.chip import chip_rows
 
     if len(args.nets) != 2:
         raise UsageError(f"neurodeploy compare: give exactly two networks, got {len(args.nets)}")
@@ -57,7 +61,8 @@ def _compare_networks(args: argparse.Namespace) -> None:
     try:
         networks = [("A.net", args.nets[0]), ("B.net", args.nets[1])]
         result = compare(*args.nets, recipe=args.recipe, **input_keywords(args, networks), num_layers=args.num_layers,
-                         input_shape=args.input_shape, batch_size=args.batch_size, limits=limits(args), warn=warn)
+                         input_shape=args.input_shape, batch_size=args.batch_size, sparse=bool(args.sparse),
+                         limits=limits(args), warn=warn)
     except NetworkMismatchError as err:
         raise UsageError(f"neurodeploy compare: {err}") from err
     write_json(args.json, result.to_dict())
@@ -75,5 +80,11 @@ def _compare_networks(args: argparse.Namespace) -> None:
         print(f"accuracy A {result.accuracy_a:.4f}, B {result.accuracy_b:.4f}")
     if result.synops_ratio is not None:
         print(f"synops ratio B / A: {result.synops_ratio:.4f}")
+    for chip in result.a.hardware:
+        rows = chip_rows(result.a.hardware[chip], result.b.hardware[chip])
+        width = max(len(row[0]) for row in rows)
+        storage = "Sparse" if args.sparse else "Dense"
+        print(f"{chip} (A, B, B against A; dense layers on {storage} synapses):")
+        print("\n".join(f"  {label:<{width}}  {a:>10}  {b:>10}  {change}".rstrip() for label, a, b, change in rows))
     for line in result.caveats:
         print(f"caveat: {line}")

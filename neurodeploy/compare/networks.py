@@ -17,7 +17,7 @@ from neurodeploy.compare.caveats import (agreement_caveat, layer_caveats, predic
                                          silent_outputs)
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.hardware.profile import available_profiles, load_profile
-from neurodeploy.hardware.resources import estimate_resources
+from neurodeploy.hardware.cost import NetworkCost
 from neurodeploy.netx import Network, network_warnings, read_netx
 from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.limits import Limits
@@ -49,15 +49,17 @@ class ComparedLayer:
 @dataclass(frozen=True)
 class NetworkFigures:
     """One network of a comparison: its file, its layers (``ComparedLayer``), its synaptic
-    operations per sample (all layers), the golden model's wall seconds, and the cores
-    it maps to on each chip profile (``hardware.resources``, on netx's default ``Dense``
-    synapses)."""
+    operations per sample (all layers), the golden model's wall seconds, the cores it
+    maps to on each chip profile (``hardware.resources``, its dense layers on netx's
+    ``Dense`` or, where asked, ``Sparse`` synapses), and per profile its cores, time per step, energy per inference and activity per core
+    (``hardware.cost.NetworkCost.figures``)."""
 
     network: str
     layers: tuple[ComparedLayer, ...]
     synops_per_sample: float
     golden_s: float
     cores: dict[str, int]
+    hardware: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class _Tally:
     its output was silent."""
 
     golden: GoldenModel
+    cost: NetworkCost
     messages: np.ndarray
     silent_layers: set[int]
     synops: list[np.ndarray] = field(default_factory=list)
@@ -124,23 +127,26 @@ class _Tally:
     silent: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
-    def of(cls, network: Network) -> "_Tally":
+    def of(cls, network: Network, sparse: bool) -> "_Tally":
         count = len(network.layers)
-        return cls(GoldenModel(network), np.zeros(count, dtype=np.int64), set(range(count)))
+        cost = NetworkCost(network, [load_profile(name) for name in available_profiles()], sparse)
+        return cls(GoldenModel(network), cost, np.zeros(count, dtype=np.int64), set(range(count)))
 
     def add(self, stimulus: Stimulus) -> np.ndarray:
         """Run a batch; keep its figures; return its output messages [n, n_out, T + drain]."""
         run, synops, seconds = run_batch(self.golden, stimulus)
+        self.cost.add(stimulus.batch_spikes(self.golden.drain_steps), run.spikes)
         self.messages += [np.count_nonzero(spikes) for spikes in run.spikes]
         self.silent_layers &= set(silent_layers(run.spikes))
         self.synops.append(synops)
         self.seconds += seconds
         return run.spikes[-1]
 
-    def summary(self, samples: int) -> NetworkFigures:
-        """The network's figures over ``samples`` samples."""
+    def summary(self, samples: int, steps: int) -> NetworkFigures:
+        """The network's figures over ``samples`` samples of ``steps`` steps."""
         synops = np.concatenate(self.synops)
         network = self.golden.network
+        hardware = self.cost.figures(steps)
         return NetworkFigures(
             network=str(network.path),
             layers=tuple(
@@ -151,7 +157,8 @@ class _Tally:
             ),
             synops_per_sample=float(synops.sum(axis=1).mean()),
             golden_s=self.seconds,
-            cores={name: estimate_resources(network, load_profile(name)).cores for name in available_profiles()},
+            cores={name: figures["cores"] for name, figures in hardware.items()},
+            hardware=hardware,
         )
 
 
@@ -164,11 +171,13 @@ def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int
 
 
 def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndarray | None = None,
-                     limits: Limits | None = None, batch_size: int | None = None) -> Comparison:
+                     limits: Limits | None = None, batch_size: int | None = None, sparse: bool = False
+                     ) -> Comparison:
     """Compare A and B on every sample of ``stimulus``, ``batch_size`` samples at a time
     (None: all at once): what is held beyond the input is one batch's messages, and a
     few numbers per sample; the figures do not depend on the batch size. labels: int [N],
-    the samples' classes, for the accuracies. ``NetworkMismatchError`` when A and B
+    the samples' classes, for the accuracies. sparse: map dense layers onto the chip as
+    netx's ``Sparse`` synapses store them (no zero weight), else ``Dense`` (netx's default). ``NetworkMismatchError`` when A and B
     differ in input or output shape.
     """
     if a.input_shape != b.input_shape or a.layers[-1].lava_shape != b.layers[-1].lava_shape:
@@ -179,7 +188,7 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
     samples, steps = stimulus.num_samples, stimulus.steps
     batch_size = min(batch_size or samples, samples)
     check_compare_memory((a, b), batch_size, steps, limits or Limits())
-    tallies = (_Tally.of(a), _Tally.of(b))
+    tallies = (_Tally.of(a, sparse), _Tally.of(b, sparse))
     classes = a.layers[-1].size > 1
     equal = entries = identical = 0
     for _, batch in stimulus.batches(batch_size):
@@ -204,7 +213,7 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
                     *agreement_caveat(silent_a, silent_b)]
         if labels is not None:
             accuracy_a, accuracy_b = float((class_a == labels).mean()), float((class_b == labels).mean())
-    figures_a, figures_b = tally_a.summary(samples), tally_b.summary(samples)
+    figures_a, figures_b = tally_a.summary(samples, steps), tally_b.summary(samples, steps)
     return Comparison(
         samples=samples,
         steps=steps,
@@ -236,7 +245,7 @@ def check_input_set(options: InputOptions, recipe: str | Path | None) -> None:
 def compare_files(paths: Sequence[str | Path], options: InputOptions, recipe: str | Path | None = None,
                   num_layers: int | None = None, input_shape: tuple[int, int, int] | None = None,
                   limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None,
-                  batch_size: int | None = None) -> Comparison:
+                  batch_size: int | None = None, sparse: bool = False) -> Comparison:
     """``compare_networks`` of the NetX files ``paths`` (A and B, their first ``num_layers``
     layer groups) on the input ``options`` name, or on the test set of the recipe at
     ``recipe`` with its labels, ``batch_size`` samples at a time. ``warn`` gets a line for
@@ -261,4 +270,4 @@ def compare_files(paths: Sequence[str | Path], options: InputOptions, recipe: st
             (a, b), min(n, batch_size or n), t, limits), warn)
     else:
         raise InputOptionError("give an input set (--spikes, --events, --bias, --random-rate or --recipe)")
-    return compare_networks(a, b, stimulus, labels, limits, batch_size)
+    return compare_networks(a, b, stimulus, labels, limits, batch_size, sparse)

@@ -9,7 +9,6 @@ come from the golden model, i.e. from the network that was exported.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,8 @@ from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silen
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops, saving_shares, synops_terms
 from neurodeploy.fileio import REDO, atomic_path, open_npz
-from neurodeploy.hardware.energy import energy_per_inference
+from neurodeploy.hardware.cost import NetworkCost
 from neurodeploy.hardware.profile import available_profiles, load_profile
-from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.netx import Network, read_netx
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.simulate.stimulus import Stimulus
@@ -101,7 +99,7 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
             "exact_fraction": float(np.logical_not(np.any([d.any(axis=(1, 2)) for d in differs], axis=0)).mean()),
         },
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
-        "hardware": hardware_figures(network, synops, golden, bool(sim[f"{name}/sparse"])),
+        "hardware": hardware_figures(network, layer_inputs, golden, bool(sim[f"{name}/sparse"]), steps),
     }, synops_terms(network, layer_inputs, golden)
 
 
@@ -119,33 +117,16 @@ def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int, l
     ]
 
 
-def hardware_figures(network: Network, synops: np.ndarray, spikes: list[np.ndarray],
-                     sparse: bool) -> dict[str, Any]:
-    """Per chip profile in ``hardware/``: the cores and chips the network needs (its dense
-    layers on ``Sparse`` synapses where ``sparse``, as Lava ran it), per layer and in the
-    compiler's per-core distribution (``resources.CoreRow``, with the layer's group), its synaptic
-    memory, and the energy of one inference from the measured synaptic operations [N,
-    L] and spikes (``neurodeploy.hardware``; docs/hardware.md); energy None on a chip
-    that cannot send the network's graded messages."""
-    figures = {}
-    for name in available_profiles():
-        profile = load_profile(name)
-        resources = estimate_resources(network, profile, sparse=sparse)
-        energy = energy_per_inference(profile, network, synops, spikes)
-        figures[name] = {
-            "cores": resources.cores,
-            "cores_per_layer": [layer.cores for layer in resources.layers],
-            "distribution": [{"layer": network.group_of(layer.index), "type": layer.kind, **asdict(layer.row)}
-                             for layer in resources.layers],
-            "chips": resources.chips,
-            "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
-            "energy_uj": None if energy.energy_pj is None else energy.energy_pj * 1e-6,
-            "energy_uj_all_updates_inactive": None if energy.energy_pj_min is None else energy.energy_pj_min * 1e-6,
-            "neuron_updates": energy.neuron_updates,
-            "spikes_sent": energy.spikes_sent,
-            "estimates": sorted(profile.estimates),
-        }
-    return figures
+def hardware_figures(network: Network, inputs: np.ndarray | None, spikes: list[np.ndarray], sparse: bool,
+                     steps: int) -> dict[str, Any]:
+    """Per chip profile in ``hardware/`` (``hardware.cost.NetworkCost.figures``): the cores
+    the network needs (its dense layers on ``Sparse`` synapses where ``sparse``, as Lava ran
+    it), its time per step, energy per inference and activity per core from the golden
+    model's messages of N samples (inputs [N, n_in, S] into layer 0's synapse or None,
+    spikes[l] [N, n_l, S]), an inference being ``steps`` steps; docs/hardware.md."""
+    cost = NetworkCost(network, [load_profile(name) for name in available_profiles()], sparse)
+    cost.add(inputs, spikes)
+    return cost.figures(steps)
 
 
 def _sparsity(weights: list[np.ndarray], masks, layers: list[tuple[str, ...]]) -> dict[str, Any]:

@@ -67,6 +67,29 @@ def layer_bars_figure(report: dict) -> plt.Figure:
     return figure
 
 
+CORE_COUNTERS = (("syn_ops", "synaptic operations"), ("dendrite_updates", "dendrite updates"),
+                 ("spikes_in", "spikes in"), ("axon_out", "axon out"))
+
+
+def core_activity_figure(report: dict, chip: str) -> plt.Figure:
+    """Activity per core on ``chip`` per inference, dense against pruned, in the counters
+    of Intel's Loihi2Activity profiler (``hardware.activity``), one panel per counter;
+    cores in layer order, each network's own cores (they may differ in number)."""
+    figure, axes = plt.subplots(1, len(CORE_COUNTERS), figsize=(14, 3.4))
+    for ax, (key, label) in zip(axes, CORE_COUNTERS):
+        for offset, side in zip((-0.2, 0.2), NAMES):
+            values = report[side]["hardware"][chip]["per_core"][key]
+            ax.bar(np.arange(len(values)) + offset, values, width=0.4, label=side)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("core")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("per inference")
+    axes[0].legend()
+    figure.subplots_adjust(left=0.06, right=0.99, wspace=0.3, top=0.88, bottom=0.15)
+    return figure
+
+
 AXES = {
     "sparsity": ("sparsity_reached", "sparsity of the pruned layers"),
     "synops": ("synops_per_sample", "synaptic operations per sample"),

@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurodeploy.fileio import REDO, atomic_path, open_npz, read_json
-from neurodeploy.report.figures import accuracy_figure, layer_bars_figure, raster_figure
+from neurodeploy.report.chip import chip_rows
+from neurodeploy.report.figures import accuracy_figure, core_activity_figure, layer_bars_figure, raster_figure
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.loihi.timing import arrival, drain, split_stream
 from neurodeploy.variants import NAMES
@@ -49,8 +50,8 @@ def _fraction(value: float) -> str:
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(label, dense, pruned) rows of the summary table, as HTML cell contents; energy
-    (every neuron update charged as active), cores and memory per chip profile."""
+    """(label, dense, pruned) rows of the summary table, as HTML cell contents; per chip
+    profile its cores, time, energy (``chip_rows``) and synaptic memory."""
     d, p, golden, lava = report["dense"], report["pruned"], report["golden"], report["lava"]
     rows = [
         ("accuracy (exported network, test set)", f"{d['accuracy']:.4f}", f"{p['accuracy']:.4f}"),
@@ -67,20 +68,11 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
     for chip in d["hardware"]:
         hd, hp = d["hardware"][chip], p["hardware"][chip]
-        mark = " (estimated)" if any(n.startswith("energy") for n in hd["estimates"]) else ""
-        rows += [
-            (f"{chip}: energy per inference, µJ{mark}", energy_text(hd), energy_text(hp)),
-            (f"{chip}: cores (chips)", f"{hd['cores']} ({hd['chips']})", f"{hp['cores']} ({hp['chips']})"),
-            (f"{chip}: synaptic memory, KiB", f"{hd['synaptic_memory_kib']:.1f}", f"{hp['synaptic_memory_kib']:.1f}"),
-        ]
+        rows += [(f"{chip}: {label}", dense, f"{pruned} ({change})" if change else pruned)
+                 for label, dense, pruned, change in chip_rows(hd, hp)]
+        rows.append((f"{chip}: synaptic memory, KiB", f"{hd['synaptic_memory_kib']:.1f}",
+                     f"{hp['synaptic_memory_kib']:.1f}"))
     return rows
-
-
-def energy_text(hardware: dict[str, Any]) -> str:
-    """A profile's energy per inference in µJ; n/a on a chip that cannot send the network's
-    graded messages."""
-    energy = hardware["energy_uj"]
-    return "n/a" if energy is None else f"{energy:.3f}"
 
 
 def distribution_table(report: dict[str, Any], chip: str) -> str:
@@ -97,6 +89,13 @@ def distribution_table(report: dict[str, Any], chip: str) -> str:
         name = f"layer/{first['layer']} {first['type']} {first['label']}"
         body += f"<tr><td>{html.escape(name)}</td>{cells}</tr>"
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+
+def busiest_text(report: dict[str, Any], chip: str) -> str:
+    """Which core sets each network's time per step on ``chip``."""
+    return "; ".join(
+        f"{side}: the busiest core is core {hw['busiest_core']} (layer {hw['busiest_layer']}), slowest step "
+        f"{hw['slowest_step_us']:.2f} µs" for side in NAMES for hw in (report[side]["hardware"][chip],))
 
 
 def _table(rows: list[tuple[str, str, str]]) -> str:
@@ -148,12 +147,16 @@ def write_html(out_dir: Path, steps: int, starts_with_input: bool, sweep_dir: Pa
           + [f"<li class='bad'>{html.escape(line)}</li>" for line in report.get("caveats", [])] + ["</ul>"]
           if report.get("caveats") else []),
         f"<p>Synaptic operations, pruned / dense: <b>{report['synops_ratio']:.4f}</b>.</p>",
-        "<p class='note'>Energy and cores: neurodeploy.hardware's model with the profiles in hardware/ "
-        "(every figure there names its source; see docs/hardware.md), from the synaptic operations, "
-        "spikes and neuron updates measured on the test set.</p>",
+        "<p class='note'>Cores, time and energy: neurodeploy.hardware's model with the profiles in hardware/ "
+        "(every figure there names its source and basis; docs/hardware.md), from every core's synaptic "
+        "operations, neuron updates and messages in the golden model on the test set. A step lasts as long as "
+        "its busiest core; static energy is the chip's static power for the time of an inference.</p>",
         *(part for chip in report[NAMES[0]]["hardware"]
           for part in (f"<h2>{html.escape(chip)}: cores per layer, as Intel's Loihi 2 compiler maps a network</h2>",
-                       distribution_table(report, chip))),
+                       distribution_table(report, chip),
+                       f"<h3>{html.escape(chip)}: activity per core, per inference</h3>",
+                       _png(core_activity_figure(report, chip)),
+                       f"<p class='note'>{busiest_text(report, chip)}</p>")),
         "<p class='note'>One row per layer, dense then pruned (the pruned network on Sparse synapses, as Lava "
         "ran it); per core: the largest core's neurons and axons in, the synaptic memory words and axons out "
         "averaged over the layer's cores. The rules: docs/hardware.md.</p>",

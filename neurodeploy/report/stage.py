@@ -7,7 +7,8 @@ from typing import Any
 
 from neurodeploy.fileio import REDO, read_json, write_json
 from neurodeploy.recipe import Recipe
-from neurodeploy.report.html import energy_text, write_html
+from neurodeploy.report.chip import chip_rows
+from neurodeploy.report.html import write_html
 from neurodeploy.train.families import FAMILIES
 from neurodeploy.variants import DENSE, PRUNED, Variant
 
@@ -153,13 +154,15 @@ def summary(report: dict[str, Any]) -> str:
     notes: list[str] = []
     for chip, dense_hw in d["hardware"].items():
         pruned_hw = p["hardware"][chip]
-        unit = "uJ, estimated" if any(n.startswith("energy") for n in dense_hw["estimates"]) else "uJ"
-        rows.append((f"{chip} energy per inference ({unit})", energy_text(dense_hw), energy_text(pruned_hw)))
-        if dense_hw["energy_uj"] is None:
-            notes.append(f"{chip}: no energy figure: the chip sends no graded messages")
-        rows.append((f"{chip} cores", f"{dense_hw['cores']}", f"{pruned_hw['cores']}"))
+        rows += [(f"{chip} {label.replace('µ', 'u')}", a, b, change) for label, a, b, change
+                 in chip_rows(dense_hw, pruned_hw)]
+        if dense_hw["dynamic_uj"] is None:
+            notes.append(f"{chip}: no dynamic energy: the chip sends no graded messages")
+        if dense_hw["static_uj"] is None:
+            notes.append(f"{chip}: no static energy: its profile gives no static power")
     width = max(len(r[0]) for r in rows)
-    lines = [f"{a:<{width}}  {b:>10}  {c:>10}" for a, b, c in rows]
+    lines = [f"{row[0]:<{width}}  {row[1]:>10}  {row[2]:>10}  {row[3] if len(row) > 3 else ''}".rstrip()
+             for row in rows]
     lines.extend(notes)
     lines.append(f"synaptic ops ratio (pruned / dense): {report['synops_ratio']:.4f}")
     saving = report["saving"]
