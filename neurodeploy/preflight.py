@@ -16,7 +16,9 @@ import numpy as np
 from neurodeploy.data.dataset import DATASETS, dataset_bytes, dataset_shape, dataset_sizes
 from neurodeploy.data.encoding import ENCODERS
 from neurodeploy.limits import Limits
+from neurodeploy.hardware.profile import ProfileError, load_profile
 from neurodeploy.prune.criteria import CRITERIA
+from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.prune.imp import plan
 from neurodeploy.prune.optimizers import OPTIMIZERS
 from neurodeploy.prune.selection import SCOPES, EmptiedLayerError, pruned_count
@@ -37,19 +39,25 @@ NAMED: dict[str, Registry] = {
     "model.blocks": FAMILIES,
     "prune.criterion": CRITERIA,
     "prune.scope": SCOPES,
+    "prune.objective": OBJECTIVES,
     "supermask.optimizer": OPTIMIZERS,
 }
 
 
 def check_names(recipe: Recipe) -> None:
     """``RecipeError`` naming the key for a name its registry (``NAMED``) lacks, listing the
-    known ones, or for a dataset read from a folder without ``data.path``."""
+    known ones, for a chip profile (``prune.profile``) that cannot be loaded, or for a
+    dataset read from a folder without ``data.path``."""
     for key, registry in NAMED.items():
         section, field = key.split(".")
         try:
             registry.lookup(getattr(getattr(recipe, section), field), f"{key} =")
         except UnknownNameError as err:
             raise RecipeError(str(err)) from None
+    try:
+        load_profile(recipe.prune.profile)
+    except ProfileError as err:
+        raise RecipeError(f"prune.profile = {recipe.prune.profile!r}: {err}") from None
     family = FAMILIES[recipe.model.blocks]
     if recipe.model.recurrent and not family.recurrent:
         raise RecipeError(f"model.recurrent: lava-dl has no recurrent {family.name} block (cuba has)")

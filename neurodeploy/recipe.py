@@ -176,7 +176,19 @@ class PruneSettings:
         ``magnitude`` |w|, ``random``, or ``sf``, the spiking-firing
         probability of Eq. 12/13 and S.43.
     scope: ``global`` ranks the weights of all pruned layers together;
-        ``layerwise`` prunes every layer to the same sparsity.
+        ``layerwise`` prunes every layer to the same sparsity; ``neuron``
+        removes whole units, a dense layer's neurons and a conv layer's
+        output channels; ``channel`` removes a conv layer's output channels
+        and a dense layer's weights (``neurodeploy.prune.selection``).
+    objective: what the pruning plan minimises (``neurodeploy.prune.objectives``):
+        ``synops`` (the criterion's ranking over the scope's pools), or what
+        the chip ``profile`` bills: ``cores``, ``time`` (per step) or
+        ``energy`` (per inference), each layer giving up what saves most.
+    profile: the chip profile (``hardware/``) the objective is measured on.
+    target_cores, target_time: prune until the network maps to at most this
+        many cores (objective ``cores``) or takes at most this time per step,
+        in µs (objective ``time``), within ``sparsity``; None: prune to
+        ``sparsity``.
     exclude: layer indices left dense (negative counts from the end, so -1
         is the output layer).
     magnitude_layers: layer indices ranked by |w| whatever the criterion
@@ -200,6 +212,10 @@ class PruneSettings:
     finetune_epochs: int = 10
     lr: float = 0.001
     stats_samples: int = 512
+    objective: str = "synops"
+    profile: str = "loihi2"
+    target_cores: int | None = None
+    target_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -263,7 +279,8 @@ class Recipe:
 
 # Keys added after run and sweep folders were first written, with their defaults: a
 # digest leaves a key out while it holds its default (``Recipe.identity``).
-ADDED_KEYS: dict[str, Any] = {"train.device": "cpu"}
+ADDED_KEYS: dict[str, Any] = {"train.device": "cpu", "prune.objective": "synops", "prune.profile": "loihi2",
+                              "prune.target_cores": None, "prune.target_time": None}
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 
@@ -287,6 +304,8 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "prune.rounds": (1, 1_000, True, True),
     "prune.rewind_epoch": (0, 100_000, True, True),
     "prune.stats_samples": (1, 1_000_000, True, True),
+    "prune.target_cores": (1, 1_000_000, True, True),
+    "prune.target_time": (0.0, 1e9, False, True),
     "model.conv.channels": (1, 4096, True, True),
     "model.conv.kernel": (1, 64, True, True),
     "model.conv.stride": (1, 64, True, True),
@@ -386,6 +405,11 @@ def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     if not DEVICE_PATTERN.fullmatch(recipe.train.device):
         raise RecipeError(f"train.device = {recipe.train.device!r} is not a torch device this can train on "
                           "(cpu, cuda or cuda:N)")
+    prune = recipe.prune
+    for key, objective in (("target_cores", "cores"), ("target_time", "time")):
+        if getattr(prune, key) is not None and prune.objective != objective:
+            raise RecipeError(f"prune.{key} bounds the {objective} objective: set prune.objective = {objective} "
+                              f"(it is {prune.objective!r})")
     rewind = recipe.prune.rewind_epoch
     if rewind is not None and rewind > recipe.train.epochs:
         raise RecipeError(f"prune.rewind_epoch = {rewind} is after the last epoch (train.epochs = {recipe.train.epochs})")
