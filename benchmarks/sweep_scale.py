@@ -56,7 +56,7 @@ def serial(recipe_path: Path, criteria: list[str], sparsities: list[float], seed
         began = time.perf_counter()
         train_seed(recipe, seed, folder / f"seed{seed}.pt")
         trainings[seed] = time.perf_counter() - began
-    for point in points(criteria, sparsities, seed_list):
+    for point in points(criteria, sparsities, seed_list, [recipe.prune.objective], recipe.prune.objective):
         began = time.perf_counter()
         run_point(recipe, point, folder / f"seed{point.seed}.pt", folder / f"{point.name}.net")
         runs[point.name] = time.perf_counter() - began

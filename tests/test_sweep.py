@@ -17,36 +17,148 @@ from pathlib import Path
 import pytest
 
 from neurodeploy.cli import main
+from neurodeploy.hardware.profile import load_profile
+from neurodeploy.hardware.resources import estimate_resources
+from neurodeploy.netx import read_netx
+from neurodeploy.pipeline import BY_NAME, settings_digest
 from neurodeploy.recipe import load_recipe
-from neurodeploy.sweep.run import SweepError, _digest, _finished, points
-from neurodeploy.sweep.table import summarize
+from neurodeploy.sweep.plots import PLOTS, energy_axis, pareto_front, write_plots
+from neurodeploy.sweep.point import CHIP_FIGURES, chip_keys, point_recipe, run_point, train_seed
+from neurodeploy.sweep.run import SweepError, _digest, _finished, dense_digest, points
+from neurodeploy.sweep.table import summarize, write_table
 from process_tools import kill_session, session_processes, start_cli, wait_for
 
 TINY = Path(__file__).parent / "recipes" / "tiny.yaml"
 
 
 def test_points_cover_every_combination_and_reject_bad_options():
-    todo = points(["magnitude", "sf"], [0.5, 0.9], [0, 1])
+    todo = points(["magnitude", "sf"], [0.5, 0.9], [0, 1], ["synops"], "synops")
     assert [p.name for p in todo[:2]] == ["dense-s0", "dense-s1"]
     assert len(todo) == 2 + 2 * 2 * 2 and len({p.name for p in todo}) == len(todo)
     with pytest.raises(SweepError, match="--criteria: 'l1' is not one of"):
-        points(["l1"], [0.5], [0])
+        points(["l1"], [0.5], [0], ["synops"], "synops")
     with pytest.raises(SweepError, match=r"--sparsity: 1.0 is outside \(0, 1\)"):
-        points(["sf"], [1.0], [0])
+        points(["sf"], [1.0], [0], ["synops"], "synops")
+    with pytest.raises(SweepError, match="--objectives: 'speed' is not one of: synops, cores, time, energy"):
+        points(["sf"], [0.5], [0], ["cores", "speed"], "synops")
+    with pytest.raises(SweepError, match="--objectives and --sparsity must not repeat a value"):
+        points(["sf"], [0.5], [0], ["cores", "cores"], "synops")
 
 
-def test_summary_is_mean_and_sample_std_over_seeds():
-    rows = [
-        {"criterion": "sf", "sparsity": 0.9, "seed": s, "accuracy": a, "synops_per_sample": 10.0 * s,
-         "spikes_per_sample": 1.0, "sparsity_reached": 0.9, "sparsity_all_layers": 0.8,
-         "cores_loihi1": 3 + s, "cores_loihi2": 2}
-        for s, a in [(0, 0.5), (1, 0.7), (2, 0.9)]
+def test_point_names_carry_the_objective_unless_the_recipes_own_is_swept_alone():
+    recipe = load_recipe(TINY)
+    alone = points(["magnitude"], [0.9], [1], ["synops"], "synops")
+    assert [p.name for p in alone] == ["dense-s1", "magnitude-0.9-s1"]  # as before objectives were swept
+    # the digest a sweep made before them gave the point: its folder resumes
+    before = dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, criterion="magnitude", sparsity=0.9))
+    assert _digest(recipe, alone[1]) == dense_digest(recipe, 1) + settings_digest(before, BY_NAME["prune"])
+    side_by_side = points(["magnitude"], [0.9], [1], ["synops", "cores", "energy"], "synops")
+    assert [p.name for p in side_by_side] == ["dense-s1", "magnitude-synops-0.9-s1", "magnitude-cores-0.9-s1",
+                                              "magnitude-energy-0.9-s1"]  # one dense network for all
+    assert [p.name for p in points(["sf"], [0.5], [2], ["cores"], "synops")] == ["dense-s2", "sf-cores-0.5-s2"]
+    assert [point_recipe(recipe, p).prune.objective for p in side_by_side] == ["synops", "synops", "cores", "energy"]
+    digests = [_digest(recipe, p) for p in side_by_side]
+    assert len(set(digests)) == 4 and all(d.startswith(digests[0]) for d in digests)
+
+
+def test_objectives_are_checked_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    bound = tmp_path / "bound.yaml"
+    bound.write_text(TINY.read_text().replace("  sparsity: 0.8", "  sparsity: 0.8\n  objective: cores\n"
+                                              "  target_cores: 1"))
+    cases = [
+        (TINY, "speed", "--objectives: 'speed' is not one of: synops, cores, time, energy"),
+        (TINY, "cores,synops,cores", "--criteria, --objectives and --sparsity must not repeat a value"),
+        (bound, "cores,synops", "--objectives synops: prune.target_cores bounds the cores objective alone"),
     ]
-    (entry,) = summarize(rows)
-    assert entry["seeds"] == 3 and entry["accuracy_mean"] == pytest.approx(0.7)
-    assert entry["accuracy_std"] == pytest.approx(0.2)
+    for recipe, objectives, message in cases:
+        args = ["sweep", str(recipe), "--criteria", "magnitude", "--objectives", objectives, "--sparsity", "0.5",
+                "--seeds", "1", "--out", str(out)]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and err.count("\n") == 0, err
+    assert not out.exists()
+
+
+def _row(criterion: str, objective: str | None, sparsity: float, seed: int, accuracy: float, **chip) -> dict:
+    """A row as ``run_point`` writes it, every chip figure 1 (loihi1: no static or total
+    energy) unless ``chip`` says otherwise."""
+    row = {"criterion": criterion, "objective": objective, "sparsity": sparsity, "seed": seed,
+           "accuracy": accuracy, "synops_per_sample": 10.0 * seed, "spikes_per_sample": 1.0,
+           "sparsity_reached": sparsity, "sparsity_all_layers": 0.8}
+    row.update({key: None if key in ("static_uj_loihi1", "total_uj_loihi1") else 1.0 for key in chip_keys()})
+    return {**row, **chip}
+
+
+def test_summary_is_mean_and_sample_std_over_seeds_and_none_where_a_seed_has_none():
+    rows = [_row("sf", "synops", 0.9, s, a, cores_loihi1=3 + s, cores_loihi2=2, total_uj_loihi2=t)
+            for s, a, t in [(0, 0.5, 1.0), (1, 0.7, 2.0), (2, 0.9, None)]]
+    rows.append(_row("sf", "cores", 0.9, 0, 0.6, total_uj_loihi2=4.0))
+    summary = summarize(rows)
+    assert [(e["criterion"], e["objective"], e["sparsity"], e["seeds"]) for e in summary] == \
+        [("sf", "synops", 0.9, 3), ("sf", "cores", 0.9, 1)]
+    entry = summary[0]
+    assert entry["accuracy_mean"] == pytest.approx(0.7) and entry["accuracy_std"] == pytest.approx(0.2)
     assert entry["synops_per_sample_mean"] == pytest.approx(10.0)
     assert (entry["cores_loihi1_mean"], entry["cores_loihi2_mean"], entry["cores_loihi2_std"]) == (4.0, 2.0, 0.0)
+    # one seed without a figure: neither mean nor std; a profile without it: the same
+    assert entry["total_uj_loihi2_mean"] is None and entry["total_uj_loihi2_std"] is None
+    assert entry["static_uj_loihi1_mean"] is None and entry["dynamic_uj_loihi1_mean"] == 1.0
+    assert (summary[1]["total_uj_loihi2_mean"], summary[1]["total_uj_loihi2_std"]) == (4.0, 0.0)
+    # the energy plot: the total where every entry has one, else the dynamic energy
+    assert energy_axis(summary[1:], "loihi2")[0] == "total_uj_loihi2"
+    assert energy_axis(summary, "loihi2")[0] == "dynamic_uj_loihi2"
+    assert energy_axis(summary, "loihi1") == ("dynamic_uj_loihi1", "dynamic energy per inference (µJ, loihi1: no total)")
+
+
+def test_a_saved_row_lacking_the_objective_or_a_chip_figure_is_run_again(tmp_path):
+    path, row = tmp_path / "magnitude-0.9-s1.json", _row("magnitude", "synops", 0.9, 1, 0.8)
+    path.write_text(json.dumps({"digest": "abc", "row": row}))
+    assert _finished(path, "abc") == row and _finished(path, "abd") is None
+    for key in ("objective", "total_uj_loihi2", "time_us_loihi1", "static_uj_loihi1"):
+        path.write_text(json.dumps({"digest": "abc", "row": {k: v for k, v in row.items() if k != key}}))
+        assert _finished(path, "abc") is None, key
+
+
+def test_pareto_front_by_hand():
+    # (cost, accuracy): 0 and 2 dominate 1 and 3; 4 equals 2 (neither dominates); 5 is the
+    # cheapest; 6 the most accurate; 7 has 6's accuracy at a higher cost
+    points_ = [(1.0, 0.9), (2.0, 0.8), (2.0, 0.95), (3.0, 0.95), (2.0, 0.95), (0.5, 0.1), (4.0, 0.99), (5.0, 0.99)]
+    assert pareto_front(points_) == [0, 2, 4, 5, 6]
+    assert pareto_front([]) == [] and pareto_front([(7.0, 0.5)]) == [0]
+
+
+def test_a_points_row_table_and_plots_carry_the_chip_figures(tmp_path):
+    """Two points run in this process (no Ray): every chip figure in the rows, the rows'
+    figures those of the exported files, and the table's means the rows' (one seed)."""
+    recipe = load_recipe(TINY)
+    train_seed(recipe, 1, tmp_path / "seed1.pt")
+    rows = [run_point(recipe, point, tmp_path / "seed1.pt", tmp_path / f"{point.name}.net")
+            for point in points(["magnitude"], [0.9], [1], ["synops"], "synops")]
+    dense, pruned = rows
+    assert (dense["objective"], pruned["objective"]) == (None, "synops")
+    for row, name, sparse in ((dense, "dense-s1", False), (pruned, "magnitude-0.9-s1", True)):
+        assert set(chip_keys()) <= set(row) and len(chip_keys()) == 2 * len(CHIP_FIGURES)
+        network = read_netx(tmp_path / f"{name}.net")
+        for chip in ("loihi1", "loihi2"):
+            assert row[f"cores_{chip}"] == estimate_resources(network, load_profile(chip), sparse=sparse).cores
+            assert row[f"time_us_{chip}"] > 0 and row[f"dynamic_uj_{chip}"] > 0
+        assert row["static_uj_loihi1"] is None and row["total_uj_loihi1"] is None  # no static power published
+        assert row["total_uj_loihi2"] == pytest.approx(row["static_uj_loihi2"] + row["dynamic_uj_loihi2"])
+    assert pruned["dynamic_uj_loihi2"] < dense["dynamic_uj_loihi2"]
+    assert pruned["time_us_loihi2"] <= dense["time_us_loihi2"]
+
+    write_table(rows, [], recipe, tmp_path)
+    with open(tmp_path / "sweep.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert [(t["criterion"], t["objective"], t["sparsity"]) for t in table] == [("dense", "", "0.0"),
+                                                                                ("magnitude", "synops", "0.9")]
+    for line, row in zip(table, rows):
+        for key in chip_keys():
+            assert (line[f"{key}_mean"] == "") if row[key] is None else (float(line[f"{key}_mean"]) == row[key]), key
+    write_plots(rows, tmp_path, recipe.prune.profile)
+    for name in PLOTS:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -108,6 +220,8 @@ def _check_completed_sweep(out: Path) -> None:
         assert 0.0 <= row["accuracy"] <= 1.0 and row["synops_per_sample"] > 0 and row["spikes_per_sample"] > 0
         assert row["sparsity_reached"] >= sparsity
         assert row["cores_loihi2"] >= 1 and row["cores_loihi1"] >= 1
+        assert row["total_uj_loihi2"] > 0 and row["total_uj_loihi1"] is None
+        assert row["objective"] == (None if criterion == "dense" else "synops")
         assert (out / "points" / f"{criterion if sparsity else 'dense'}-"
                 f"{'' if not sparsity else f'{sparsity:g}-'}s1.net").exists()
     assert by_point[("magnitude", 0.9)]["synops_per_sample"] < by_point[("dense", 0.0)]["synops_per_sample"]
@@ -115,16 +229,16 @@ def _check_completed_sweep(out: Path) -> None:
     with open(out / "sweep.csv") as handle:
         table = list(csv.DictReader(handle))
     assert [(t["criterion"], float(t["sparsity"])) for t in table] == list(by_point)
-    assert {"accuracy_mean", "accuracy_std", "synops_per_sample_mean", "spikes_per_sample_std",
-            "cores_loihi2_mean"} <= set(table[0])
-    for name in ("accuracy_vs_sparsity.png", "accuracy_vs_synops.png"):
+    assert {"objective", "accuracy_mean", "accuracy_std", "synops_per_sample_mean", "spikes_per_sample_std",
+            "cores_loihi2_mean", "time_us_loihi2_mean", "total_uj_loihi2_std"} <= set(table[0])
+    for name in PLOTS:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A changed setting is never taken for a finished point: the files just written hold
     # the digests of the old settings, which only the dense point (it is not pruned) keeps.
     recipe = load_recipe(TINY)
     changed = dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, finetune_epochs=2))
-    for point in points(["magnitude"], [0.5, 0.9], [1]):
+    for point in points(["magnitude"], [0.5, 0.9], [1], ["synops"], "synops"):
         saved = out / "points" / f"{point.name}.json"
         assert _finished(saved, _digest(recipe, point)) is not None
         assert (_finished(saved, _digest(changed, point)) is not None) == (point.sparsity == 0)
@@ -162,7 +276,7 @@ def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path, tem
     assert 2 <= len(finished) < 5 and not (out / "sweep.json").exists()
     # what a write cut short would leave: a temporary file beside a point, and (from a
     # writer that was not atomic) a truncated result; neither is taken for a result
-    unfinished = next(p for p in points(["magnitude", "random"], [0.5, 0.9], [1])
+    unfinished = next(p for p in points(["magnitude", "random"], [0.5, 0.9], [1], ["synops"], "synops")
                       if f"{p.name}.json" not in finished)
     (out / "points" / f".{unfinished.name}.json.x1y2.tmp").write_text('{"digest": ')
     (out / "points" / f"{unfinished.name}.json").write_text('{"digest": "')
@@ -173,7 +287,7 @@ def test_a_killed_sweep_resumes_running_only_the_unfinished_points(tmp_path, tem
     assert f"{len(finished)} of 5 points already done, {5 - len(finished)} to run on a local Ray with 2 CPUs" in stdout
     assert {name: (out / "points" / name).stat().st_mtime_ns for name in finished} == finished
     ran = {line.split(":")[0] for line in stdout.splitlines() if ": accuracy" in line}
-    assert ran == {f"{p.name}" for p in points(["magnitude", "random"], [0.5, 0.9], [1])} - \
+    assert ran == {f"{p.name}" for p in points(["magnitude", "random"], [0.5, 0.9], [1], ["synops"], "synops")} - \
         {name.removesuffix(".json") for name in finished}
     assert "trained dense seed" not in stdout  # the seed's network was finished: not trained again
     assert not list((out / "points").glob(".*.tmp")) and not list((out / "points").glob("*.failed.json"))

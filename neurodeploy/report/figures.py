@@ -96,20 +96,32 @@ AXES = {
 }
 
 
+def sweep_series(summary: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """A sweep's pruned points by series, each sorted by sparsity, in first-seen order: one
+    per criterion, labelled ``criterion``, or, where the sweep ran several objectives, one
+    per (criterion, objective), labelled ``criterion, objective`` (a summary written
+    before objectives were swept has none). summary: ``sweep.table.summarize``'s entries."""
+    pruned = [s for s in summary if s["criterion"] != "dense"]
+    several = len({s.get("objective") for s in pruned}) > 1
+    series: dict[str, list[dict[str, Any]]] = {}
+    for s in pruned:
+        series.setdefault(f"{s['criterion']}, {s['objective']}" if several else s["criterion"], []).append(s)
+    return {label: sorted(line, key=lambda s: s["sparsity"]) for label, line in series.items()}
+
+
 def accuracy_figure(summary: Sequence[dict[str, Any]], against: str) -> plt.Figure:
     """A sweep's accuracy against ``sparsity`` or ``synops``: mean over seeds with one
-    standard deviation as error bars, one line per criterion, the dense network as a dashed
-    line (against sparsity) or a star (against synops). summary: the sweep's ``summary``
-    entries (one per criterion and sparsity, ``sweep.table.summarize``)."""
+    standard deviation as error bars, one line per series (``sweep_series``: criterion,
+    and objective where several were swept), the dense network as a dashed line (against
+    sparsity) or a star (against synops). summary: the sweep's ``summary`` entries (one
+    per criterion, objective and sparsity, ``sweep.table.summarize``)."""
     x_key, x_label = AXES[against]
     dense = [s for s in summary if s["criterion"] == "dense"]
-    criteria = [c for c in dict.fromkeys(s["criterion"] for s in summary) if c != "dense"]
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
-    for criterion in criteria:
-        line = sorted((s for s in summary if s["criterion"] == criterion), key=lambda s: s["sparsity"])
+    for label, line in sweep_series(summary).items():
         axes.errorbar(
             [s[f"{x_key}_mean"] for s in line], [s["accuracy_mean"] for s in line],
-            yerr=[s["accuracy_std"] for s in line], marker="o", capsize=3, label=criterion,
+            yerr=[s["accuracy_std"] for s in line], marker="o", capsize=3, label=label,
         )
     for s in dense:
         if against == "synops":

@@ -1,11 +1,13 @@
-"""One sweep point: the seed's dense network pruned by one criterion to one sparsity.
+"""One sweep point: the seed's dense network pruned by one criterion, for one objective,
+to one sparsity.
 
 A point's network is exported to NetX and measured there, in the golden
 model (bit-exact with Lava ``fixed_pt``) on the whole test set: accuracy
 over the first T steps, synaptic operations and spikes per sample (each
-sample alone, for T + drain steps, every layer), and the cores it maps to on
-each chip profile (``hardware.resources``; a pruned network on ``Sparse``
-synapses, as a run's pruned network is deployed).
+sample alone, for T + drain steps, every layer), and on each chip profile
+the cores it maps to, its time per step and its energy per inference
+(``hardware.cost``, from the same run's messages; a pruned network on
+``Sparse`` synapses, as a run's pruned network is deployed).
 """
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy.compare.stage import hardware_figures
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
-from neurodeploy.hardware.profile import available_profiles, load_profile
-from neurodeploy.hardware.resources import estimate_resources
+from neurodeploy.hardware.profile import available_profiles
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.measure import measure_model
@@ -28,39 +30,62 @@ from neurodeploy.train.model import SpikingNet
 from neurodeploy.train.trainer import train_dense
 
 
+# a row's chip figures: the row's name (before ``_{profile}``) -> ``NetworkCost.figures``' key
+CHIP_FIGURES = {"cores": "cores", "time_us": "time_per_step_us", "static_uj": "static_uj",
+                "dynamic_uj": "dynamic_uj", "total_uj": "total_uj"}
+
+
 @dataclass(frozen=True)
 class Point:
-    """A criterion, a target sparsity and a seed; sparsity 0 is the dense network."""
+    """A criterion, a pruning objective (``prune.objective``), a target sparsity and a seed;
+    sparsity 0 is the seed's dense network, shared by every objective (objective None:
+    nothing is pruned). ``named``: the name carries the objective (every pruned point of a
+    sweep whose objectives are not the recipe's own alone)."""
 
     criterion: str
+    objective: str | None
     sparsity: float
     seed: int
+    named: bool = False
 
     @property
     def name(self) -> str:
-        """File-name stem, e.g. ``sf-0.9-s1``; ``dense-s1`` for the dense network."""
-        return f"dense-s{self.seed}" if self.sparsity == 0 else f"{self.criterion}-{self.sparsity:g}-s{self.seed}"
+        """File-name stem, e.g. ``sf-0.9-s1``, named ``sf-cores-0.9-s1``; ``dense-s1`` for the
+        dense network."""
+        if self.sparsity == 0:
+            return f"dense-s{self.seed}"
+        objective = f"{self.objective}-" if self.named else ""
+        return f"{self.criterion}-{objective}{self.sparsity:g}-s{self.seed}"
 
 
 def point_recipe(recipe: Recipe, point: Point) -> Recipe:
-    """The recipe of ``point``: the sweep's recipe with its seed, criterion and sparsity."""
-    prune = dataclasses.replace(recipe.prune, criterion=point.criterion, sparsity=point.sparsity)
+    """The recipe of ``point``: the sweep's recipe with its seed, criterion, objective (the
+    dense point keeps the recipe's) and sparsity."""
+    prune = dataclasses.replace(recipe.prune, criterion=point.criterion, sparsity=point.sparsity,
+                                objective=point.objective or recipe.prune.objective)
     return dataclasses.replace(recipe, seed=point.seed, prune=prune)
 
 
-def cores_keys() -> tuple[str, ...]:
-    """The row's keys of the cores on each chip profile (``cores_loihi2``, ...)."""
-    return tuple(f"cores_{name}" for name in available_profiles())
+def chip_key(figure: str, profile: str) -> str:
+    """A row's key of ``figure`` (a key of ``CHIP_FIGURES``) on chip ``profile``: ``cores_loihi2``."""
+    return f"{figure}_{profile}"
+
+
+def chip_keys() -> tuple[str, ...]:
+    """The row's keys of the chip figures, every ``CHIP_FIGURES`` on each chip profile in
+    ``hardware/``, profile by profile (``cores_loihi1``, ``time_us_loihi1``, ...)."""
+    return tuple(chip_key(figure, profile) for profile in available_profiles() for figure in CHIP_FIGURES)
 
 
 def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int, sparse: bool) -> dict[str, Any]:
     """Export ``model`` to ``path`` and measure that file in the golden model on the test set
     (``simulate.measure``): accuracy, synaptic operations and messages per sample (spikes,
-    or nonzero graded messages); and its cores on each chip profile (``sparse``: its dense
-    layers on ``Sparse`` synapses)."""
+    or nonzero graded messages); and from the same messages its ``chip_figures`` on each
+    chip profile (``sparse``: its dense layers on ``Sparse`` synapses), an inference
+    being ``steps`` steps."""
     measured = measure_model(model, path, data.x_test, steps)
-    network, run = measured.network, measured.run
-    synops = network_synops(network, measured.inputs(), run.spikes)
+    network, run, inputs = measured.network, measured.run, measured.inputs()
+    synops = network_synops(network, inputs, run.spikes)
     weights = [w for layer in network.layers for w in layer.weights()]
     return {
         "accuracy": measured.accuracy(data.y_test),
@@ -68,9 +93,16 @@ def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int, spars
         "spikes_per_sample": float(sum(np.count_nonzero(s, axis=(1, 2)).mean() for s in run.spikes)),
         "sparsity_all_layers": float(sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)),
         "test_samples": int(len(data.y_test)),
-        **{key: estimate_resources(network, load_profile(name), sparse=sparse).cores
-           for key, name in zip(cores_keys(), available_profiles())},
+        **chip_figures(hardware_figures(network, inputs, run.spikes, sparse, steps)),
     }
+
+
+def chip_figures(hardware: dict[str, dict[str, Any]]) -> dict[str, int | float | None]:
+    """The row's chip figures (``chip_keys``) from ``NetworkCost.figures`` (``hardware``,
+    per profile): cores, time per step (µs), static, dynamic and total energy per
+    inference (µJ; None where the profile cannot give it)."""
+    return {chip_key(figure, profile): hardware[profile][key]
+            for profile in available_profiles() for figure, key in CHIP_FIGURES.items()}
 
 
 def train_seed(recipe: Recipe, seed: int, path: Path) -> None:
@@ -84,8 +116,9 @@ def train_seed(recipe: Recipe, seed: int, path: Path) -> None:
 def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) -> dict[str, Any]:
     """Prune the seed's dense network as ``point`` says (or not, at sparsity 0) and measure it.
 
-    Returns the point's row: criterion, target sparsity, seed, the sparsity
-    reached in the pruned layers, and ``measure``'s figures.
+    Returns the point's row: criterion, objective (None for the dense network),
+    target sparsity, seed, the sparsity reached in the pruned layers, and
+    ``measure``'s figures.
     """
     settings = point_recipe(recipe, point)
     data = load_dataset(settings.data, point.seed)
@@ -96,6 +129,7 @@ def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) ->
         model, result = prune_checkpoint(dense_path, data, settings)
         masks = result.masks.values()
         reached = sum(int((~m).sum()) for m in masks) / sum(m.numel() for m in masks)
-    row = {"criterion": point.criterion, "sparsity": point.sparsity, "seed": point.seed, "sparsity_reached": reached}
+    row = {"criterion": point.criterion, "objective": point.objective, "sparsity": point.sparsity, "seed": point.seed,
+           "sparsity_reached": reached}
     row.update(measure(model, net_path, data, settings.data.steps, sparse=point.sparsity > 0))
     return row

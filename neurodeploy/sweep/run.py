@@ -9,8 +9,14 @@ Layout of the sweep folder ``DIR``:
   ``points/{name}.failed.json``: the error of a point that failed every
   attempt (removed when a later attempt succeeds);
 - ``sweep.csv``, ``sweep.json``, ``accuracy_vs_sparsity.png``,
-  ``accuracy_vs_synops.png``: the table and plots (``table``, ``plots``) of
+  ``accuracy_vs_synops.png``, ``accuracy_vs_cores.png``,
+  ``accuracy_vs_energy.png``: the table and plots (``table``, ``plots``) of
   the finished points; ``sweep.json`` also lists the failed ones.
+
+A point is a criterion, a pruning objective (``prune.objective``), a
+sparsity and a seed; its name carries the objective unless the sweep runs
+the recipe's own objective alone (``Point.name``), so folders of sweeps
+made before objectives were swept resume.
 
 Every seed's training and every point is a Ray task (``tasks``) on a local
 Ray or a cluster (``cluster``), asking for one CPU, and a GPU when
@@ -36,6 +42,7 @@ from neurodeploy.lock import folder_lock
 from neurodeploy.preflight import check_recipe
 from neurodeploy.pipeline import BY_NAME, settings_digest
 from neurodeploy.prune.criteria import CRITERIA
+from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.recipe import Recipe
 from neurodeploy.registry import UnknownNameError
 from neurodeploy.sweep.cluster import (DEFAULT_RETRIES, Cluster, ClusterError, check_cluster, cluster_address,
@@ -51,20 +58,36 @@ class SweepError(ValueError):
     """Sweep options that cannot be used; names the option."""
 
 
-def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence[int]) -> list[Point]:
-    """The dense network of every seed, then every criterion x sparsity x seed."""
-    for criterion in criteria:
-        try:
-            CRITERIA.lookup(criterion, "--criteria:")
-        except UnknownNameError as err:
-            raise SweepError(str(err)) from None
+def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence[int], objectives: Sequence[str],
+           own: str) -> list[Point]:
+    """The dense network of every seed, then every criterion x objective x sparsity x seed;
+    the objective is in the points' names unless ``objectives`` is the recipe's own
+    objective ``own`` alone."""
+    for option, names, registry in (("--criteria", criteria, CRITERIA), ("--objectives", objectives, OBJECTIVES)):
+        for name in names:
+            try:
+                registry.lookup(name, f"{option}:")
+            except UnknownNameError as err:
+                raise SweepError(str(err)) from None
     bad = [s for s in sparsities if not 0.0 < s < 1.0]
     if bad:
         raise SweepError(f"--sparsity: {bad[0]} is outside (0, 1)")
-    if len(set(criteria)) != len(criteria) or len(set(sparsities)) != len(sparsities):
-        raise SweepError("--criteria and --sparsity must not repeat a value")
-    dense = [Point("dense", 0.0, seed) for seed in seeds]
-    return dense + [Point(c, s, seed) for c in criteria for s in sparsities for seed in seeds]
+    if any(len(set(values)) != len(values) for values in (criteria, objectives, sparsities)):
+        raise SweepError("--criteria, --objectives and --sparsity must not repeat a value")
+    named = list(objectives) != [own]
+    dense = [Point("dense", None, 0.0, seed) for seed in seeds]
+    return dense + [Point(c, o, s, seed, named) for c in criteria for o in objectives for s in sparsities
+                    for seed in seeds]
+
+
+def check_targets(recipe: Recipe, objectives: Sequence[str]) -> None:
+    """``SweepError`` naming --objectives for an objective other than the one a target of
+    the recipe's (``prune.target_cores``, ``prune.target_time``) bounds."""
+    for key, bounded in (("target_cores", "cores"), ("target_time", "time")):
+        other = [objective for objective in objectives if objective != bounded]
+        if getattr(recipe.prune, key) is not None and other:
+            raise SweepError(f"--objectives {other[0]}: prune.{key} bounds the {bounded} objective alone; "
+                             f"sweep --objectives {bounded}, or leave prune.{key} out")
 
 
 def dense_digest(recipe: Recipe, seed: int) -> str:
@@ -82,15 +105,15 @@ def _digest(recipe: Recipe, point: Point) -> str:
 
 
 def _finished(path: Path, digest: str) -> dict[str, Any] | None:
-    """The row saved at ``path`` if it was made with settings ``digest`` and holds every
-    figure the table summarizes (a row of an older neurodeploy that lacks one, such as
-    the cores, is run again)."""
+    """The row saved at ``path`` if it was made with settings ``digest`` and holds its
+    objective and every figure the table summarizes (a row of an older neurodeploy that
+    lacks one, such as the chip figures, is run again)."""
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     row = saved.get("row") if saved.get("digest") == digest else None
-    return row if isinstance(row, dict) and all(key in row for key in figures()) else None
+    return row if isinstance(row, dict) and all(key in row for key in ("objective", *figures())) else None
 
 
 @dataclass(frozen=True)
@@ -113,16 +136,21 @@ def sweep(
     limits: Limits | None = None,
     address: str | None = None,
     retries: int = DEFAULT_RETRIES,
+    objectives: Sequence[str] | None = None,
 ) -> SweepResult:
     """Run (or resume) the sweep into ``out_dir``.
 
-    address: the Ray cluster to join (default ``RAY_ADDRESS``; neither starts
-    a local Ray of ``workers`` CPUs, default one per core). retries: attempts
-    after the first of a task that fails. ``progress`` gets one line per
-    event (a seed trained, a point finished or failed); a bar on stderr shows
-    points done, running and failed.
+    objectives: the pruning objectives run side by side (each point's
+    ``prune.objective``; default the recipe's alone). address: the Ray
+    cluster to join (default ``RAY_ADDRESS``; neither starts a local Ray of
+    ``workers`` CPUs, default one per core). retries: attempts after the
+    first of a task that fails. ``progress`` gets one line per event (a seed
+    trained, a point finished or failed); a bar on stderr shows points done,
+    running and failed.
     """
-    todo = points(criteria, sparsities, seeds)
+    objectives = [recipe.prune.objective] if objectives is None else list(objectives)
+    todo = points(criteria, sparsities, seeds, objectives, recipe.prune.objective)
+    check_targets(recipe, objectives)
     if retries < 0:
         raise SweepError(f"--retries {retries}: give 0 or more")
     address = cluster_address(address)
@@ -171,7 +199,7 @@ def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pat
     ordered = [rows[point] for point in todo if point in rows]
     path = write_table(ordered, [{"point": name, "error": error} for name, error in failed.items()], recipe, out_dir)
     if ordered:
-        write_plots(ordered, out_dir)
+        write_plots(ordered, out_dir, recipe.prune.profile)
     else:
         for name in PLOTS:
             (out_dir / name).unlink(missing_ok=True)
