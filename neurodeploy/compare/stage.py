@@ -17,7 +17,8 @@ import numpy as np
 from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silent_layers, silent_outputs
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
 from neurodeploy.compare.synops import network_synops, saving_shares, synops_terms
-from neurodeploy.fileio import REDO, atomic_path, open_npz
+from neurodeploy.export.removal import removed_by_layer
+from neurodeploy.fileio import REDO, PathError, atomic_path, open_npz
 from neurodeploy.hardware.cost import NetworkCost
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.netx import Network, read_netx
@@ -47,11 +48,13 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
             network = read_netx(out_dir / variant.network, input_shape=model.input_shape)
             lag = model.output_lag
             weighted = [layer for layer in network.layers if layer.has_synapse]
-            figures, terms[name] = _golden_figures(sim, name, network, inputs, labels, steps, lag)
+            removed = removed_by_layer(network.layers, checkpoint.extra.get("removed", {}))
+            figures, terms[name] = _golden_figures(sim, name, network, inputs, labels, steps, lag, removed)
+            sizes = [sum(checkpoint.state_dict[n].numel() for n in names) for names in model.weight_layers()]
             result[name] = {
                 **figures,
                 **_sparsity([np.concatenate([w.reshape(-1) for w in layer.weights()]) for layer in weighted],
-                            masks, model.weight_layers()),
+                            sizes, masks, model.weight_layers()),
                 "lava": _lava_figures(sim, name, network, inputs[:count], labels[:count], steps),
             }
             result[name]["caveats"] = _caveats(sim, name, steps, len(labels), count, lag)
@@ -63,10 +66,11 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
     return path
 
 
-def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: np.ndarray,
-                    steps: int, lag: int) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
+def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: np.ndarray, steps: int, lag: int,
+                    removed: dict[int, list[int]]) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
     """Accuracy, synaptic operations and messages of the exported network on the whole
-    test set, and its exact equivalence with SLAYER there; and its ``synops_terms``.
+    test set, and its exact equivalence with SLAYER there; and its ``synops_terms`` over
+    the model's neurons (``removed``: the units the export removed, by layer).
 
     Classes come from T steps from the output's ``lag`` (``classify``), the steps SLAYER
     classifies by. A message is a spike or a nonzero graded value; activity is messages
@@ -74,10 +78,13 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
     """
     golden = load_layers(sim, name, "golden")
     slayer = load_layers(sim, name, "slayer")
+    removed_messages = load_layers(sim, name, "slayer_removed_messages")
+    if len(removed_messages) != len(golden):
+        raise PathError(f"simulation.npz has no '{name}/slayer_removed_messages' for each layer (an older "
+                        f"simulate stage wrote it); {REDO}")
     drain_steps = drain(len(network.layers), network.starts_with_input)
     layer_inputs = Stimulus(inputs, None, steps).batch_spikes(drain_steps)
     synops = network_synops(network, layer_inputs, golden)
-    differs = [g != s for g, s in zip(golden, slayer)]
     messages = [np.count_nonzero(g, axis=(1, 2)).mean() for g in golden]
     columns = steps + drain_steps
     return {
@@ -90,17 +97,29 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
         "messages_per_sample": float(sum(messages)),
         "activity_per_layer": [float(m / (g.shape[1] * columns)) for m, g in zip(messages, golden)],
         "activity": float(sum(messages) / (sum(g.shape[1] for g in golden) * columns)),
-        "golden_vs_slayer": {
-            "compared": "every message (value included) of every layer at every step of every test sample",
-            "compared_entries": int(sum(d.size for d in differs)),
-            "mismatches_per_layer": [int(d.sum()) for d in differs],
-            "max_difference_per_layer": [int(np.abs(g.astype(np.int64) - s.astype(np.int64)).max(initial=0))
-                                         for g, s in zip(golden, slayer)],
-            "exact_fraction": float(np.logical_not(np.any([d.any(axis=(1, 2)) for d in differs], axis=0)).mean()),
-        },
+        "golden_vs_slayer": slayer_equivalence(golden, slayer, removed_messages),
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
         "hardware": hardware_figures(network, layer_inputs, golden, bool(sim[f"{name}/sparse"]), steps),
-    }, synops_terms(network, layer_inputs, golden)
+    }, synops_terms(network, layer_inputs, golden, removed)
+
+
+def slayer_equivalence(golden: list[np.ndarray], slayer: list[np.ndarray],
+                       removed: list[np.ndarray]) -> dict[str, Any]:
+    """The golden model against SLAYER, entry for entry: golden[l] and slayer[l] [N, n_l, S]
+    (the exported layer's neurons), removed[l] int64 [N] the messages SLAYER's neurons of
+    units the export removed sent in each sample, each one a mismatch of layer l (a
+    removed unit never sends when all is right). A sample is exact when no layer has one."""
+    differs = [g != s for g, s in zip(golden, slayer)]
+    inexact = [d.any(axis=(1, 2)) | (r != 0) for d, r in zip(differs, removed)]
+    return {
+        "compared": "every message (value included) of every layer at every step of every test sample; a message "
+                    "SLAYER sent from a unit the export removed is a mismatch",
+        "compared_entries": int(sum(d.size for d in differs)),
+        "mismatches_per_layer": [int(d.sum()) + int(r.sum()) for d, r in zip(differs, removed)],
+        "max_difference_per_layer": [int(np.abs(g.astype(np.int64) - s.astype(np.int64)).max(initial=0))
+                                     for g, s in zip(golden, slayer)],
+        "exact_fraction": float(np.logical_not(np.any(inexact, axis=0)).mean()),
+    }
 
 
 def _caveats(sim, name: str, steps: int, test_samples: int, lava_samples: int, lag: int) -> list[str]:
@@ -129,11 +148,12 @@ def hardware_figures(network: Network, inputs: np.ndarray | None, spikes: list[n
     return cost.figures(steps)
 
 
-def _sparsity(weights: list[np.ndarray], masks, layers: list[tuple[str, ...]]) -> dict[str, Any]:
-    """Zero fractions of the exported integer weights of every layer with weights
-    (``layers``: the model's weight names per such layer; pruned: those with a mask)."""
-    zeros = [int((w == 0).sum()) for w in weights]
-    sizes = [int(w.size) for w in weights]
+def _sparsity(weights: list[np.ndarray], sizes: list[int], masks, layers: list[tuple[str, ...]]) -> dict[str, Any]:
+    """Zero fractions of every layer with weights: ``weights`` its exported integer weights
+    (flat), ``sizes`` the model's count of them (``layers``: the model's weight names per
+    such layer; pruned: those with a mask), so that a weight the export removed with its
+    unit counts as pruned."""
+    zeros = [size - int(np.count_nonzero(w)) for w, size in zip(weights, sizes)]
     pruned = [i for i, names in enumerate(layers) if masks is not None and any(n in masks for n in names)]
     over = pruned or list(range(len(weights)))
     return {

@@ -34,8 +34,11 @@ so they do not change the count.
 """
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
+from neurodeploy.export.removal import removed_neurons
 from neurodeploy.netx import Network
 
 
@@ -86,27 +89,44 @@ def network_synops(network: Network, inputs: np.ndarray | None, layer_spikes: li
     return result
 
 
-def synops_terms(network: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+def synops_terms(network: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
+                 removed: Mapping[int, Sequence[int]] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """The two factors of ``network_synops`` for every synapse: (S, F), S float64 [n_pre]
     the nonzero messages of each presynaptic neuron per sample (mean over the B rows),
     F int64 [n_pre] its fan-out; synops per sample = sum over synapses of S . F.
 
     inputs and layer_spikes as for ``network_synops``, all recorded. Feedforward synapses
-    come in layer order, each recurrent one after its layer's feedforward one.
+    come in layer order, each recurrent one after its layer's feedforward one. removed:
+    the units the export removed from each layer (``export.removal.removed_by_layer``):
+    their neurons come back with no message and no fan-out, so that the terms line up
+    with those of the network they were removed from.
     """
     terms = []
     for index, (layer, pre) in enumerate(zip(network.layers, [inputs, *layer_spikes[:-1]])):
         fan = layer.fan_out(network.previous(index))
         if fan is None:
             continue
-        pairs = [(pre, fan)]
+        pairs = [(pre, fan, index - 1)]
         recurrent = layer.recurrent_fan_out()
         if recurrent is not None:
-            pairs.append((layer_spikes[index], recurrent))
-        for messages, fan_out in pairs:
+            pairs.append((layer_spikes[index], recurrent, index))
+        for messages, fan_out, source in pairs:
             counts = np.count_nonzero(messages, axis=-1).reshape(messages.shape[0], -1).mean(axis=0)
-            terms.append((counts, np.asarray(fan_out, dtype=np.int64).reshape(-1)))
+            fan_out = np.asarray(fan_out, dtype=np.int64).reshape(-1)
+            units = (removed or {}).get(source, [])
+            if units:
+                gone = removed_neurons(network.layers[source], units)
+                counts, fan_out = _restored(counts, gone), _restored(fan_out, gone)
+            terms.append((counts, fan_out))
     return terms
+
+
+def _restored(values: np.ndarray, gone: np.ndarray) -> np.ndarray:
+    """values [n'] of the neurons that stay as [n] of the full layer (``gone``: bool [n], the
+    removed neurons), zero at the removed ones."""
+    full = np.zeros(gone.size, dtype=values.dtype)
+    full[~gone] = values
+    return full
 
 
 def saving_shares(dense: list[tuple[np.ndarray, np.ndarray]], pruned: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:

@@ -19,7 +19,8 @@ block class to a converter:
 The file is the same, key for key and value for value, as lava-dl's own
 ``block.export_hdf5`` (tests/test_export.py, tests/test_conv_export.py,
 tests/test_export_blocks.py); lava-dl stores the weights as float32
-integers, we store int16.
+integers, we store int16. The export stage then takes the units a structured
+pruning removed out of the pruned network (``removal``).
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ import torch
 
 from neurodeploy.lavacompat import slayer
 from neurodeploy.loihi.geometry import conv_output_size
-from neurodeploy.netx import write_netx
+from neurodeploy.export.removal import remove_units
+from neurodeploy.netx import NetxError, write_netx
 from neurodeploy.netx.layers.conv import ConvLayer
 from neurodeploy.netx.layers.dense import DenseLayer
 from neurodeploy.netx.layers.dense_rec import RecurrentDenseLayer
@@ -41,7 +43,7 @@ from neurodeploy.netx.layers.input import InputLayer
 from neurodeploy.netx.neurons.cuba import CubaNeuron
 from neurodeploy.netx.neurons.sdnn import SigmaDeltaNeuron
 from neurodeploy.recipe import Recipe
-from neurodeploy.train.checkpoint import load_checkpoint
+from neurodeploy.train.checkpoint import CheckpointError, load_checkpoint
 from neurodeploy.variants import VARIANTS
 
 NeuronLayer = DenseLayer | ConvLayer | InputLayer  # RecurrentDenseLayer is a DenseLayer
@@ -335,11 +337,19 @@ def export_model(model: torch.nn.Module, path: Path, input_shape: tuple[int, ...
 
 def export_stage(recipe: Recipe, out_dir: Path) -> tuple[Path, ...]:
     """Write each variant's network (``dense.net``, ``pruned.net``) from its checkpoint in
-    ``out_dir`` (the networks ``recipe.model`` describes); returns their paths."""
+    ``out_dir`` (the networks ``recipe.model`` describes), without the units its
+    checkpoint's ``extra["removed"]`` names (``removal.remove_units``; only a structured
+    pruning's checkpoint has them); returns their paths."""
     paths = []
     for variant in VARIANTS.values():
-        model = load_checkpoint(out_dir / variant.checkpoint).model(recipe.model)
+        checkpoint = load_checkpoint(out_dir / variant.checkpoint)
+        layers = network_to_layers(checkpoint.model(recipe.model))
+        if "removed" in checkpoint.extra:
+            try:
+                layers = remove_units(layers, checkpoint.extra["removed"])
+            except NetxError as err:
+                raise CheckpointError(f"{checkpoint.path}: its removed units: {err}") from err
         path = out_dir / variant.network
-        export_model(model, path)
+        write_netx(path, layers)
         paths.append(path)
     return tuple(paths)

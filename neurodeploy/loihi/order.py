@@ -49,3 +49,11 @@ def per_channel_to_lava(values: np.ndarray, shape: tuple[int, int, int]) -> np.n
     neuron in Lava's order [W*H*C]: the channel varies fastest."""
     channels, height, width = shape
     return np.tile(np.asarray(values).reshape(channels), height * width)
+
+
+def channel_neurons(lava_shape: tuple[int, ...], channels: np.ndarray) -> np.ndarray:
+    """bool [n]: the neurons of a layer of Lava shape ``lava_shape`` whose channel (the
+    last, fastest Lava axis) is one of ``channels``: in a (W, H, C) layer every neuron
+    ``index % C == c`` of channel c, in a flat (n,) layer neuron c itself."""
+    size = int(np.prod(lava_shape))
+    return np.isin(np.arange(size) % lava_shape[-1], np.asarray(channels, dtype=np.int64))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import h5py
 import numpy as np
@@ -297,6 +297,21 @@ class Layer(ABC):
     def weights(self) -> list[np.ndarray]:
         """Its weight matrices as stored (for sparsity, bits and inspect); empty for an input layer."""
 
+    def without_units(self, units: Sequence[int]) -> "Layer":
+        """The layer without its units ``units`` (ascending indices on the last axis of
+        ``lava_shape``: a dense layer's neurons, a conv layer's output channels), their
+        weights, bias and delays; the units must get no input (``check_silent``), so that
+        they never send and their removal changes no other message. ``NetxError`` when
+        they do, when they are every unit, or when the kind cannot lose units."""
+        raise NetxError(f"a layer of type '{self.netx_type}' has no units to remove")
+
+    def without_inputs(self, units: Sequence[int], previous: tuple[int, ...]) -> "Layer":
+        """The layer without its synapses from the units ``units`` of the layer before it,
+        of Lava shape ``previous`` before their removal (a unit of a (W, H, C) layer is a
+        channel: its every neuron, ``loihi.order.channel_neurons``); what its other
+        synapses deliver is unchanged. ``NetxError`` when the kind cannot lose inputs."""
+        raise NetxError(f"a layer of type '{self.netx_type}' has no synapses from the layer before to remove")
+
     def describe(self) -> dict[str, Any]:
         """Layer facts beyond shape and weights for ``inspect`` (stride, delays, ...)."""
         return {}
@@ -323,6 +338,38 @@ class Layer(ABC):
     def notes(self) -> list[str]:
         """What netx does with this layer that a user should know (``inspect`` warnings)."""
         return []
+
+
+def kept_units(units: Sequence[int], count: int, what: str) -> np.ndarray:
+    """bool [count]: the units of a layer of ``count`` units (``what``: "neurons", "output
+    channels", ...) that stay when ``units`` go. ``NetxError`` unless ``units`` are
+    integers in [0, count), strictly ascending, and leave at least one unit."""
+    gone = np.asarray(units)
+    if gone.ndim != 1 or gone.size == 0 or not np.issubdtype(gone.dtype, np.integer):
+        raise NetxError(f"the {what} to remove must be a non-empty list of integers, got {units!r}")
+    if gone[0] < 0 or gone[-1] >= count or np.any(np.diff(gone) <= 0):
+        raise NetxError(f"the {what} to remove must be distinct indices in [0, {count}) in ascending order, "
+                        f"got {gone.tolist()}")
+    if gone.size == count:
+        raise NetxError(f"cannot remove all {count} {what}: a layer keeps at least one")
+    keep = np.ones(count, dtype=bool)
+    keep[gone] = False
+    return keep
+
+
+def check_silent(units: Sequence[int], incoming: list[np.ndarray], what: str) -> None:
+    """``NetxError`` naming the first of ``units`` that gets input: ``incoming`` holds what
+    reaches them, one array [len(units), ...] per weight matrix or bias. Only a unit whose
+    incoming weights and bias are all zero never sends (CUBA: current and voltage stay 0;
+    sigma-delta: zero activation), so only such a unit can go without changing another
+    message."""
+    busy = np.zeros(len(units), dtype=bool)
+    for values in incoming:
+        busy |= np.any(values.reshape(len(units), -1) != 0, axis=1)
+    if busy.any():
+        raise NetxError(f"{what} {int(np.asarray(units)[busy][0])} gets input (a nonzero weight or bias; "
+                        f"{int(busy.sum())} of the {len(units)} to remove do): only a unit that gets none never "
+                        "sends, and can be removed without changing any other message")
 
 
 @dataclass

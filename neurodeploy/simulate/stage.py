@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
+from neurodeploy.export.removal import removed_by_layer, split_removed
 from neurodeploy.fileio import atomic_path
 from neurodeploy.recipe import Recipe
 from neurodeploy.simulate.golden import GoldenModel, run_bytes
@@ -50,7 +51,12 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
     ``{model}/slayer/{l}`` and ``{model}/golden/{l}`` [N, n_l, T + L],
     ``{model}/golden_stream/{l}`` and ``{model}/lava/{l}`` [n_l, M*T + L]
     for the M Lava samples, ``{model}/golden_seconds`` (whole test set),
-    ``{model}/lava_seconds``, ``{model}/sparse``.
+    ``{model}/lava_seconds``, ``{model}/sparse``. n_l is the exported layer's:
+    SLAYER runs the whole model, so where the export removed units (the
+    checkpoint's ``extra["removed"]``, ``export.removal``) ``slayer`` keeps the
+    neurons that stay and ``{model}/slayer_removed_messages/{l}`` int64 [N]
+    counts the messages each sample sent from the removed ones (0 for every
+    layer without removed units, and for every layer when all is right).
     """
     data = data if data is not None else load_dataset(recipe.data, recipe.seed)
     steps = recipe.data.steps
@@ -58,7 +64,8 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
     arrays: dict[str, np.ndarray] = {"labels": data.y_test, "lava_samples": np.array(count)}
     for name, variant in VARIANTS.items():
         sparse = variant.sparse_synapses
-        model = load_checkpoint(out_dir / variant.checkpoint).model(recipe.model)
+        checkpoint = load_checkpoint(out_dir / variant.checkpoint)
+        model = checkpoint.model(recipe.model)
         start = time.perf_counter()
         measured = measure_file(out_dir / variant.network, model.input_shape, model.chip_input(data.x_test), steps,
                                 sparse, model.output_lag)
@@ -72,8 +79,11 @@ def simulate_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = No
         arrays[f"{name}/lava_seconds"] = np.array(lava.seconds)
         arrays[f"{name}/sparse"] = np.array(sparse)
         slayer = torch_layer_spikes(model, data.x_test, golden.drain_steps)
+        removed = removed_by_layer(network.layers, checkpoint.extra.get("removed", {}))
         for layer in range(len(network.layers)):
-            arrays[f"{name}/slayer/{layer}"] = slayer[layer]
+            kept, sent = split_removed(slayer[layer], network.layers[layer], removed.get(layer, []))
+            arrays[f"{name}/slayer/{layer}"] = kept
+            arrays[f"{name}/slayer_removed_messages/{layer}"] = sent
             arrays[f"{name}/golden/{layer}"] = whole.spikes[layer]
             arrays[f"{name}/golden_stream/{layer}"] = stream.spikes[layer][0]
             arrays[f"{name}/lava/{layer}"] = lava.spikes[layer]

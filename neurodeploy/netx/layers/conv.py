@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import scipy.sparse
 
 from neurodeploy.loihi.arithmetic import CONV_ACCUMULATOR_BITS, WEIGHT_SCALE, signed_wrap
 from neurodeploy.loihi.geometry import conv_input_size, conv_output_size, tap_hits
-from neurodeploy.loihi.order import lava_shape, per_channel_to_lava
+from neurodeploy.loihi.order import channel_neurons, lava_shape, per_channel_to_lava
 from neurodeploy.loihi.weights import WEIGHT_MAX, WEIGHT_MIN
-from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
+from neurodeploy.netx.base import (
+    Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, check_silent, kept_units, write_type,
+)
 from neurodeploy.netx.conv_fanout import conv_fanout
 from neurodeploy.netx.fanout import Fanout
 from neurodeploy.netx.keys import Keys, NetxError
@@ -203,6 +205,30 @@ class ConvLayer(Layer):
 
     def weights(self) -> list[np.ndarray]:
         return [self.weight]
+
+    def without_units(self, units: Sequence[int]) -> "ConvLayer":
+        """Drops output channels ``units``: their kernels weight[c] and their neurons' bias."""
+        self._check_ungrouped("output channels")
+        keep = kept_units(units, self.shape[0], "output channels")
+        bias = [] if self.bias is None else [self.bias.reshape(-1, self.shape[0])[:, ~keep].T]
+        check_silent(units, [self.weight[~keep], *bias], "output channel")
+        return dataclasses.replace(
+            self, weight=self.weight[keep], shape=(int(keep.sum()), *self.shape[1:]),
+            bias=None if self.bias is None else self.bias[~channel_neurons(self.lava_shape, units)])
+
+    def without_inputs(self, units: Sequence[int], previous: tuple[int, ...]) -> "ConvLayer":
+        """Drops input channels ``units`` of every kernel: weight[:, c]."""
+        self._check_ungrouped("input channels")
+        keep = kept_units(units, previous[-1], "channels of the layer before")
+        if keep.size != self.weight.shape[1]:
+            raise NetxError(f"key 'weight' has {self.weight.shape[1]} input channels, the layer before {keep.size}")
+        return dataclasses.replace(self, weight=self.weight[:, keep])
+
+    def _check_ungrouped(self, what: str) -> None:
+        """``NetxError`` for a grouped convolution, whose groups are fixed slices of channels."""
+        if self.groups != 1:
+            raise NetxError(f"a conv layer with groups = {self.groups} cannot lose {what}: each group reads and "
+                            "writes a fixed slice of channels (only groups = 1 can)")
 
     def describe(self) -> dict[str, Any]:
         return {"stride": list(self.stride), "padding": list(self.padding), "dilation": list(self.dilation),

@@ -21,17 +21,20 @@ bias and no delay.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import h5py
 import numpy as np
 import scipy.sparse
 
 from neurodeploy.loihi.arithmetic import WEIGHT_SCALE
-from neurodeploy.loihi.order import whc_to_chw
+from neurodeploy.loihi.order import channel_neurons, whc_to_chw
 from neurodeploy.loihi.weights import WEIGHT_MAX, WEIGHT_MIN, out_of_range_effect, synapse_weights
-from neurodeploy.netx.base import Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, write_type
+from neurodeploy.netx.base import (
+    Connections, GroupWriter, Layer, NeuronModel, ReadContext, Synapse, check_silent, kept_units, write_type,
+)
 from neurodeploy.netx.fanout import Fanout, dense_fanout
 from neurodeploy.netx.keys import Keys, NetxError
 from neurodeploy.netx.layers import flatten
@@ -121,6 +124,28 @@ def in_lava_order(weight: np.ndarray, flatten_input: bool, previous: tuple[int, 
     reordered = np.empty_like(weight)
     reordered[:, whc_to_chw(previous)] = weight
     return reordered
+
+
+def _check_same_action(name: str, before: tuple[np.ndarray, int], kept: tuple[np.ndarray, np.ndarray],
+                      after: tuple[np.ndarray, int]) -> None:
+    """``NetxError`` unless a synapse matrix ``after`` (the integers Lava holds [out', in'] and
+    the exponent of its sums) weighs every message as the ``kept`` (rows, columns: bool masks)
+    of ``before`` did, so that every sum, shifted, is the same. netx rescales a matrix
+    from its extreme weights and Lava clips and truncates it by its signs
+    (``loihi.weights``): rows or columns taken out can change how the others act."""
+    (old, old_exponent), (new, new_exponent) = before, after
+    old = old[np.ix_(*kept)]
+    low = min(old_exponent, new_exponent)
+    changed = np.count_nonzero((old << (old_exponent - low)) != (new << (new_exponent - low)))
+    if changed:
+        raise NetxError(f"without these units netx and Lava scale the {name} matrix differently (weight exponent "
+                        f"{old_exponent} -> {new_exponent}, {changed} remaining weight(s) held at other values): "
+                        "the layer's other messages would change")
+
+
+def _cut(array: np.ndarray | None, rows: np.ndarray, columns: np.ndarray) -> np.ndarray | None:
+    """The rows and columns (bool masks) of ``array`` [out, in] that stay, or None."""
+    return None if array is None else array[np.ix_(rows, columns)]
 
 
 def dense_connections(weight: np.ndarray) -> Connections:
@@ -233,6 +258,44 @@ class DenseLayer(Layer):
 
     def connections(self, previous: tuple[int, ...]) -> list[Connections]:
         return [dense_connections(in_lava_order(w, self.flatten_input, previous)) for w in self.feedforward_weights()]
+
+    def without_units(self, units: Sequence[int]) -> "DenseLayer":
+        keep = kept_units(units, self.weight.shape[0], "neurons")
+        incoming = [w[~keep] for w in self.weights()] + ([] if self.bias is None else [self.bias[~keep]])
+        check_silent(units, incoming, "neuron")
+        return self._reduced(keep, np.ones(self.weight.shape[1], dtype=bool))
+
+    def without_inputs(self, units: Sequence[int], previous: tuple[int, ...]) -> "DenseLayer":
+        """Drops the weight columns of every neuron of the removed units; after a ``flatten``
+        the columns read (C, H, W) order (``in_lava_order``)."""
+        kept_units(units, previous[-1], "units of the layer before")  # checks them
+        gone = channel_neurons(previous, units)
+        if gone.size != self.weight.shape[1]:
+            raise NetxError(f"key 'weight' has {self.weight.shape[1]} inputs, the layer before {gone.size} neurons")
+        columns = gone[whc_to_chw(previous)] if self.flatten_input else gone
+        return self._reduced(np.ones(self.weight.shape[0], dtype=bool), ~columns)
+
+    def _reduced(self, rows: np.ndarray, columns: np.ndarray) -> "DenseLayer":
+        """The layer with only its neurons ``rows`` and inputs ``columns`` (bool masks), each
+        synapse checked to act on what stays as before (``_check_same_action``)."""
+        slices = self._slices(rows, columns)
+        arrays = {name: _cut(getattr(self, name), *kept) for name, kept in slices.items()}
+        reduced = dataclasses.replace(self, **arrays, bias=None if self.bias is None else self.bias[rows])
+        before = self._acting()
+        for name, after in reduced._acting().items():
+            _check_same_action(name, before[name], slices[name], after)
+        return reduced
+
+    def _slices(self, rows: np.ndarray, columns: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The (rows, columns) each of its [out, in] arrays keeps when only neurons ``rows`` and
+        inputs ``columns`` stay."""
+        return {"weight": (rows, columns), "weight_imag": (rows, columns), "delay": (rows, columns)}
+
+    def _acting(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Each weight matrix as its Lava synapse holds it: (integers [out, in], exponent)."""
+        held = {name: synapse_weights(w) for name, w in (("weight", self.weight), ("weight_imag", self.weight_imag))
+                if w is not None}
+        return {name: (h.weight, h.exponent) for name, h in held.items()}
 
     def feedforward_weights(self) -> list[np.ndarray]:
         """The matrices [out, in] from the layer before: the weight, and its imaginary part."""

@@ -86,6 +86,14 @@ class RecurrentDenseLayer(DenseLayer):
                                   for part in (shared.weight[:, :inputs], shared.weight[:, inputs:]))
         return feedforward, recurrent, 0 if self.delay is not None else shared.exponent
 
+    def _slices(self, rows: np.ndarray, columns: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Also ``weight_rec`` [out, out]: a removed neuron's row and column."""
+        return {**super()._slices(rows, columns), "weight_rec": (rows, rows)}
+
+    def _acting(self) -> dict[str, tuple[np.ndarray, int]]:
+        feedforward, recurrent, exponent = self._held()
+        return {"weight": (feedforward, exponent), "weight_rec": (recurrent, exponent)}
+
     def synapse(self, previous: tuple[int, ...], graded: bool, sparse: bool) -> Synapse:
         feedforward, _, exponent = self._held()
         permutation = whc_to_chw(previous) if self.flatten_input else None
