@@ -197,34 +197,45 @@ def _random_layer(seed: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return weights, weights * (rng.random(weights.shape) >= fraction)
 
 
-@pytest.mark.parametrize("profile, seed, dense_cores, looped", [("loihi1", 9, 7, 10), ("loihi2", 19, 8, 10)])
-def test_a_pruned_layer_takes_the_dense_split_where_the_compilers_loop_takes_more(
-        profile: str, seed: int, dense_cores: int, looped: int) -> None:
+@pytest.mark.parametrize("profile, seed, dense_cores, looped, fewest",
+                         [("loihi1", 9, 7, 10, 6), ("loihi2", 19, 8, 10, 6)])
+def test_on_sparse_synapses_a_pruned_layer_takes_the_fewest_cores_that_fit(
+        profile: str, seed: int, dense_cores: int, looped: int, fewest: int) -> None:
     """The compiler's loop is not monotone: on these layers, pruned by 30 %, its split of the
-    nonzero weights alone takes more cores than the dense layer; the mapper places them on
-    the dense split instead."""
+    nonzero weights takes more cores than the dense layer's. On Sparse synapses the mapper
+    takes the fewest cores whose busiest core fits (each split with one core fewer
+    overflows the synaptic memory)."""
     import scipy.sparse
 
-    from neurodeploy.hardware.resources import _chunks
+    from neurodeploy.hardware.resources import _chunks, _split
 
     chip = load_profile(profile)
     weights, pruned = _random_layer(seed, 0.3)
     assert estimate_resources(Network((DenseLayer(weights, NEURON),)), chip).cores == dense_cores
+    stored = scipy.sparse.csr_matrix(pruned)
     entry_bits = weight_bits(pruned) + chip.value("synapse_index_bits")
-    assert _chunks(scipy.sparse.csr_matrix(pruned), chip, entry_bits)[2].size == looped
+    assert _chunks(stored, chip, entry_bits)[2].size == looped
     mapped = estimate_resources(Network((DenseLayer(pruned, NEURON),)), chip, sparse=True)
-    assert mapped.cores == dense_cores and not mapped.problems
+    assert mapped.cores == fewest and not mapped.problems
+    for ratio in range(1, fewest):
+        assert _split(stored, chip, entry_bits, ratio)[2].max() > chip.value("synapse_words_per_core")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", ["loihi1", "loihi2"])
 def test_a_pruned_layer_never_maps_to_more_cores_than_its_dense_layer(profile: str) -> None:
     """30 random dense layers, each pruned at random to 30, 60, 90 and 99 %: on Sparse
-    synapses never more cores than the dense layer on Dense synapses."""
+    synapses never more cores than the dense layer on Dense or on Sparse synapses, and each
+    pruning never more than the one before it (the masks nest)."""
     chip = load_profile(profile)
     for seed in range(30):
+        rng = np.random.default_rng(1000 + seed)
+        weights = _random_layer(1000 + seed, 0.0)[0]
+        draws = rng.random(weights.shape)
+        mapped = [estimate_resources(Network((DenseLayer(weights, NEURON),)), chip).cores,
+                  estimate_resources(Network((DenseLayer(weights, NEURON),)), chip, sparse=True).cores]
         for fraction in (0.3, 0.6, 0.9, 0.99):
-            weights, pruned = _random_layer(1000 + seed, fraction)
-            dense = estimate_resources(Network((DenseLayer(weights, NEURON),)), chip).cores
+            pruned = weights * (draws >= fraction)
             cores = estimate_resources(Network((DenseLayer(pruned, NEURON),)), chip, sparse=True).cores
-            assert cores <= dense, f"{weights.shape} pruned {fraction}: {cores} cores, dense {dense}"
+            assert cores <= min(mapped), f"{weights.shape} pruned {fraction}: {cores} cores after {mapped}"
+            mapped.append(cores)

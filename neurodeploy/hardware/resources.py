@@ -30,9 +30,11 @@ rule is confirmed. Per layer with neurons (a ``flatten`` has none):
    ceil(words / limit) (the compiler's ``max_ratio``). That loop is not
    monotone in the weights (a pruned layer's first ratio can be smaller and
    need multiplying again: 9 of 1200 random prunings ended with more cores
-   than their dense layer); its nonzero weights always fit the split of
-   every synapse, so a ``Sparse`` layer takes the fewer of the two splits
-   and never more cores than the same layer on ``Dense``.
+   than their dense layer). Intel printed no mapping of Sparse synapses; on
+   them a layer takes the fewest cores r (chunks of ceil(n / r), r counted up
+   from the neurons' minimum) whose busiest core fits, at most the ``Dense``
+   loop's: as weights are pruned the cores never grow, and never exceed the
+   same layer's on ``Dense``.
 4. Input axons of a non-conv core (AxonIn): its distinct presynaptic
    neurons; more than ``fan_in_per_core`` is a problem. A conv core's input
    arrives through the compiler's conv axons (it prints 1 or 2 of them for
@@ -200,23 +202,44 @@ def _words(entries: scipy.sparse.csr_matrix, entry_bits: int, header: int, word_
                        minlength=cores).astype(np.int64)
 
 
-def _chunks(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: int
-            ) -> tuple[np.ndarray, scipy.sparse.csr_matrix, np.ndarray]:
-    """Rule 3: the core of each neuron, the entries of each (core, axon) and the words of
-    each core, the neurons dealt in chunks of ceil(n / r), r grown by the busiest core's
-    excess over the limit."""
+Split = tuple[np.ndarray, scipy.sparse.csr_matrix, np.ndarray]
+
+
+def _split(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: int, ratio: int) -> Split:
+    """The neurons dealt in chunks of ceil(n / ratio): the core of each neuron, the entries
+    of each (core, axon) and the words of each core (rule 3)."""
+    neurons = stored.shape[0]
+    core_of = np.arange(neurons) // math.ceil(neurons / ratio)
+    entries = _entries(stored, core_of)
+    return core_of, entries, _words(entries, entry_bits, profile.value("axon_header_bits"),
+                                    profile.value("synapse_word_bits"))
+
+
+def _chunks(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: int) -> Split:
+    """Rule 3, the compiler's loop: ``_split`` at r = ceil(n / neurons_per_core), r
+    multiplied by the busiest core's excess over the limit until it fits (or one neuron
+    per core)."""
     neurons = stored.shape[0]
     limit = profile.value("synapse_words_per_core")
     ratio = math.ceil(neurons / profile.value("neurons_per_core"))
     while True:
-        chunk = math.ceil(neurons / ratio)
-        core_of = np.arange(neurons) // chunk
-        entries = _entries(stored, core_of)
-        words = _words(entries, entry_bits, profile.value("axon_header_bits"), profile.value("synapse_word_bits"))
-        busiest = int(words.max(initial=0))
-        if busiest <= limit or chunk == 1:
-            return core_of, entries, words
+        split = _split(stored, profile, entry_bits, ratio)
+        busiest = int(split[2].max(initial=0))
+        if busiest <= limit or math.ceil(neurons / ratio) == 1:
+            return split
         ratio *= math.ceil(busiest / limit)
+
+
+def _fewest(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: int, upto: int) -> Split:
+    """Rule 3 on Sparse synapses: the split of the fewest cores that fits, r from
+    ceil(n / neurons_per_core) up to ``upto`` (a split known to fit, returned if none
+    before it does)."""
+    neurons = stored.shape[0]
+    for ratio in range(math.ceil(neurons / profile.value("neurons_per_core")), upto):
+        split = _split(stored, profile, entry_bits, ratio)
+        if int(split[2].max(initial=0)) <= profile.value("synapse_words_per_core"):
+            return split
+    return _split(stored, profile, entry_bits, upto)
 
 
 def _message_problems(layer: Layer, profile: ChipProfile) -> list[str]:
@@ -269,15 +292,9 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
             entry_bits = bits + profile.value("synapse_index_bits")
             structure = scipy.sparse.hstack([block.structure for block in blocks], format="csr")
             core_of, entries, words = _chunks(structure, profile, entry_bits)
-            if sparse:  # rule 3: the compiler's split of the nonzero weights, or the dense split if fewer
+            if sparse:  # rule 3: the fewest cores that fit the nonzero weights, at most the dense split's
                 nonzero = scipy.sparse.hstack([block.weights for block in blocks], format="csr")
-                own = _chunks(nonzero, profile, entry_bits)
-                if own[2].size <= words.size:
-                    core_of, entries, words = own
-                else:
-                    entries = _entries(nonzero, core_of)
-                    words = _words(entries, entry_bits, profile.value("axon_header_bits"),
-                                   profile.value("synapse_word_bits"))
+                core_of, entries, words = _fewest(nonzero, profile, entry_bits, words.size)
             axon_in = int(np.diff(entries.indptr).max())
             storage, kind = ("sparse" if sparse else "dense"), "Dense"
         else:
