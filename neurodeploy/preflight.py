@@ -62,6 +62,9 @@ def check_names(recipe: Recipe) -> None:
     if recipe.model.recurrent and not family.recurrent:
         raise RecipeError(f"model.recurrent: lava-dl has no recurrent {family.name} block (cuba has)")
     data = recipe.data
+    if DATASETS[data.dataset].graded(data) and family.input_block is None:
+        raise RecipeError(f"data.dataset = {data.dataset!r} gives graded samples (data.frames = {data.frames!r}); "
+                          f"model.blocks = {recipe.model.blocks!r} takes spikes: set data.frames = spikes")
     if DATASETS[data.dataset].needs_path and not data.path:
         raise RecipeError(f"data.path is required for data.dataset = {data.dataset!r} (the folder tonic keeps it in)")
 
@@ -82,7 +85,7 @@ def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True, device_here:
     layers = layer_shapes(input_shape, classes, recipe.model)
     names = [f"layer {index}" for index in range(len(layers))]
     weights = dict(zip(names, (count for _, count in layers)))
-    for pool in plan(names, recipe.prune).pools:
+    for pool in plan(names, recipe.prune, len(recipe.model.conv)).pools:
         try:
             pruned_count([weights[name] for name in pool], recipe.prune.sparsity)
         except EmptiedLayerError as err:

@@ -66,6 +66,9 @@ class DataSettings:
         the test set one per image).
     levels: sequential_digits: thermometer levels per pixel (input neurons
         per pixel column; 8 x levels inputs).
+    frames: moving_digits: ``graded`` (the frames, for a sigma-delta
+        network's Input block) or ``spikes`` (each pixel spikes at each step
+        with probability intensity x ``max_rate``, for a spiking network).
     """
 
     dataset: str = "digits"
@@ -81,6 +84,7 @@ class DataSettings:
     canvas: int = 16
     trajectories: int = 1
     levels: int = 4
+    frames: str = "graded"
 
 
 @dataclass(frozen=True)
@@ -279,9 +283,10 @@ class Recipe:
 
 # Keys added after run and sweep folders were first written, with their defaults: a
 # digest leaves a key out while it holds its default (``Recipe.identity``).
-ADDED_KEYS: dict[str, Any] = {"train.device": "cpu", "prune.objective": "synops", "prune.profile": "loihi2",
+ADDED_KEYS: dict[str, Any] = {"train.device": "cpu", "data.frames": "graded", "prune.objective": "synops", "prune.profile": "loihi2",
                               "prune.target_cores": None, "prune.target_time": None}
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
+FRAMES = ("graded", "spikes")  # data.frames
 
 
 # (low, high, low inclusive, high inclusive) for every bounded numeric key.
@@ -405,6 +410,8 @@ def recipe_from_dict(raw: Mapping[str, Any]) -> Recipe:
     if not DEVICE_PATTERN.fullmatch(recipe.train.device):
         raise RecipeError(f"train.device = {recipe.train.device!r} is not a torch device this can train on "
                           "(cpu, cuda or cuda:N)")
+    if recipe.data.frames not in FRAMES:
+        raise RecipeError(f"data.frames = {recipe.data.frames!r} is not one of: {', '.join(FRAMES)}")
     prune = recipe.prune
     for key, objective in (("target_cores", "cores"), ("target_time", "time")):
         if getattr(prune, key) is not None and prune.objective != objective:

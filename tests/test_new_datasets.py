@@ -155,3 +155,31 @@ def test_the_new_keys_default_and_load():
     assert (Recipe().data.canvas, Recipe().data.trajectories, Recipe().data.levels) == (16, 1, 4)
     recipe = recipe_from_dict({"data": {"dataset": "moving_digits", "canvas": 24, "trajectories": 3}})
     assert (recipe.data.canvas, recipe.data.trajectories) == (24, 3)
+
+
+def test_spiking_frames_spike_where_the_digit_is_at_its_intensity():
+    """data.frames = spikes: each pixel of each frame spikes with the probability of its
+    intensity (x max_rate), never off the digit, the same spikes for the same seed."""
+    graded = load_dataset(DataSettings(dataset="moving_digits", steps=16, canvas=12), seed=0)
+    settings = DataSettings(dataset="moving_digits", steps=16, canvas=12, frames="spikes")
+    spikes = load_dataset(settings, seed=0)
+    for frames, trains in ((graded.x_train, spikes.x_train), (graded.x_test, spikes.x_test)):
+        assert trains.shape == frames.shape and set(np.unique(trains)) == {0.0, 1.0}
+        assert not trains[frames == 0].any(), "a spike off the digit"
+        full = frames == 1.0
+        assert trains[full].all(), "a pixel of intensity 1 spikes at every step at max_rate 1"
+        middle = (frames > 0.4) & (frames < 0.6)
+        assert abs(trains[middle].mean() - frames[middle].mean()) < 0.02
+    np.testing.assert_array_equal(load_dataset(settings, seed=0).x_train, spikes.x_train)
+    half = load_dataset(DataSettings(dataset="moving_digits", steps=16, canvas=12, frames="spikes", max_rate=0.5),
+                        seed=0)
+    assert abs(half.x_train.mean() / spikes.x_train.mean() - 0.5) < 0.02
+
+
+def test_a_spiking_network_on_graded_frames_is_refused_before_work_starts():
+    recipe = recipe_from_dict({"data": {"dataset": "moving_digits"}})
+    with pytest.raises(RecipeError, match=re.escape("model.blocks = 'cuba' takes spikes: set data.frames = spikes")):
+        check_recipe(recipe, Limits())
+    check_recipe(recipe_from_dict({"data": {"dataset": "moving_digits", "frames": "spikes"}}), Limits())
+    with pytest.raises(RecipeError, match=re.escape("data.frames = 'events' is not one of: graded, spikes")):
+        recipe_from_dict({"data": {"frames": "events"}})

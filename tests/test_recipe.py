@@ -124,7 +124,15 @@ def _numeric_keys() -> list[str]:
 
 
 # Settings a bound of RANGES needs elsewhere in the recipe to be valid.
-CONTEXT: dict[str, dict[str, Any]] = {"prune.rewind_epoch": {"train": {"epochs": 100_000}}}
+CONTEXT: dict[str, dict[str, Any]] = {"prune.rewind_epoch": {"train": {"epochs": 100_000}},
+                                     "prune.target_cores": {"prune": {"objective": "cores"}},
+                                     "prune.target_time": {"prune": {"objective": "time"}}}
+
+
+def _merged(context: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with ``context``'s sections added, key by key within a section both name."""
+    return {**context, **{section: {**context.get(section, {}), **keys} if isinstance(keys, dict) else keys
+                          for section, keys in raw.items()}}
 
 
 def _bounds() -> list[tuple[str, str]]:
@@ -142,11 +150,11 @@ def test_every_range_holds_at_its_bound(key, side):
     context = CONTEXT.get(key, {})
 
     def accepted(value: Any) -> None:
-        recipe_from_dict({**context, **raw(value)})
+        recipe_from_dict(_merged(context, raw(value)))
 
     def refused(value: Any) -> None:
         with pytest.raises(RecipeError, match=re.escape(f"{key} = {value!r} is outside")):
-            recipe_from_dict({**context, **raw(value)})
+            recipe_from_dict(_merged(context, raw(value)))
 
     if kind is int:
         assert float(bound).is_integer(), f"{key}: an int setting with bound {bound}"

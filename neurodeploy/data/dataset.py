@@ -10,7 +10,7 @@ import numpy as np
 from neurodeploy.data import events
 from neurodeploy.data.digits import IMAGE_SHAPE, NUM_CLASSES, NUM_INPUTS, load_digits_split, split_sizes
 from neurodeploy.data.encoding import encode
-from neurodeploy.data.moving import moving_digits
+from neurodeploy.data.moving import moving_digits, spike_frames
 from neurodeploy.data.sequential import check_steps, sequential_digits
 from neurodeploy.recipe import DataSettings
 from neurodeploy.registry import Registry
@@ -46,6 +46,8 @@ class DatasetSource:
         reading the dataset.
     load: the spike-encoded sets under the data settings and a seed.
     needs_path: whether it is read from ``data.path``.
+    graded: whether its samples are graded values rather than spikes under the data
+        settings (a spiking network's chip input takes spikes only).
     """
 
     input_shape: Callable[[DataSettings], tuple[int, int, int]]
@@ -53,6 +55,7 @@ class DatasetSource:
     sizes: Callable[[DataSettings], tuple[int, int]]
     load: Callable[[DataSettings, int], SpikeDataset]
     needs_path: bool
+    graded: Callable[[DataSettings], bool] = lambda settings: False
 
 
 def _digits_sizes(settings: DataSettings) -> tuple[int, int]:
@@ -96,15 +99,21 @@ def _moving_sizes(settings: DataSettings) -> tuple[int, int]:
 def _load_moving(settings: DataSettings, seed: int) -> SpikeDataset:
     """``moving.moving_digits`` of the split: ``trajectories`` copies of the training
     images (the image order repeated, each copy its own motion) drawn with ``seed``, one
-    motion per test image drawn with ``seed + 1``. ``encoding`` and ``max_rate`` play no
-    part: the frames are the input."""
+    motion per test image drawn with ``seed + 1``. ``frames: graded``: the frames are
+    the input (``encoding`` and ``max_rate`` play no part); ``frames: spikes``: their
+    ``moving.spike_frames`` at ``max_rate``, drawn with ``seed + 2`` (train) and
+    ``seed + 3`` (test)."""
     x_train, y_train, x_test, y_test = _split_images(settings)
     copies = settings.trajectories
     shape = _moving_shape(settings)
+    train = moving_digits(np.tile(x_train, (copies, 1, 1)), settings.steps, settings.canvas, seed)
+    test = moving_digits(x_test, settings.steps, settings.canvas, seed + 1)
+    if settings.frames == "spikes":
+        train, test = (spike_frames(train, seed + 2, settings.max_rate), spike_frames(test, seed + 3, settings.max_rate))
     return SpikeDataset(
-        x_train=moving_digits(np.tile(x_train, (copies, 1, 1)), settings.steps, settings.canvas, seed),
+        x_train=train,
         y_train=np.tile(y_train, copies),
-        x_test=moving_digits(x_test, settings.steps, settings.canvas, seed + 1),
+        x_test=test,
         y_test=y_test,
         num_inputs=int(np.prod(shape)),
         num_classes=NUM_CLASSES,
@@ -166,7 +175,8 @@ def _event_source(name: str) -> DatasetSource:
 DATASETS: Registry[DatasetSource] = Registry("dataset", {
     "digits": DatasetSource(lambda settings: IMAGE_SHAPE, NUM_CLASSES, _digits_sizes, _load_digits,
                             needs_path=False),
-    "moving_digits": DatasetSource(_moving_shape, NUM_CLASSES, _moving_sizes, _load_moving, needs_path=False),
+    "moving_digits": DatasetSource(_moving_shape, NUM_CLASSES, _moving_sizes, _load_moving, needs_path=False,
+                                   graded=lambda settings: settings.frames == "graded"),
     "sequential_digits": DatasetSource(_sequential_shape, NUM_CLASSES, _sequential_sizes, _load_sequential,
                                        needs_path=False),
     **{name: _event_source(name) for name in events.DATASETS},

@@ -1,8 +1,10 @@
 """Moving digits: scikit-learn's 8x8 digits gliding across a larger canvas, for
-sigma-delta networks (consecutive frames are alike, so their deltas are sparse).
+sigma-delta networks (consecutive frames are alike, so their deltas are sparse)
+and, as spikes, for spiking ones.
 
-The frames are graded, not spikes: every value is a pixel of the digit
-(intensity in [0, 1], a multiple of 1/16) or 0 off the digit.
+The frames are graded: every value is a pixel of the digit (intensity in
+[0, 1], a multiple of 1/16) or 0 off the digit. ``spike_frames`` turns them
+into spikes, pixel by pixel and step by step.
 """
 from __future__ import annotations
 
@@ -47,3 +49,13 @@ def moving_digits(images: np.ndarray, steps: int, canvas: int, seed: int) -> np.
         cols = (corner[:, 1, None] + offset)[:, None, :]  # [n, 1, 8]
         frames[sample, rows, cols, t] = pixels
     return frames.reshape(n, canvas * canvas, steps)
+
+
+def spike_frames(frames: np.ndarray, seed: int, max_rate: float = 1.0) -> np.ndarray:
+    """Bernoulli spikes of graded frames: ``s[n, i, t] = 1`` with probability
+    ``frames[n, i, t] * max_rate``, drawn from ``numpy.random.default_rng(seed)``.
+
+    frames: float32 [n, pixels, T] in [0, 1] (``moving_digits``). Returns float32
+    [n, pixels, T] in {0, 1}."""
+    draws = np.random.default_rng(seed).random(frames.shape, dtype=np.float32)
+    return (draws < frames * max_rate).astype(np.float32)
