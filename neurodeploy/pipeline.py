@@ -41,6 +41,7 @@ from neurodeploy.limits import Limits
 from neurodeploy.lock import HeldFolder, folder_lock
 from neurodeploy.preflight import check_recipe
 from neurodeploy.prune.stage import prune_stage
+from neurodeploy.simulate.chip import recipe_measure
 from neurodeploy.recipe import Recipe, RecipeError, recipe_from_dict
 from neurodeploy.report.stage import report_stage
 from neurodeploy.simulate.stage import simulate_stage
@@ -106,8 +107,11 @@ def settings_digest(recipe: Recipe, stage: Stage) -> str:
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _package_inputs(stage: Stage) -> dict[str, Path]:
-    """Files of neurodeploy itself a stage reads: compare reads the chip profiles."""
+def _package_inputs(stage: Stage, recipe: Recipe) -> dict[str, Path]:
+    """Files of neurodeploy itself a stage reads: compare reads the chip profiles, prune
+    the objective's profile under a chip objective (``prune.objective``)."""
+    if stage.name == "prune" and recipe.prune.objective != "synops":
+        return {f"hardware/{recipe.prune.profile}.yaml": HARDWARE_DIR / f"{recipe.prune.profile}.yaml"}
     if stage.name != "compare":
         return {}
     return {f"hardware/{name}.yaml": HARDWARE_DIR / f"{name}.yaml" for name in available_profiles()}
@@ -130,8 +134,8 @@ class _Digests:
         return self._known[key]
 
 
-def _inputs(stage: Stage, out_dir: Path) -> dict[str, Path]:
-    return {**{name: out_dir / name for name in stage.inputs}, **_package_inputs(stage)}
+def _inputs(stage: Stage, out_dir: Path, recipe: Recipe) -> dict[str, Path]:
+    return {**{name: out_dir / name for name in stage.inputs}, **_package_inputs(stage, recipe)}
 
 
 def read_records(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -159,7 +163,7 @@ def stale_reason(stage: Stage, recipe: Recipe, out_dir: Path, records: dict[str,
         return "not run yet"
     if record.get("settings") != settings_digest(recipe, stage):
         return "its recipe settings changed"
-    for name, path in _inputs(stage, out_dir).items():
+    for name, path in _inputs(stage, out_dir, recipe).items():
         if record.get("inputs", {}).get(name) != digest(path):
             return f"{name}, which it reads, changed since it ran"
     for name in stage.outputs:
@@ -214,13 +218,13 @@ class _Runner:
         recipe, out = self.recipe, self.out_dir
         actions: dict[str, Callable[[], object]] = {
             "train": lambda: train_stage(recipe, out, self.dataset()),
-            "prune": lambda: prune_stage(recipe, out, self.dataset()),
+            "prune": lambda: prune_stage(recipe, out, self.dataset(), recipe_measure(recipe, self.dataset())),
             "export": lambda: export_stage(recipe, out),
             "simulate": lambda: simulate_stage(recipe, out, self.dataset()),
             "compare": lambda: compare_stage(recipe, out),
             "report": lambda: report_stage(recipe, out, self.seconds(), sweep_dir),
         }
-        inputs = {name: self.digest(path) for name, path in _inputs(stage, out).items()}
+        inputs = {name: self.digest(path) for name, path in _inputs(stage, out, recipe).items()}
         self.records.pop(stage.name, None)
         self.held.check()
         _write_records(out, self.records)

@@ -18,6 +18,7 @@ from neurodeploy.pipeline import BY_NAME
 from neurodeploy.preflight import NAMED
 from neurodeploy.prune.criteria import CRITERIA, spiking_firing
 from neurodeploy.prune.optimizers import OPTIMIZERS
+from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.prune.selection import SCOPES
 from neurodeploy.recipe import Recipe
 from neurodeploy.registry import Registry, UnknownNameError
@@ -27,7 +28,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurodeploy"
 
 REGISTRIES = {
     "pruning criterion": (CRITERIA, ("magnitude", "random", "sf")),
-    "pruning scope": (SCOPES, ("global", "layerwise")),
+    "pruning scope": (SCOPES, ("global", "layerwise", "neuron", "channel")),
+    "pruning objective": (OBJECTIVES, ("synops", "cores", "time", "energy")),
     "supermask optimizer": (OPTIMIZERS, ("adam", "sgd")),
     "dataset": (DATASETS, ("digits", "moving_digits", "sequential_digits", "nmnist", "shd")),
     "spike encoding": (ENCODERS, ("rate", "latency")),
@@ -64,9 +66,10 @@ def test_an_unknown_chip_profile_lists_the_known_ones():
 
 
 def test_every_name_valued_recipe_key_is_checked_against_a_registry():
-    """Every str setting of the recipe is checked by ``preflight`` except the free texts and
+    """Every str setting of the recipe is checked by ``preflight`` except the free texts,
     ``train.device`` (its form is checked when the recipe is read, its presence by
-    ``preflight.check_device``: tests/test_device.py)."""
+    ``preflight.check_device``: tests/test_device.py), ``data.frames`` (one of two, checked
+    when the recipe is read) and ``prune.profile`` (a chip profile ``preflight`` loads)."""
     keys = []
     for section in dataclasses.fields(Recipe):
         hint = typing.get_type_hints(Recipe)[section.name]
@@ -75,7 +78,7 @@ def test_every_name_valued_recipe_key_is_checked_against_a_registry():
         elif dataclasses.is_dataclass(hint):
             keys += [f"{section.name}.{f.name}" for f in dataclasses.fields(hint)
                      if typing.get_type_hints(hint)[f.name] is str]
-    assert sorted(keys) == sorted([*NAMED, "name", "data.path", "train.device"])
+    assert sorted(keys) == sorted([*NAMED, "name", "data.path", "train.device", "data.frames", "prune.profile"])
     assert all(isinstance(registry, Registry) for registry in NAMED.values())
     defaults = Recipe()
     for key, registry in NAMED.items():  # every default is a registered name
@@ -90,9 +93,12 @@ def test_criteria_say_what_they_need():
 
 def test_scopes_pool_the_pruned_layers():
     pruned = ("l0", "l1", "l2")
-    assert SCOPES["global"](pruned, {"l0"}) == (("l0",), ("l1", "l2"))
-    assert SCOPES["global"](pruned, set()) == (pruned,)
-    assert SCOPES["layerwise"](pruned, {"l0"}) == (("l0",), ("l1",), ("l2",))
+    assert SCOPES["global"].pools(pruned, {"l0"}, ()) == (("l0",), ("l1", "l2"))
+    assert SCOPES["global"].pools(pruned, set(), ()) == (pruned,)
+    assert SCOPES["layerwise"].pools(pruned, {"l0"}, ()) == (("l0",), ("l1",), ("l2",))
+    assert SCOPES["channel"].pools(pruned, set(), {"l0"}) == (("l0",), ("l1", "l2"))
+    assert [name for name, scope in SCOPES.items() if scope.units(True)] == ["neuron", "channel"]
+    assert [name for name, scope in SCOPES.items() if scope.units(False)] == ["neuron"]
 
 
 def test_optimizers_make_the_torch_optimizer_with_the_settings():

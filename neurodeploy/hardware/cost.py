@@ -30,6 +30,7 @@ calibration of Loihi 2's against Intel's PilotNet measurement.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -181,7 +182,9 @@ class NetworkCost:
 
     def figures(self, steps_per_inference: int) -> dict[str, dict[str, Any]]:
         """Per profile name: cores and chips, per layer and in the compiler's per-core
-        distribution (``resources.CoreRow``, with the layer's group), synaptic memory, the
+        distribution (``resources.CoreRow``, with the layer's group), synaptic memory (and
+        ``memory_bound_words``: the words of the layers that take more cores than their
+        neurons need, whose memory sets their cores), the
         ``ChipCost`` (an inference being ``steps_per_inference`` steps), and the basis of
         the profile's time, energy and power figures that apply (the graded message's only
         for a network that sends them)."""
@@ -195,6 +198,8 @@ class NetworkCost:
                                   **asdict(layer.row)} for layer in resources.layers],
                 "chips": resources.chips,
                 "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
+                "memory_bound_words": sum(layer.synapse_words for layer in resources.layers
+                                          if layer.cores > math.ceil(layer.neurons / profile.value("neurons_per_core"))),
                 **tally.cost(steps_per_inference).as_dict(),
                 "basis": {name: figure.basis for name, figure in profile.figures.items()
                           if name.startswith(("time_", "energy_", "static_"))

@@ -14,6 +14,14 @@ rounds k = 1..K:
    the masks held (pruned weights stay exactly zero, the 8-bit quantizer
    stays on).
 
+Under a chip objective (``prune.objective`` cores, time or energy), step 2
+takes from each layer what ``allocation.allocate`` decides, measuring each
+candidate with the ``measure`` the caller builds for the round's network
+(the export, the golden model and the chip model sit in later stages).
+Under a structured scope (``neuron``, ``channel``) the layers that lose whole
+units lose them (``selection.unit_masks``); the result lists them per layer
+(``removed``) for the export to remove.
+
 Layers in ``magnitude_layers`` are ranked by |w| whatever the criterion and
 pruned each on its own to s_k (SF-IMP-1: the encoding and output layers).
 Layers in ``dynamic_layers`` get forward-only masks (SF-IMP-2): the stored
@@ -25,14 +33,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import torch
 
 from neurodeploy.data.dataset import SpikeDataset
+from neurodeploy.prune.allocation import Allocation, Measure, allocate
 from neurodeploy.prune.criteria import CRITERIA
+from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.train.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
-from neurodeploy.prune.selection import SCOPES, Layer, layer_names, pooled_masks
+from neurodeploy.prune.selection import SCOPES, Layer, layer_names, pooled_masks, removed_units
 from neurodeploy.prune.statistics import layer_statistics
 from neurodeploy.recipe import PruneSettings, RecipeError
 from neurodeploy.train.device import model_device
@@ -49,12 +59,16 @@ class PrunePlan:
     magnitude: those ranked by |w| whatever the criterion.
     dynamic: those with forward-only masks.
     pools: the names ranked together (the scope's pools), each a tuple.
+    layers: the pruned layers, each the tuple of its weight names.
+    units: the names of the layers that lose whole units (the scope's).
     """
 
     pruned: tuple[str, ...]
     magnitude: frozenset[str]
     dynamic: frozenset[str]
     pools: tuple[tuple[str, ...], ...]
+    layers: tuple[tuple[str, ...], ...] = ()
+    units: frozenset[str] = frozenset()
 
     def criterion(self, name: str, criterion: str) -> str:
         """The criterion layer ``name`` is ranked by."""
@@ -72,10 +86,12 @@ def _indices(layers: list[tuple[str, ...]], indices: tuple[int, ...], key: str) 
     return chosen
 
 
-def plan(layers: Sequence[Layer], settings: PruneSettings) -> PrunePlan:
+def plan(layers: Sequence[Layer], settings: PruneSettings, conv_layers: int = 0) -> PrunePlan:
     """Resolve the recipe's layer indices (negative from the end) against ``layers``: per
     layer with weights, its weight name or the tuple of its weight names
-    (``SpikingNet.weight_layers``)."""
+    (``SpikingNet.weight_layers``), the first ``conv_layers`` of them conv layers.
+    ``RecipeError`` for a structured scope that would remove the output layer's
+    units (the classes) or meet ``dynamic_layers``."""
     layers = [layer_names(layer) for layer in layers]
     excluded = _indices(layers, settings.exclude, "exclude")
     kept = [layer for layer in layers if not set(layer) & excluded]
@@ -85,8 +101,18 @@ def plan(layers: Sequence[Layer], settings: PruneSettings) -> PrunePlan:
     magnitude = _indices(layers, settings.magnitude_layers, "magnitude_layers") & set(pruned)
     dynamic = _indices(layers, settings.dynamic_layers, "dynamic_layers") & set(pruned)
     apart = magnitude if settings.criterion != "magnitude" else set()
-    pools = SCOPES.lookup(settings.scope, "prune.scope =")(kept, apart)
-    return PrunePlan(pruned, frozenset(magnitude), frozenset(dynamic), pools)
+    scope = SCOPES.lookup(settings.scope, "prune.scope =")
+    conv = {name for layer in layers[:conv_layers] for name in layer}
+    units = {name for index, layer in enumerate(layers) if layer in kept and scope.units(index < conv_layers)
+             for name in layer}
+    if set(layers[-1]) & units:
+        raise RecipeError(f"prune.scope = {settings.scope} would remove output neurons (the classes): add -1 to "
+                          "prune.exclude")
+    if units and dynamic:
+        raise RecipeError(f"prune.dynamic_layers: forward-only masks do not apply to prune.scope = "
+                          f"{settings.scope}, whose units are removed")
+    pools = scope.pools(kept, apart, conv)
+    return PrunePlan(pruned, frozenset(magnitude), frozenset(dynamic), pools, tuple(kept), frozenset(units))
 
 
 def round_sparsity(target: float, rounds: int, k: int) -> float:
@@ -112,11 +138,14 @@ def score_layers(
 
 @dataclass(frozen=True)
 class PruneResult:
-    """The pruned network's masks, every round's record and the fine-tuning losses."""
+    """The pruned network's masks, every round's record, the fine-tuning losses, and the
+    units removed (``selection.removed_units``: per layer index with weights, the units
+    whose weights are all pruned, for a structured scope; empty otherwise)."""
 
     masks: Masks
     rounds: list[dict[str, Any]]
     losses: list[float]
+    removed: dict[str, list[int]]
 
 
 def iterative_prune(
@@ -126,15 +155,23 @@ def iterative_prune(
     batch_size: int,
     seed: int,
     rewind_state: dict[str, torch.Tensor] | None = None,
+    measure_for: Callable[[SpikingNet, Collection[str]], Measure] | None = None,
 ) -> PruneResult:
     """Prune the trained ``model`` in place, K rounds of Algorithm 1 (see module doc).
 
     rewind_state: theta_R, the state dict after R epochs; None keeps each
-    round's weights (fine-tuning). Runs on ``model``'s device. Returns the
+    round's weights (fine-tuning). measure_for: given the network as it is before a
+    round's pruning and the names of its layers that lose whole units, the
+    ``allocation.Measure`` of its chip figures under candidate masks; needed for a
+    chip objective. Runs on ``model``'s device. Returns the
     masks of the pruned layers (True = kept, on the CPU), which ``model``'s
     weights now carry as exact zeros.
     """
-    prune_plan = plan(model.weight_layers(), settings)
+    prune_plan = plan(model.weight_layers(), settings, model.conv_layers)
+    objective = OBJECTIVES.lookup(settings.objective, "prune.objective =")
+    if objective is not None and measure_for is None:
+        raise ValueError(f"prune.objective = {settings.objective} needs the chip figures of candidate masks "
+                         "(measure_for)")
     device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     x_stats = data.x_train[: settings.stats_samples]
@@ -145,7 +182,14 @@ def iterative_prune(
         target = round_sparsity(settings.sparsity, settings.rounds, k)
         scores = score_layers(model, prune_plan, settings.criterion, x_stats, generator)
         static_alive = {name: m if name not in prune_plan.dynamic else torch.ones_like(m) for name, m in alive.items()}
-        alive = pooled_masks(scores, target, [list(pool) for pool in prune_plan.pools], static_alive)
+        allocation = None
+        if objective is None:
+            alive = pooled_masks(scores, target, [list(pool) for pool in prune_plan.pools], static_alive,
+                                 prune_plan.units)
+        else:
+            allocation = allocate(scores, prune_plan.layers, prune_plan.units, target, static_alive, objective,
+                                  measure_for(model, prune_plan.units), _target(settings))
+            alive = allocation.masks
         if rewind_state is not None:
             model.load_state_dict(copy.deepcopy(rewind_state))
         static = {name: m for name, m in alive.items() if name not in prune_plan.dynamic}
@@ -155,7 +199,25 @@ def iterative_prune(
             seed + k, masks=static, desc=f"prune round {k}/{settings.rounds}",
         )
         losses.extend(round_losses)
-        rounds.append({"round": k, "sparsity": mask_sparsity(alive), "target": target, "final_loss": round_losses[-1] if round_losses else None})
+        rounds.append({"round": k, "sparsity": mask_sparsity(alive), "target": target,
+                       "final_loss": round_losses[-1] if round_losses else None, **_allocated(settings, allocation)})
     squash_forward_masks(model)
     apply_masks(model, {name: m.to(device) for name, m in alive.items()})
-    return PruneResult(masks=alive, rounds=rounds, losses=losses)
+    removed = removed_units(alive, model.weight_layers(), prune_plan.units)
+    return PruneResult(masks=alive, rounds=rounds, losses=losses, removed=removed)
+
+
+def _target(settings: PruneSettings) -> float | None:
+    """The bound on the objective's figure: ``target_cores`` or ``target_time`` (µs)."""
+    return settings.target_cores if settings.target_cores is not None else settings.target_time
+
+
+def _allocated(settings: PruneSettings, allocation: Allocation | None) -> dict[str, Any]:
+    """A round's record of a chip objective's plan: the objective, the figure it reached
+    on the profile before fine-tuning, the weights each layer lost, whether the target
+    was reached, and how many candidate networks were measured."""
+    if allocation is None:
+        return {}
+    return {"objective": settings.objective, "profile": settings.profile, "figure": allocation.figure,
+            "pruned_per_layer": allocation.pruned, "target_reached": allocation.target_reached,
+            "evaluations": allocation.evaluations}

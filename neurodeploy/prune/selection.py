@@ -1,13 +1,17 @@
-"""From scores to masks: prune the lowest-scoring weights of each pool.
+"""From scores to masks: prune the lowest-scoring weights, or whole units, of each pool.
 
 A pool is a set of weight tensors ranked together. ``SCOPES`` is the registry of
-pruning scopes: how the pruned layers are split into pools. A layer is a weight name,
-or a tuple of the names of its weights (a recurrent layer's input and recurrent
-weights), which always share a pool.
+pruning scopes: how the pruned layers are split into pools, and which layers lose
+whole units instead of single weights. A layer is a weight name, or a tuple of the
+names of its weights (a recurrent layer's input and recurrent weights), which always
+share a pool. A unit is row i of every weight of a layer: a dense layer's neuron i,
+a conv layer's output channel i (its whole map); a layer without the unit's incoming
+weights never sends a message from it, so the export removes it (``removed_units``).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Collection, Sequence
 
 import torch
@@ -26,21 +30,45 @@ def layer_names(layer: Layer) -> tuple[str, ...]:
     return (layer,) if isinstance(layer, str) else tuple(layer)
 
 
-def global_pools(pruned: Sequence[Layer], apart: Collection[str]) -> Pools:
+def _touches(layer: Layer, names: Collection[str]) -> bool:
+    return bool(set(layer_names(layer)) & set(names))
+
+
+def global_pools(pruned: Sequence[Layer], apart: Collection[str], conv: Collection[str] = ()) -> Pools:
     """The layers of ``apart`` (by weight name) each in a pool of its own, then every other
     pruned layer's weights in one pool."""
-    alone = [layer_names(layer) for layer in pruned if set(layer_names(layer)) & set(apart)]
-    shared = tuple(name for layer in pruned if not set(layer_names(layer)) & set(apart) for name in layer_names(layer))
+    alone = [layer_names(layer) for layer in pruned if _touches(layer, apart)]
+    shared = tuple(name for layer in pruned if not _touches(layer, apart) for name in layer_names(layer))
     return tuple(alone + ([shared] if shared else []))
 
 
-def layerwise_pools(pruned: Sequence[Layer], apart: Collection[str]) -> Pools:
+def layerwise_pools(pruned: Sequence[Layer], apart: Collection[str], conv: Collection[str] = ()) -> Pools:
     """Every pruned layer's weights in a pool of their own (``apart`` changes nothing)."""
     return tuple(layer_names(layer) for layer in pruned)
 
 
-Scope = Callable[[Sequence[Layer], Collection[str]], Pools]
-SCOPES: Registry[Scope] = Registry("pruning scope", {"global": global_pools, "layerwise": layerwise_pools})
+def channel_pools(pruned: Sequence[Layer], apart: Collection[str], conv: Collection[str]) -> Pools:
+    """Every conv layer (by weight name in ``conv``) in a pool of its own, the others as
+    ``global_pools`` pools them."""
+    return (tuple(layer_names(layer) for layer in pruned if _touches(layer, conv))
+            + global_pools([layer for layer in pruned if not _touches(layer, conv)], apart))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """pools: (pruned layers, names ranked apart, names of conv layers) -> the pools;
+    units: whether a layer (given whether it is a conv) loses whole units."""
+
+    pools: Callable[[Sequence[Layer], Collection[str], Collection[str]], Pools]
+    units: Callable[[bool], bool]
+
+
+SCOPES: Registry[Scope] = Registry("pruning scope", {
+    "global": Scope(global_pools, lambda conv: False),
+    "layerwise": Scope(layerwise_pools, lambda conv: False),
+    "neuron": Scope(layerwise_pools, lambda conv: True),
+    "channel": Scope(channel_pools, lambda conv: conv),
+})
 
 
 class EmptiedLayerError(ValueError):
@@ -106,13 +134,43 @@ def lowest_masks(
     return masks
 
 
+def unit_masks(
+    scores: dict[str, torch.Tensor],
+    sparsity: float,
+    alive: dict[str, torch.Tensor] | None = None,
+) -> Masks:
+    """Masks pruning whole units of one layer (``scores``: its tensors, [units, ...] each):
+    the units of lowest mean score over their weights, until at least
+    ``ceil(sparsity * N)`` of its N weights are pruned. A unit with no live weight stays
+    pruned; at least one unit is kept (``EmptiedLayerError`` otherwise)."""
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity = {sparsity} is outside [0, 1)")
+    rows = [s.detach().double().reshape(s.shape[0], -1) for s in scores.values()]
+    units = rows[0].shape[0]
+    per_unit = sum(row.shape[1] for row in rows)
+    dead = torch.zeros(units, dtype=torch.bool)
+    if alive is not None:
+        dead = ~torch.stack([alive[name].reshape(units, -1).any(dim=1) for name in scores]).any(dim=0)
+    wanted = math.ceil(round(sparsity * units * per_unit, 9) / per_unit)
+    count = max(wanted, int(dead.sum()))
+    if count >= units:
+        raise EmptiedLayerError(f"sparsity {sparsity} removes {count} of {units} units of a layer, which would "
+                                "leave it without a unit (at least one is kept)")
+    ranked = torch.cat(rows, dim=1).mean(dim=1).masked_fill(dead, -math.inf)
+    keep = torch.ones(units, dtype=torch.bool)
+    keep[torch.argsort(ranked, stable=True)[:count]] = False
+    return {name: keep.reshape(-1, *[1] * (s.dim() - 1)).expand(s.shape).clone() for name, s in scores.items()}
+
+
 def pooled_masks(
     scores: dict[str, torch.Tensor],
     sparsity: float,
     pools: list[list[str]],
     alive: dict[str, torch.Tensor] | None = None,
+    units: Collection[str] = (),
 ) -> Masks:
-    """``lowest_masks`` on each pool of names on its own, joined.
+    """``lowest_masks`` on each pool of names on its own, joined; ``unit_masks`` on a pool
+    of ``units`` (names of layers that lose whole units; such a pool is one layer).
 
     Global scope is one pool of all pruned layers; layerwise scope a pool
     per layer. Every name of ``scores`` must be in exactly one pool.
@@ -122,5 +180,22 @@ def pooled_masks(
         raise ValueError(f"pools {pools} do not cover the scored layers {sorted(scores)} once each")
     masks: Masks = {}
     for pool in pools:
-        masks.update(lowest_masks({name: scores[name] for name in pool}, sparsity, alive))
+        select = unit_masks if set(pool) & set(units) else lowest_masks
+        masks.update(select({name: scores[name] for name in pool}, sparsity, alive))
     return masks
+
+
+def removed_units(masks: Masks, layers: Sequence[Layer], units: Collection[str]) -> dict[str, list[int]]:
+    """The units each layer of ``units`` lost: ``{"k": [i, ...]}``, k the layer's index in
+    ``layers`` (every layer with weights, ``SpikingNet.weight_layers``), i the units (rows)
+    whose weights are all pruned, ascending; layers that lost none are left out."""
+    removed = {}
+    for index, layer in enumerate(layers):
+        names = layer_names(layer)
+        if not set(names) & set(units):
+            continue
+        alive = torch.stack([masks[name].reshape(masks[name].shape[0], -1).any(dim=1) for name in names]).any(dim=0)
+        gone = torch.nonzero(~alive).flatten().tolist()
+        if gone:
+            removed[str(index)] = gone
+    return removed

@@ -24,6 +24,7 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.hardware.profile import available_profiles
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
+from neurodeploy.simulate.chip import recipe_measure
 from neurodeploy.simulate.measure import measure_model
 from neurodeploy.train.checkpoint import load_checkpoint, save_checkpoint
 from neurodeploy.train.model import SpikingNet
@@ -126,7 +127,7 @@ def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) ->
         model = load_checkpoint(dense_path).model(settings.model)
         reached = 0.0
     else:
-        model, result = prune_checkpoint(dense_path, data, settings)
+        model, result = prune_checkpoint(dense_path, data, settings, recipe_measure(settings, data))
         masks = result.masks.values()
         reached = sum(int((~m).sum()) for m in masks) / sum(m.numel() for m in masks)
     row = {"criterion": point.criterion, "objective": point.objective, "sparsity": point.sparsity, "seed": point.seed,

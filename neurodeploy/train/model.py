@@ -73,6 +73,7 @@ class SpikingNet(torch.nn.Module):
         blocks_of = self.family.module
         self.input_shape = tuple(int(v) for v in input_shape)
         self.num_classes = int(num_classes)
+        self.conv_layers = len(settings.conv)  # the first layers of ``weight_layers`` are conv
         blocks: list[torch.nn.Module] = []
         if self.family.input_block is not None:
             blocks.append(self.family.input_block(dict(params)))

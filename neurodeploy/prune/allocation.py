@@ -1,0 +1,113 @@
+"""How much each layer gives up when pruning minimises what the chip bills.
+
+Under ``prune.objective`` ``cores``, ``time`` or ``energy`` (``objectives``),
+the plan decides per layer how many weights it loses; within a layer the
+criterion's lowest scores go first (or its lowest units, for a layer that
+loses whole units). Greedy, in chunks of ``1 / chunks`` of the pruned
+layers' weights: at each step every layer that can give up another chunk is
+tried, and the chunk that leaves the smallest objective (``Objective.key``
+of the chip figures ``measure`` gives for the masks) is taken; among equal
+ones, the chunk of lowest scores (the criterion's own preference, so that on
+a plateau of the objective the plan prunes as the criterion would). So a
+layer whose synaptic memory sets its cores gives up synapses while that frees
+cores, and the layer of the busiest core gives up work while that shortens
+the step.
+
+It stops at the round's sparsity (``ceil(sparsity * N)`` weights of the N
+of the pruned layers, as the other objectives reach it), or, with a
+``target`` on the objective's figure (``prune.target_cores``,
+``prune.target_time``), as soon as the figure is within it, the sparsity
+then being the most it may prune.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Collection, Sequence
+
+import torch
+
+from neurodeploy.prune.objectives import Objective
+from neurodeploy.prune.selection import EmptiedLayerError, lowest_masks, pruned_count, unit_masks
+from neurodeploy.train.masks import Masks
+
+# masks of every pruned weight (True = kept) -> the chip figures of the objective's profile
+# (``hardware.cost.NetworkCost.figures`` of one profile)
+Measure = Callable[[Masks], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The masks chosen, per layer (its first weight name) the weights it lost, the
+    objective's figure reached, whether the target was reached (None without one), and
+    how many times ``measure`` ran."""
+
+    masks: Masks
+    pruned: dict[str, int]
+    figure: float | None
+    target_reached: bool | None
+    evaluations: int
+
+
+def _layer_masks(scores: dict[str, torch.Tensor], layer: tuple[str, ...], count: int,
+                 alive: dict[str, torch.Tensor], by_units: bool) -> Masks:
+    """One layer's masks pruning at least ``count`` of its weights: its lowest scores,
+    or its lowest units (``selection.unit_masks``)."""
+    size = sum(scores[name].numel() for name in layer)
+    select = unit_masks if by_units else lowest_masks
+    return select({name: scores[name] for name in layer}, count / size, alive)
+
+
+def _pruned(masks: Masks, layer: tuple[str, ...]) -> int:
+    return sum(int((~masks[name]).sum()) for name in layer)
+
+
+def _chunk_score(scores: dict[str, torch.Tensor], layer: tuple[str, ...], before: Masks, after: Masks) -> float:
+    """The highest score among the weights the step prunes (the cost of the chunk in the
+    criterion's terms)."""
+    taken = [scores[name][before[name] & ~after[name]] for name in layer]
+    values = torch.cat([t.detach().double().flatten() for t in taken])
+    return float(values.max()) if values.numel() else math.inf
+
+
+def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]], units: Collection[str],
+             sparsity: float, alive: dict[str, torch.Tensor], objective: Objective, measure: Measure,
+             target: float | None = None, chunks: int = 50) -> Allocation:
+    """Masks of the pruned ``layers`` (each a tuple of weight names) minimising
+    ``objective`` at ``sparsity`` (module docstring). scores: every pruned weight's
+    score; units: names of layers that lose whole units; alive: the masks so far (a
+    pruned weight stays pruned). ``EmptiedLayerError`` when the sparsity cannot be
+    reached without emptying a layer."""
+    sizes = {layer: sum(scores[name].numel() for name in layer) for layer in layers}
+    total = sum(sizes.values())
+    masks: Masks = {}
+    for layer in layers:
+        masks.update(_layer_masks(scores, layer, _pruned(alive, layer), alive, bool(set(layer) & set(units))))
+    budget = pruned_count([total], sparsity, sum(_pruned(masks, layer) for layer in layers))
+    chunk = max(1, math.ceil(total / chunks))
+    figures, evaluations = measure(masks), 1
+    while sum(_pruned(masks, layer) for layer in layers) < budget:
+        if target is not None and figures[objective.figure] <= target:
+            break
+        done = sum(_pruned(masks, layer) for layer in layers)
+        best = None
+        for layer in layers:
+            count = _pruned(masks, layer) + min(chunk, budget - done)
+            if count > sizes[layer] - len(layer):
+                continue
+            try:
+                candidate = _layer_masks(scores, layer, count, masks, bool(set(layer) & set(units)))
+            except EmptiedLayerError:
+                continue
+            trial = {**masks, **candidate}
+            result, evaluations = measure(trial), evaluations + 1
+            rank = (objective.key(result), _chunk_score(scores, layer, masks, candidate))
+            if best is None or rank < best[0]:
+                best = (rank, trial, result)
+        if best is None:
+            raise EmptiedLayerError(f"sparsity {sparsity} cannot be reached without leaving a layer without weights "
+                                    f"({done} of {budget} weights pruned)")
+        _, masks, figures = best
+    reached = None if target is None else figures[objective.figure] <= target
+    return Allocation(masks=masks, pruned={layer[0]: _pruned(masks, layer) for layer in layers},
+                      figure=figures[objective.figure], target_reached=reached, evaluations=evaluations)
