@@ -22,7 +22,8 @@ from neurodeploy.hardware.resources import estimate_resources
 from neurodeploy.netx import read_netx
 from neurodeploy.pipeline import BY_NAME, settings_digest
 from neurodeploy.recipe import load_recipe
-from neurodeploy.sweep.plots import PLOTS, energy_axis, pareto_front, write_plots
+from neurodeploy.report.figures import energy_axis, pareto_front
+from neurodeploy.sweep.plots import PLOTS, write_plots
 from neurodeploy.sweep.point import CHIP_FIGURES, chip_keys, point_recipe, run_point, train_seed
 from neurodeploy.sweep.run import SweepError, _digest, _finished, dense_digest, points
 from neurodeploy.sweep.table import summarize, write_table

@@ -87,7 +87,7 @@ def _summary_line(entry: dict, profile: str) -> str:
     """One summary entry: criterion, objective, sparsity, accuracy, synaptic operations and
     spikes per sample, and the cores and energy per inference on chip ``profile`` (total,
     else dynamic, else ``-``: the profile gives none)."""
-    from neurodeploy.sweep.point import chip_key
+    from neurodeploy.report.chip import chip_key
 
     cores, total, dynamic = (entry[f"{chip_key(figure, profile)}_mean"]
                              for figure in ("cores", "total_uj", "dynamic_uj"))

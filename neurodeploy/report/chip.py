@@ -33,3 +33,9 @@ def chip_rows(dense: dict[str, Any], pruned: dict[str, Any]) -> list[tuple[str, 
         rows.append((label + mark, "n/a" if first is None else form.format(first),
                      "n/a" if second is None else form.format(second), change))
     return rows
+
+
+def chip_key(figure: str, profile: str) -> str:
+    """A sweep row's key of ``figure`` (``cores``, ``time_us``, ``static_uj``, ...) on chip
+    ``profile``: ``cores_loihi2``."""
+    return f"{figure}_{profile}"

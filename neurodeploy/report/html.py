@@ -18,8 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurodeploy.fileio import REDO, atomic_path, open_npz, read_json
-from neurodeploy.report.chip import chip_rows
-from neurodeploy.report.figures import accuracy_figure, core_activity_figure, layer_bars_figure, raster_figure
+from neurodeploy.report.chip import chip_key, chip_rows
+from neurodeploy.report.figures import (accuracy_figure, core_activity_figure, energy_axis, layer_bars_figure,
+                                        raster_figure, tradeoff_figure)
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.loihi.timing import arrival, drain, split_stream
 from neurodeploy.variants import NAMES
@@ -167,11 +168,14 @@ def write_html(out_dir: Path, steps: int, starts_with_input: bool, sweep_dir: Pa
         _png(layer_bars_figure(report)),
     ]
     if sweep_dir is not None:
-        summary = read_json(sweep_dir / "sweep.json", "run neurodeploy sweep again")["summary"]
+        sweep = read_json(sweep_dir / "sweep.json", "run neurodeploy sweep again")
+        summary, profile = sweep["summary"], sweep["recipe"]["prune"].get("profile", "loihi2")
         parts += [
             f"<h2>Sweep: {html.escape(str(sweep_dir))}</h2>",
             _png(accuracy_figure(summary, "sparsity")),
             _png(accuracy_figure(summary, "synops")),
+            _png(tradeoff_figure(summary, chip_key("cores", profile), f"cores ({profile})")),
+            _png(tradeoff_figure(summary, *energy_axis(summary, profile))),
         ]
     parts.append("</body></html>")
     path = out_dir / "report.html"

@@ -24,6 +24,7 @@ from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.hardware.profile import available_profiles
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
+from neurodeploy.report.chip import chip_key
 from neurodeploy.simulate.chip import recipe_measure
 from neurodeploy.simulate.measure import measure_model
 from neurodeploy.train.checkpoint import load_checkpoint, save_checkpoint
@@ -65,11 +66,6 @@ def point_recipe(recipe: Recipe, point: Point) -> Recipe:
     prune = dataclasses.replace(recipe.prune, criterion=point.criterion, sparsity=point.sparsity,
                                 objective=point.objective or recipe.prune.objective)
     return dataclasses.replace(recipe, seed=point.seed, prune=prune)
-
-
-def chip_key(figure: str, profile: str) -> str:
-    """A row's key of ``figure`` (a key of ``CHIP_FIGURES``) on chip ``profile``: ``cores_loihi2``."""
-    return f"{figure}_{profile}"
 
 
 def chip_keys() -> tuple[str, ...]:
