@@ -123,3 +123,35 @@ def test_a_target_stops_the_plan_as_soon_as_it_is_reached(tmp_path: Path) -> Non
     assert pruned < 0.95, "stopped at the target, below the sparsity cap"
     unreachable = allocate(scores, layers, set(), 0.3, _kept(scores), OBJECTIVES["cores"], measure, target=1)
     assert unreachable.target_reached is False
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_a_structured_run_removes_units_and_stays_exact(tmp_path: Path) -> None:
+    """tests/recipes/tiny_structured.yaml (conv 6 channels -> dense 24 -> 10, whole units
+    pruned for time per step): the exported pruned network lacks exactly the units the
+    checkpoint lists, SLAYER = golden on every message of the test set and golden = Lava
+    on the Lava samples, every layer, and the removed units sent nothing in SLAYER."""
+    import json
+
+    from neurodeploy.cli import main
+    from neurodeploy.netx import read_netx
+    from neurodeploy.train.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["run", str(Path(__file__).parent / "recipes" / "tiny_structured.yaml"), "--out", str(out)]) == 0
+    removed = load_checkpoint(out / "pruned.pt").extra["removed"]
+    assert set(removed) == {"0", "1"}, "both pruned layers lost units"
+    dense, pruned = (read_netx(out / name, input_shape=(1, 8, 8)) for name in ("dense.net", "pruned.net"))
+    assert pruned.layers[0].weight.shape[0] == 6 - len(removed["0"]) and dense.layers[0].weight.shape[0] == 6
+    assert pruned.layers[1].size == 24 - len(removed["1"])
+    assert pruned.layers[1].weight.shape[1] == pruned.layers[0].size, "the dense layer reads only the kept channels"
+    report = json.loads((out / "report.json").read_text())
+    golden, lava = report["golden"], report["lava"]
+    assert golden["pruned_mismatches_per_layer"] == [0, 0, 0] and golden["pruned_exact_fraction"] == 1.0
+    assert lava["pruned_mismatches_per_layer"] == [0, 0, 0] and lava["pruned_exact_fraction"] == 1.0
+    record = load_checkpoint(out / "pruned.pt").extra["rounds"][0]
+    assert record["objective"] == "time" and record["evaluations"] > 1
+    hardware = report["pruned"]["hardware"]["loihi2"], report["dense"]["hardware"]["loihi2"]
+    assert hardware[0]["cores"] <= hardware[1]["cores"]
+    assert sum(hardware[0]["per_core"]["dendrite_updates"]) < sum(hardware[1]["per_core"]["dendrite_updates"])
