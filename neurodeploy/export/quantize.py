@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -325,12 +325,16 @@ def network_to_layers(model: torch.nn.Module, input_shape: tuple[int, ...] | Non
     return layers
 
 
-def export_model(model: torch.nn.Module, path: Path, input_shape: tuple[int, ...] | None = None) -> list[NeuronLayer]:
+def export_model(model: torch.nn.Module, path: Path, input_shape: tuple[int, ...] | None = None,
+                 removed: Mapping[str, Sequence[int]] | None = None) -> list[NeuronLayer]:
     """Quantize ``model`` and write it to ``path``; returns the records written.
 
-    input_shape: as for ``network_to_layers``.
+    input_shape: as for ``network_to_layers``. removed: the units a structured pruning
+    removed (``removal.remove_units``), taken out of the network written.
     """
     layers = network_to_layers(model, input_shape)
+    if removed:
+        layers = remove_units(layers, removed)
     write_netx(path, layers)
     return layers
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -56,10 +57,12 @@ def measure_file(path: Path, input_shape: tuple[int, ...] | None, x: np.ndarray,
     return Measurement(network, stimulus, run, classify(run.spikes[-1], steps, output_lag))
 
 
-def measure_model(model: torch.nn.Module, path: Path, x: np.ndarray, steps: int) -> Measurement:
-    """Export ``model`` (a SLAYER network with ``input_shape``) to ``path`` and measure the
-    file (``measure_file``) on the dataset's x [N, C*H*W, T]. A model trained on another
+def measure_model(model: torch.nn.Module, path: Path, x: np.ndarray, steps: int,
+                  removed: Mapping[str, Sequence[int]] | None = None) -> Measurement:
+    """Export ``model`` (a SLAYER network with ``input_shape``; without the units
+    ``removed``, as a structured pruning recorded them) to ``path`` and measure the file
+    (``measure_file``) on the dataset's x [N, C*H*W, T]. A model trained on another
     device is moved to the CPU first (in place): export and the golden model run there."""
     model.cpu()
-    export_model(model, path)
+    export_model(model, path, removed=removed)
     return measure_file(path, model.input_shape, model.chip_input(x), steps, output_lag=model.output_lag)

@@ -74,21 +74,26 @@ def chip_keys() -> tuple[str, ...]:
     return tuple(chip_key(figure, profile) for profile in available_profiles() for figure in CHIP_FIGURES)
 
 
-def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int, sparse: bool) -> dict[str, Any]:
-    """Export ``model`` to ``path`` and measure that file in the golden model on the test set
+def measure(model: SpikingNet, path: Path, data: SpikeDataset, steps: int, sparse: bool,
+            removed: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """Export ``model`` to ``path`` (without the units ``removed``, as a structured pruning
+    recorded them) and measure that file in the golden model on the test set
     (``simulate.measure``): accuracy, synaptic operations and messages per sample (spikes,
-    or nonzero graded messages); and from the same messages its ``chip_figures`` on each
-    chip profile (``sparse``: its dense layers on ``Sparse`` synapses), an inference
-    being ``steps`` steps."""
-    measured = measure_model(model, path, data.x_test, steps)
+    or nonzero graded messages), the fraction of the model's weights the file does not
+    hold as nonzero (removed units' weights count as pruned); and from the same messages
+    its ``chip_figures`` on each chip profile (``sparse``: its dense layers on ``Sparse``
+    synapses), an inference being ``steps`` steps."""
+    measured = measure_model(model, path, data.x_test, steps, removed)
     network, run, inputs = measured.network, measured.run, measured.inputs()
     synops = network_synops(network, inputs, run.spikes)
-    weights = [w for layer in network.layers for w in layer.weights()]
+    nonzero = sum(int(np.count_nonzero(w)) for layer in network.layers for w in layer.weights())
+    params = dict(model.named_parameters())
+    total = sum(params[name].numel() for name in model.weight_names())
     return {
         "accuracy": measured.accuracy(data.y_test),
         "synops_per_sample": float(synops.sum(axis=1).mean()),
         "spikes_per_sample": float(sum(np.count_nonzero(s, axis=(1, 2)).mean() for s in run.spikes)),
-        "sparsity_all_layers": float(sum(int((w == 0).sum()) for w in weights) / sum(w.size for w in weights)),
+        "sparsity_all_layers": 1.0 - nonzero / total,
         "test_samples": int(len(data.y_test)),
         **chip_figures(hardware_figures(network, inputs, run.spikes, sparse, steps)),
     }
@@ -119,6 +124,7 @@ def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) ->
     """
     settings = point_recipe(recipe, point)
     data = load_dataset(settings.data, point.seed)
+    removed = None
     if point.sparsity == 0:
         model = load_checkpoint(dense_path).model(settings.model)
         reached = 0.0
@@ -126,7 +132,8 @@ def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) ->
         model, result = prune_checkpoint(dense_path, data, settings, recipe_measure(settings, data))
         masks = result.masks.values()
         reached = sum(int((~m).sum()) for m in masks) / sum(m.numel() for m in masks)
+        removed = result.removed
     row = {"criterion": point.criterion, "objective": point.objective, "sparsity": point.sparsity, "seed": point.seed,
            "sparsity_reached": reached}
-    row.update(measure(model, net_path, data, settings.data.steps, sparse=point.sparsity > 0))
+    row.update(measure(model, net_path, data, settings.data.steps, sparse=point.sparsity > 0, removed=removed))
     return row
