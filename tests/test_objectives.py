@@ -71,21 +71,21 @@ def _small_profile(tmp_path: Path) -> Path:
 
 
 def _network(tmp_path: Path):
-    """64 -> 128 -> 16 -> 10, random weights, those of the 128 -> 16 layer a fifth as large
+    """64 -> 128 -> 16 -> 10, random weights, those of the 128 -> 16 layer 0.6 times as large
     (so that magnitude pruning takes them first, though their layer's cores are set by its
     neurons); 16 samples of random spikes; the pruned layers (all but the output), their
-    magnitudes, and the ``Measure`` of the model on Sparse synapses and on Dense ones."""
+    magnitudes, its ``ChipView`` on Sparse synapses and the measure on Dense ones."""
     torch.manual_seed(0)
     model = SpikingNet((1, 8, 8), 10, ModelSettings(hidden=(128, 16)))
     with torch.no_grad():
-        model.blocks[1].synapse.weight.mul_(0.2)
+        model.blocks[1].synapse.weight.mul_(0.6)
     x = (np.random.default_rng(0).random((16, 64, 8)) < 0.3).astype(np.float32)
     layers = model.weight_layers()[:-1]
     params = dict(model.named_parameters())
     scores = {name: params[name].detach().abs() for layer in layers for name in layer}
     profile = str(_small_profile(tmp_path))
     return (layers, scores, chip_measure(profile, x, 8)(model, set()),
-            chip_measure(profile, x, 8, sparse=False)(model, set()))
+            chip_measure(profile, x, 8, sparse=False)(model, set()).measure)
 
 
 def _kept(scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -99,9 +99,10 @@ def test_the_plan_never_raises_the_objective_it_minimises(tmp_path: Path, object
     same (Sparse) synapses; under ``cores`` fewer cores than the criterion alone (global
     magnitude) gives and than the dense network on Dense synapses, the memory-bound layer
     giving up the weights."""
-    layers, scores, measure, dense_measure = _network(tmp_path)
+    layers, scores, chip, dense_measure = _network(tmp_path)
+    measure = chip.measure
     chosen = OBJECTIVES[objective]
-    allocation = allocate(scores, layers, set(), 0.5, _kept(scores), chosen, measure, chunks=20)
+    allocation = allocate(scores, layers, set(), 0.5, _kept(scores), chosen, chip, chunks=20)
     pruned = measure(allocation.masks)
     assert chosen.key(pruned)[0] < chosen.key(measure(_kept(scores)))[0]
     assert sum((~m).sum().item() for m in allocation.masks.values()) >= 0.5 * sum(s.numel() for s in scores.values())
@@ -115,13 +116,13 @@ def test_the_plan_never_raises_the_objective_it_minimises(tmp_path: Path, object
 
 
 def test_a_target_stops_the_plan_as_soon_as_it_is_reached(tmp_path: Path) -> None:
-    layers, scores, measure, _ = _network(tmp_path)
-    dense = measure(_kept(scores))["cores"]
-    allocation = allocate(scores, layers, set(), 0.95, _kept(scores), OBJECTIVES["cores"], measure, target=dense - 2)
+    layers, scores, chip, _ = _network(tmp_path)
+    dense = chip.measure(_kept(scores))["cores"]
+    allocation = allocate(scores, layers, set(), 0.95, _kept(scores), OBJECTIVES["cores"], chip, target=dense - 2)
     assert allocation.target_reached and allocation.figure <= dense - 2
     pruned = sum((~m).sum().item() for m in allocation.masks.values()) / sum(s.numel() for s in scores.values())
     assert pruned < 0.95, "stopped at the target, below the sparsity cap"
-    unreachable = allocate(scores, layers, set(), 0.3, _kept(scores), OBJECTIVES["cores"], measure, target=1)
+    unreachable = allocate(scores, layers, set(), 0.3, _kept(scores), OBJECTIVES["cores"], chip, target=1)
     assert unreachable.target_reached is False
 
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from neurodeploy.hardware.activity import EVENTS, CoreRoutes, core_events, core_routes
 from neurodeploy.hardware.profile import ChipProfile
-from neurodeploy.hardware.resources import estimate_resources, network_connections
+from neurodeploy.hardware.resources import NetworkResources, estimate_resources, network_connections
 from neurodeploy.netx import Network
 
 # the profile's time figure (ns) per event of ``activity.EVENTS``
@@ -183,8 +183,9 @@ class NetworkCost:
     def figures(self, steps_per_inference: int) -> dict[str, dict[str, Any]]:
         """Per profile name: cores and chips, per layer and in the compiler's per-core
         distribution (``resources.CoreRow``, with the layer's group), synaptic memory (and
-        ``memory_bound_words``: the words of the layers that take more cores than their
-        neurons need, whose memory sets their cores), the
+        ``memory_bound_words``, ``memory_bound_entries``: the words and synapse entries of
+        the layers that take more cores than their neurons need, whose memory sets their
+        cores), the
         ``ChipCost`` (an inference being ``steps_per_inference`` steps), and the basis of
         the profile's time, energy and power figures that apply (the graded message's only
         for a network that sends them)."""
@@ -198,8 +199,7 @@ class NetworkCost:
                                   **asdict(layer.row)} for layer in resources.layers],
                 "chips": resources.chips,
                 "synaptic_memory_kib": resources.synaptic_bits / 8 / 1024,
-                "memory_bound_words": sum(layer.synapse_words for layer in resources.layers
-                                          if layer.cores > math.ceil(layer.neurons / profile.value("neurons_per_core"))),
+                **_memory_bound(resources, profile),
                 **tally.cost(steps_per_inference).as_dict(),
                 "basis": {name: figure.basis for name, figure in profile.figures.items()
                           if name.startswith(("time_", "energy_", "static_"))
@@ -207,3 +207,12 @@ class NetworkCost:
                 "estimates": sorted(profile.estimates),
             }
         return result
+
+
+def _memory_bound(resources: NetworkResources, profile: ChipProfile) -> dict[str, int]:
+    """The synaptic memory words and entries of the layers whose memory, not their
+    neurons, sets their cores (more cores than ceil(neurons / neurons_per_core))."""
+    bound = [layer for layer in resources.layers
+             if layer.cores > math.ceil(layer.neurons / profile.value("neurons_per_core"))]
+    return {"memory_bound_words": sum(layer.synapse_words for layer in bound),
+            "memory_bound_entries": sum(layer.entries for layer in bound)}

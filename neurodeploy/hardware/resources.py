@@ -105,8 +105,9 @@ class CoreRow:
 class LayerResources:
     """One layer on one chip profile: neurons, weight_bits, storage (``dense``,
     ``sparse``, ``shared`` for a conv's kernel, ``none``), cores, synapse_words (all its
-    cores), row (the compiler's columns), core_of (the core, within the layer, of each
-    neuron in Lava order), problems."""
+    cores), entries (the synapse entries stored, all its cores: a conv's kernel counts
+    none, it is not stored per synapse), row (the compiler's columns), core_of (the core,
+    within the layer, of each neuron in Lava order), problems."""
 
     index: int
     kind: str
@@ -115,6 +116,7 @@ class LayerResources:
     storage: str
     cores: int
     synapse_words: int
+    entries: int
     row: CoreRow
     core_of: np.ndarray = field(repr=False, compare=False)
     problems: tuple[str, ...] = ()
@@ -283,6 +285,7 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
             axon_in = 1
         core_of = _slice_cores(shape, piece)
         words = np.full(int(core_of.max()) + 1, words_per_core, dtype=np.int64)
+        stored = 0
         storage = "shared" if isinstance(layer, ConvLayer) else "none"
         label, channels = f"Conv({piece[0]}, {piece[1]}, {piece[2]})", piece[2]
     else:
@@ -296,11 +299,12 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
                 nonzero = scipy.sparse.hstack([block.weights for block in blocks], format="csr")
                 core_of, entries, words = _fewest(nonzero, profile, entry_bits, words.size)
             axon_in = int(np.diff(entries.indptr).max())
+            stored = int(entries.data.sum())
             storage, kind = ("sparse" if sparse else "dense"), "Dense"
         else:
             core_of = np.arange(layer.size) // limit
             words = np.zeros(int(core_of.max()) + 1, dtype=np.int64)
-            axon_in, storage, kind = 1, "none", "Input"
+            axon_in, storage, kind, stored = 1, "none", "Input", 0
         label = f"{kind}({int(np.bincount(core_of).max())})"
     cores = words.size
     if axon_in is not None and axon_in > profile.value("fan_in_per_core"):
@@ -320,7 +324,7 @@ def _map_layer(index: int, network: Network, connections: list[Connections] | No
                   synapses=int(words.sum()) // cores, axon_map=int(axon_map.sum()) // cores, cores=cores,
                   label=label)
     return LayerResources(index=index, kind=layer.netx_type, neurons=layer.size, weight_bits=bits, storage=storage,
-                          cores=cores, synapse_words=int(words.sum()), row=row, core_of=core_of,
+                          cores=cores, synapse_words=int(words.sum()), entries=stored, row=row, core_of=core_of,
                           problems=tuple(problems))
 
 

@@ -3,8 +3,9 @@
 Under ``prune.objective`` ``cores``, ``time`` or ``energy`` (``objectives``),
 the plan decides per layer how many weights it loses; within a layer the
 criterion's lowest scores go first (or its lowest units, for a layer that
-loses whole units). Greedy, in chunks of ``1 / chunks`` of the pruned
-layers' weights: at each step every layer that can give up another chunk is
+loses whole units). Greedy, in chunks of ``1 / chunks`` of each layer's
+weights (so that a small layer, a conv layer's few weights, can give up its
+units one by one): at each step every layer that can give up another chunk is
 tried, and the chunk that leaves the smallest objective (``Objective.key``
 of the chip figures ``measure`` gives for the masks) is taken; among equal
 ones, the chunk of lowest scores (the criterion's own preference, so that on
@@ -12,6 +13,10 @@ a plateau of the objective the plan prunes as the criterion would). So a
 layer whose synaptic memory sets its cores gives up synapses while that frees
 cores, and the layer of the busiest core gives up work while that shortens
 the step.
+
+A weight the quantizer already makes zero costs the chip nothing: the plan
+prunes every such weight first (``ChipView.zeros``), whatever its score, so
+that the chunks it weighs hold weights the chip would store.
 
 It stops at the round's sparsity (``ceil(sparsity * N)`` weights of the N
 of the pruned layers, as the other objectives reach it), or, with a
@@ -34,6 +39,16 @@ from neurodeploy.train.masks import Masks
 # masks of every pruned weight (True = kept) -> the chip figures of the objective's profile
 # (``hardware.cost.NetworkCost.figures`` of one profile)
 Measure = Callable[[Masks], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ChipView:
+    """What the plan sees of the round's network on the chip: ``measure`` of candidate
+    masks, and ``zeros``, per pruned weight name, True where the exported integer weight
+    is 0 already."""
+
+    measure: Measure
+    zeros: Masks
 
 
 @dataclass(frozen=True)
@@ -71,20 +86,23 @@ def _chunk_score(scores: dict[str, torch.Tensor], layer: tuple[str, ...], before
 
 
 def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]], units: Collection[str],
-             sparsity: float, alive: dict[str, torch.Tensor], objective: Objective, measure: Measure,
+             sparsity: float, alive: dict[str, torch.Tensor], objective: Objective, chip: ChipView,
              target: float | None = None, chunks: int = 50) -> Allocation:
     """Masks of the pruned ``layers`` (each a tuple of weight names) minimising
     ``objective`` at ``sparsity`` (module docstring). scores: every pruned weight's
     score; units: names of layers that lose whole units; alive: the masks so far (a
-    pruned weight stays pruned). ``EmptiedLayerError`` when the sparsity cannot be
-    reached without emptying a layer."""
+    pruned weight stays pruned); chip: the round's network as the chip sees it.
+    ``EmptiedLayerError`` when the sparsity cannot be reached without emptying a layer."""
+    measure = chip.measure
     sizes = {layer: sum(scores[name].numel() for name in layer) for layer in layers}
     total = sum(sizes.values())
     masks: Masks = {}
     for layer in layers:
-        masks.update(_layer_masks(scores, layer, _pruned(alive, layer), alive, bool(set(layer) & set(units))))
+        by_units = bool(set(layer) & set(units))
+        live = alive if by_units else {name: alive[name] & ~chip.zeros[name] for name in layer}
+        masks.update(_layer_masks(scores, layer, _pruned(live, layer), live, by_units))
     budget = pruned_count([total], sparsity, sum(_pruned(masks, layer) for layer in layers))
-    chunk = max(1, math.ceil(total / chunks))
+    chunk = {layer: max(1, math.ceil(sizes[layer] / chunks)) for layer in layers}
     figures, evaluations = measure(masks), 1
     while sum(_pruned(masks, layer) for layer in layers) < budget:
         if target is not None and figures[objective.figure] <= target:
@@ -92,7 +110,7 @@ def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]],
         done = sum(_pruned(masks, layer) for layer in layers)
         best = None
         for layer in layers:
-            count = _pruned(masks, layer) + min(chunk, budget - done)
+            count = _pruned(masks, layer) + min(chunk[layer], budget - done)
             if count > sizes[layer] - len(layer):
                 continue
             try:

@@ -38,7 +38,7 @@ from typing import Any, Callable, Collection, Sequence
 import torch
 
 from neurodeploy.data.dataset import SpikeDataset
-from neurodeploy.prune.allocation import Allocation, Measure, allocate
+from neurodeploy.prune.allocation import Allocation, ChipView, allocate
 from neurodeploy.prune.criteria import CRITERIA
 from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.train.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
@@ -155,15 +155,15 @@ def iterative_prune(
     batch_size: int,
     seed: int,
     rewind_state: dict[str, torch.Tensor] | None = None,
-    measure_for: Callable[[SpikingNet, Collection[str]], Measure] | None = None,
+    measure_for: Callable[[SpikingNet, Collection[str]], ChipView] | None = None,
 ) -> PruneResult:
     """Prune the trained ``model`` in place, K rounds of Algorithm 1 (see module doc).
 
     rewind_state: theta_R, the state dict after R epochs; None keeps each
     round's weights (fine-tuning). measure_for: given the network as it is before a
-    round's pruning and the names of its layers that lose whole units, the
-    ``allocation.Measure`` of its chip figures under candidate masks; needed for a
-    chip objective. Runs on ``model``'s device. Returns the
+    round's pruning and the names of its layers that lose whole units, its
+    ``allocation.ChipView`` (the chip figures of candidate masks); needed for a chip
+    objective. Runs on ``model``'s device. Returns the
     masks of the pruned layers (True = kept, on the CPU), which ``model``'s
     weights now carry as exact zeros.
     """

@@ -7,8 +7,8 @@ mapper and the time and energy model (``neurodeploy.hardware``) on the
 network as it would be exported, with the activity of training samples:
 
 - ``cores``: the cores the network maps to; among equal cores, the fewer
-  synaptic memory words in the layers whose memory, not their neurons, sets
-  their cores (what frees their next core);
+  synaptic memory words, then synapse entries, in the layers whose memory,
+  not their neurons, sets their cores (what frees their next core);
 - ``time``: the time per step (the busiest core plus the barrier);
 - ``energy``: the total energy per inference, static (the chip's static
   power for the time of an inference) plus dynamic; the dynamic energy alone
@@ -45,7 +45,7 @@ def _energy(figures: dict[str, Any]) -> tuple[float, ...]:
 
 OBJECTIVES: Registry[Objective | None] = Registry("pruning objective", {
     "synops": None,
-    "cores": Objective(lambda f: (f["cores"], f["memory_bound_words"]), "cores"),
+    "cores": Objective(lambda f: (f["cores"], f["memory_bound_words"], f["memory_bound_entries"]), "cores"),
     "time": Objective(lambda f: (f["time_per_step_us"],), "time_per_step_us"),
     "energy": Objective(_energy, "total_uj"),
 })

@@ -17,6 +17,7 @@ import dataclasses
 from typing import Any, Collection
 
 import numpy as np
+import torch
 
 from neurodeploy.export.quantize import network_to_layers
 from neurodeploy.export.removal import remove_units
@@ -25,7 +26,7 @@ from neurodeploy.hardware.profile import load_profile
 from neurodeploy.data.dataset import SpikeDataset
 from neurodeploy.loihi.order import lava_shape
 from neurodeploy.netx import Network
-from neurodeploy.prune.allocation import Measure
+from neurodeploy.prune.allocation import ChipView
 from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.prune.stage import MeasureFor
 from neurodeploy.recipe import Recipe
@@ -51,19 +52,24 @@ def recipe_measure(recipe: Recipe, data: SpikeDataset) -> MeasureFor | None:
 
 
 def chip_measure(profile: str, x: np.ndarray, steps: int, sparse: bool = True) -> MeasureFor:
-    """For a model and the names of its layers that lose whole units, the ``Measure`` of
-    its chip figures on ``profile`` under candidate masks (module docstring); x
+    """For a model and the names of its layers that lose whole units, its ``ChipView``: the
+    measure of its chip figures on ``profile`` under candidate masks (module docstring),
+    and its weights the export makes zero; x
     [N, C*H*W, T]: the training samples the activity is measured on, in the model's
     order; sparse: dense layers on netx's ``Sparse`` synapses (False: ``Dense``, as the
     dense network is deployed)."""
     chip = load_profile(profile)
 
-    def for_model(model: SpikingNet, units: Collection[str]) -> Measure:
+    def for_model(model: SpikingNet, units: Collection[str]) -> ChipView:
         layers = network_to_layers(copy.deepcopy(model).cpu())
         synaptic = [index for index, layer in enumerate(layers) if layer.has_synapse]
         names = model.weight_layers()
         spikes = model.chip_input(x)
         input_shape = lava_shape(model.input_shape)
+        params = dict(model.named_parameters())
+        zeros = {name: torch.from_numpy(getattr(layers[index], attribute) == 0).reshape(params[name].shape)
+                 for index, layer_names in zip(synaptic, names)
+                 for attribute, name in zip(WEIGHT_ATTRIBUTES, layer_names)}
 
         def measure(masks: Masks) -> dict[str, Any]:
             masked = list(layers)
@@ -81,6 +87,6 @@ def chip_measure(profile: str, x: np.ndarray, steps: int, sparse: bool = True) -
             cost.add(stimulus.batch_spikes(golden.drain_steps), run.spikes)
             return cost.figures(steps)[chip.name]
 
-        return measure
+        return ChipView(measure, zeros)
 
     return for_model
