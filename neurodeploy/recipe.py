@@ -189,10 +189,10 @@ class PruneSettings:
         the chip ``profile`` bills: ``cores``, ``time`` (per step) or
         ``energy`` (per inference), each layer giving up what saves most.
     profile: the chip profile (``hardware/``) the objective is measured on.
-    target_cores, target_time: prune until the network maps to at most this
-        many cores (objective ``cores``) or takes at most this time per step,
-        in µs (objective ``time``), within ``sparsity``; None: prune to
-        ``sparsity``.
+    target_cores, target_time: a bound on the objective (``cores``: at most
+        this many cores; ``time``: at most this time per step, µs): the plan
+        minimises it until within the bound, then spends the rest of
+        ``sparsity`` as the criterion ranks, keeping within it; None: no bound.
     exclude: layer indices left dense (negative counts from the end, so -1
         is the output layer).
     magnitude_layers: layer indices ranked by |w| whatever the criterion

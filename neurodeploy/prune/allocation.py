@@ -19,10 +19,13 @@ prunes every such weight first (``ChipView.zeros``), whatever its score, so
 that the chunks it weighs hold weights the chip would store.
 
 It stops at the round's sparsity (``ceil(sparsity * N)`` weights of the N
-of the pruned layers, as the other objectives reach it), or, with a
-``target`` on the objective's figure (``prune.target_cores``,
-``prune.target_time``), as soon as the figure is within it, the sparsity
-then being the most it may prune.
+of the pruned layers, as the other objectives reach it). A ``target`` on the
+objective's figure (``prune.target_cores``, ``prune.target_time``) makes the
+objective a bound: any chunk that leaves the figure within it is taken
+before any that does not, the cheapest in the criterion's terms first; so
+the plan minimises the objective until it is within the target, then spends
+the rest of the sparsity as the criterion would, as long as the figure stays
+within it.
 """
 from __future__ import annotations
 
@@ -105,8 +108,6 @@ def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]],
     chunk = {layer: max(1, math.ceil(sizes[layer] / chunks)) for layer in layers}
     figures, evaluations = measure(masks), 1
     while sum(_pruned(masks, layer) for layer in layers) < budget:
-        if target is not None and figures[objective.figure] <= target:
-            break
         done = sum(_pruned(masks, layer) for layer in layers)
         best = None
         for layer in layers:
@@ -119,7 +120,9 @@ def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]],
                 continue
             trial = {**masks, **candidate}
             result, evaluations = measure(trial), evaluations + 1
-            rank = (objective.key(result), _chunk_score(scores, layer, masks, candidate))
+            cost = _chunk_score(scores, layer, masks, candidate)
+            within = target is not None and result[objective.figure] <= target
+            rank = (0, (), cost) if within else (1, objective.key(result), cost)
             if best is None or rank < best[0]:
                 best = (rank, trial, result)
         if best is None:
