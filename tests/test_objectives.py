@@ -164,3 +164,25 @@ def test_a_structured_run_removes_units_and_stays_exact(tmp_path: Path) -> None:
     hardware = report["pruned"]["hardware"]["loihi2"], report["dense"]["hardware"]["loihi2"]
     assert hardware[0]["cores"] <= hardware[1]["cores"]
     assert sum(hardware[0]["per_core"]["dendrite_updates"]) < sum(hardware[1]["per_core"]["dendrite_updates"])
+
+
+@pytest.mark.parametrize("recipe", ["moving_conv.yaml", "moving_conv_time.yaml"])
+def test_the_cores_recipes_pass_preflight_and_take_at_least_16_loihi2_cores(recipe: str) -> None:
+    """models/moving_conv*.yaml: a conv SNN whose dense network maps to at least 16 Loihi 2
+    cores (on random weights of the 8 bits the quantizer gives at most; trained, 32)."""
+    from neurodeploy.data.dataset import dataset_shape
+    from neurodeploy.export.quantize import network_to_layers
+    from neurodeploy.hardware.resources import estimate_resources
+    from neurodeploy.limits import Limits
+    from neurodeploy.loihi.order import lava_shape
+    from neurodeploy.netx import Network
+    from neurodeploy.preflight import check_recipe
+    from neurodeploy.recipe import load_recipe
+
+    settings = load_recipe(Path(__file__).resolve().parents[1] / "models" / recipe)
+    check_recipe(settings, Limits())
+    shape, classes = dataset_shape(settings.data)
+    torch.manual_seed(0)
+    model = SpikingNet(shape, classes, settings.model)
+    network = Network(tuple(network_to_layers(model)), lava_shape(model.input_shape))
+    assert estimate_resources(network, load_profile("loihi2")).cores >= 16
