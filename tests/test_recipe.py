@@ -175,3 +175,26 @@ def test_every_range_holds_at_its_bound(key, side):
 
 def test_every_numeric_setting_has_a_range():
     assert sorted(_numeric_keys()) == sorted(RANGES)
+
+
+def test_added_keys_name_the_settings_only_when_changed():
+    """The pruning objective's keys and data.frames (added after run folders were first
+    written): at their defaults a recipe's digest is what it was before (the digest of
+    the recipe without them, pinned here), changed they change it and are checked before
+    work starts."""
+    from neurodeploy.preflight import check_names
+
+    assert load_recipe().digest() == "27990fbebce2", "the default recipe's digest from before the keys"
+    base = load_recipe().to_dict()
+    digests = {load_recipe().digest()}
+    for section, key, value in [("prune", "objective", "cores"), ("prune", "profile", "loihi1"),
+                                ("data", "frames", "spikes")]:
+        changed = {**base, section: {**base[section], key: value}}
+        digests.add(recipe_from_dict(changed).digest())
+    targeted = {**base, "prune": {**base["prune"], "objective": "time", "target_time": 5.0}}
+    digests.add(recipe_from_dict(targeted).digest())
+    assert len(digests) == 5
+    for prune, message in [({"objective": "watts"}, "prune.objective = 'watts' is not one of: synops, cores"),
+                           ({"profile": "loihi9"}, "prune.profile = 'loihi9': no chip profile 'loihi9'")]:
+        with pytest.raises(RecipeError, match=re.escape(message)):
+            check_names(recipe_from_dict({**base, "prune": {**base["prune"], **prune}}))
