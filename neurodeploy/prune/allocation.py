@@ -38,6 +38,7 @@ import torch
 from neurodeploy.prune.objectives import Objective
 from neurodeploy.prune.selection import EmptiedLayerError, lowest_masks, pruned_count, unit_masks
 from neurodeploy.train.masks import Masks
+from neurodeploy.train.model import SpikingNet
 
 # masks of every pruned weight (True = kept) -> the chip figures of the objective's profile
 # (``hardware.cost.NetworkCost.figures`` of one profile)
@@ -52,6 +53,11 @@ class ChipView:
 
     measure: Measure
     zeros: Masks
+
+
+# (the round's network, the names of its layers that lose whole units) -> its ``ChipView``;
+# built by a later stage (``simulate.chip``), which exports and runs it
+MeasureFor = Callable[[SpikingNet, Collection[str]], ChipView]
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Sequence
 
 import torch
 
 from neurodeploy.data.dataset import SpikeDataset
-from neurodeploy.prune.allocation import Allocation, ChipView, allocate
+from neurodeploy.prune.allocation import Allocation, MeasureFor, allocate
 from neurodeploy.prune.criteria import CRITERIA
 from neurodeploy.prune.objectives import OBJECTIVES
 from neurodeploy.train.masks import Masks, apply_masks, attach_forward_masks, mask_sparsity, squash_forward_masks
@@ -155,7 +155,7 @@ def iterative_prune(
     batch_size: int,
     seed: int,
     rewind_state: dict[str, torch.Tensor] | None = None,
-    measure_for: Callable[[SpikingNet, Collection[str]], ChipView] | None = None,
+    measure_for: MeasureFor | None = None,
 ) -> PruneResult:
     """Prune the trained ``model`` in place, K rounds of Algorithm 1 (see module doc).
 

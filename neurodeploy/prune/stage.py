@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Collection
 
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
-from neurodeploy.prune.allocation import ChipView
+from neurodeploy.prune.allocation import MeasureFor
 from neurodeploy.prune.imp import PruneResult, iterative_prune
 from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from neurodeploy.train.model import SpikingNet
 from neurodeploy.variants import DENSE, PRUNED
-
-
-MeasureFor = Callable[[SpikingNet, Collection[str]], ChipView]
 
 
 def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe,

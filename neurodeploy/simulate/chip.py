@@ -26,9 +26,8 @@ from neurodeploy.hardware.profile import load_profile
 from neurodeploy.data.dataset import SpikeDataset
 from neurodeploy.loihi.order import lava_shape
 from neurodeploy.netx import Network
-from neurodeploy.prune.allocation import ChipView
+from neurodeploy.prune.allocation import ChipView, MeasureFor
 from neurodeploy.prune.objectives import OBJECTIVES
-from neurodeploy.prune.stage import MeasureFor
 from neurodeploy.recipe import Recipe
 from neurodeploy.prune.selection import removed_units
 from neurodeploy.simulate.golden import GoldenModel
