@@ -45,6 +45,7 @@ CHANGES: dict[str, Any] = {
     "data.canvas": 12,
     "data.trajectories": 2,
     "data.levels": 3,
+    "data.frames": "spikes",
     "model.blocks": "sigma_delta",
     "model.recurrent": True,
     "model.dropout": 0.1,
@@ -74,6 +75,10 @@ CHANGES: dict[str, Any] = {
     "prune.finetune_epochs": 2,
     "prune.lr": 0.003,
     "prune.stats_samples": 32,
+    "prune.objective": "cores",
+    "prune.profile": "loihi1",
+    "prune.target_cores": 3,
+    "prune.target_time": 5.0,
     "supermask.epochs": 3,
     "supermask.batch_size": 8,
     "supermask.lr": 0.01,
@@ -106,14 +111,19 @@ def test_every_key_is_listed():
     assert set(_leaf_keys(Recipe)) == set(CHANGES)
 
 
+# Keys valid only with another set too: the objective a target bounds.
+NEEDS = {"prune.target_cores": ("prune.objective", "cores"), "prune.target_time": ("prune.objective", "time")}
+
+
 def changed(base: Path, key: str, value: Any) -> dict:
-    """The recipe ``base`` (as a dict) with ``key`` set to ``value``; ``model.conv.K`` is K of
-    its first conv layer."""
+    """The recipe ``base`` (as a dict) with ``key`` set to ``value`` (and what ``NEEDS`` says
+    it needs); ``model.conv.K`` is K of its first conv layer."""
     recipe = load_recipe(base).to_dict()
-    target, parts = recipe, key.split(".")
-    for part in parts[:-1]:
-        target = target[part][0] if isinstance(target[part], list) else target[part]
-    target[parts[-1]] = value
+    for name, setting in ((key, value), *([NEEDS[key]] if key in NEEDS else [])):
+        target, parts = recipe, name.split(".")
+        for part in parts[:-1]:
+            target = target[part][0] if isinstance(target[part], list) else target[part]
+        target[parts[-1]] = setting
     return recipe
 
 
