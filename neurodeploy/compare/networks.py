@@ -51,8 +51,8 @@ class NetworkFigures:
     """One network of a comparison: its file, its layers (``ComparedLayer``), its synaptic
     operations per sample (all layers), the golden model's wall seconds, the cores it
     maps to on each chip profile (``hardware.resources``, its dense layers on netx's
-    ``Dense`` or, where asked, ``Sparse`` synapses), and per profile its cores, time per step, energy per inference and activity per core
-    (``hardware.cost.NetworkCost.figures``)."""
+    ``Dense`` or, where asked, ``Sparse`` synapses), and per profile its cores, time per
+    step, energy per inference and activity per core (``hardware.cost.NetworkCost.figures``)."""
 
     network: str
     layers: tuple[ComparedLayer, ...]
@@ -101,13 +101,14 @@ class Comparison:
         return result
 
 
-def run_batch(golden: GoldenModel, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, float]:
-    """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer,
-    synaptic operations int64 [N, L], and wall seconds."""
+def run_batch(golden: GoldenModel, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, np.ndarray, float]:
+    """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer, the inputs as
+    it ran them [N, n_in, T + drain], synaptic operations int64 [N, L], and wall seconds."""
     start = time.perf_counter()
     run = golden.run_samples(stimulus)
     seconds = time.perf_counter() - start
-    return run, network_synops(golden.network, stimulus.batch_spikes(golden.drain_steps), run.spikes), seconds
+    inputs = stimulus.batch_spikes(golden.drain_steps)
+    return run, inputs, network_synops(golden.network, inputs, run.spikes), seconds
 
 
 @dataclass
@@ -134,8 +135,8 @@ class _Tally:
 
     def add(self, stimulus: Stimulus) -> np.ndarray:
         """Run a batch; keep its figures; return its output messages [n, n_out, T + drain]."""
-        run, synops, seconds = run_batch(self.golden, stimulus)
-        self.cost.add(stimulus.batch_spikes(self.golden.drain_steps), run.spikes)
+        run, inputs, synops, seconds = run_batch(self.golden, stimulus)
+        self.cost.add(inputs, run.spikes)
         self.messages += [np.count_nonzero(spikes) for spikes in run.spikes]
         self.silent_layers &= set(silent_layers(run.spikes))
         self.synops.append(synops)
@@ -177,8 +178,8 @@ def compare_networks(a: Network, b: Network, stimulus: Stimulus, labels: np.ndar
     (None: all at once): what is held beyond the input is one batch's messages, and a
     few numbers per sample; the figures do not depend on the batch size. labels: int [N],
     the samples' classes, for the accuracies. sparse: map dense layers onto the chip as
-    netx's ``Sparse`` synapses store them (no zero weight), else ``Dense`` (netx's default). ``NetworkMismatchError`` when A and B
-    differ in input or output shape.
+    netx's ``Sparse`` synapses store them (no zero weight), else ``Dense`` (netx's
+    default). ``NetworkMismatchError`` when A and B differ in input or output shape.
     """
     if a.input_shape != b.input_shape or a.layers[-1].lava_shape != b.layers[-1].lava_shape:
         raise NetworkMismatchError(

@@ -109,7 +109,7 @@ def _load_moving(settings: DataSettings, seed: int) -> SpikeDataset:
     train = moving_digits(np.tile(x_train, (copies, 1, 1)), settings.steps, settings.canvas, seed)
     test = moving_digits(x_test, settings.steps, settings.canvas, seed + 1)
     if settings.frames == "spikes":
-        train, test = (spike_frames(train, seed + 2, settings.max_rate), spike_frames(test, seed + 3, settings.max_rate))
+        train, test = spike_frames(train, seed + 2, settings.max_rate), spike_frames(test, seed + 3, settings.max_rate)
     return SpikeDataset(
         x_train=train,
         y_train=np.tile(y_train, copies),
