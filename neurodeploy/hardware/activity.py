@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
-from neurodeploy.hardware.resources import NetworkResources, network_connections
+from neurodeploy.hardware.resources import NetworkResources, core_entries, network_connections
 from neurodeploy.netx import Network
 from neurodeploy.netx.base import Connections
 
@@ -64,14 +64,11 @@ class CoreRoutes:
         return int(self.layer_of.size)
 
 
-def _fan(block: Connections, core_of: np.ndarray, cores: int) -> scipy.sparse.csr_matrix:
+def _fan(block: Connections, core_of: np.ndarray) -> scipy.sparse.csr_matrix:
     """CSR [cores, n_pre]: nonzero synapses from each presynaptic neuron onto each core."""
-    coo = scipy.sparse.csr_matrix(block.weights).tocoo()
-    keep = coo.data != 0
-    fan = scipy.sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.int64), (core_of[coo.row[keep]], coo.col[keep])),
-                                  shape=(cores, block.weights.shape[1]))
-    fan.sum_duplicates()
-    return fan
+    weights = scipy.sparse.csr_matrix(block.weights, copy=True)
+    weights.eliminate_zeros()
+    return core_entries(weights, core_of)
 
 
 def _cores_reached(fans: list[scipy.sparse.csr_matrix], neurons: int) -> np.ndarray:
@@ -90,7 +87,7 @@ def core_routes(network: Network, resources: NetworkResources,
     connections = network_connections(network) if connections is None else connections
     first, fans = 0, []
     for layer, blocks in zip(resources.layers, connections):
-        fans.append(tuple((_fan(block, layer.core_of, layer.cores), block.recurrent) for block in blocks))
+        fans.append(tuple((_fan(block, layer.core_of), block.recurrent) for block in blocks))
     routes, layer_of, neurons = [], [], []
     for index, layer in enumerate(resources.layers):
         # a message reaches each core of the next layer once, through however many of

@@ -185,9 +185,10 @@ def _kernel_words(layer: ConvLayer, channels: int, bits: int, word_bits: int) ->
     return kh * kw * per_group * (math.ceil(channels * bits / word_bits) + 1)
 
 
-def _entries(stored: scipy.sparse.csr_matrix, core_of: np.ndarray) -> scipy.sparse.csr_matrix:
-    """CSR [cores, axons]: the entries each input axon stores on each core (rule 3); its
-    row lengths are the cores' distinct presynaptic neurons (rule 4)."""
+def core_entries(stored: scipy.sparse.csr_matrix, core_of: np.ndarray) -> scipy.sparse.csr_matrix:
+    """CSR [cores, axons]: the entries each input axon (column of ``stored`` [n, axons])
+    has on each core, ``core_of`` [n] the core of each neuron (rule 3); its row lengths
+    are the cores' distinct presynaptic neurons (rule 4)."""
     coo = stored.tocoo()
     pairs = scipy.sparse.csr_matrix((np.ones(coo.nnz, dtype=np.int64), (core_of[coo.row], coo.col)),
                                     shape=(int(core_of.max()) + 1, stored.shape[1]))
@@ -212,7 +213,7 @@ def _split(stored: scipy.sparse.csr_matrix, profile: ChipProfile, entry_bits: in
     of each (core, axon) and the words of each core (rule 3)."""
     neurons = stored.shape[0]
     core_of = np.arange(neurons) // math.ceil(neurons / ratio)
-    entries = _entries(stored, core_of)
+    entries = core_entries(stored, core_of)
     return core_of, entries, _words(entries, entry_bits, profile.value("axon_header_bits"),
                                     profile.value("synapse_word_bits"))
 
