@@ -105,23 +105,23 @@ def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]],
     measure = chip.measure
     sizes = {layer: sum(scores[name].numel() for name in layer) for layer in layers}
     total = sum(sizes.values())
+    by_units = {layer: bool(set(layer) & set(units)) for layer in layers}
     masks: Masks = {}
     for layer in layers:
-        by_units = bool(set(layer) & set(units))
-        live = alive if by_units else {name: alive[name] & ~chip.zeros[name] for name in layer}
-        masks.update(_layer_masks(scores, layer, _pruned(live, layer), live, by_units))
-    budget = pruned_count([total], sparsity, sum(_pruned(masks, layer) for layer in layers))
+        live = alive if by_units[layer] else {name: alive[name] & ~chip.zeros[name] for name in layer}
+        masks.update(_layer_masks(scores, layer, _pruned(live, layer), live, by_units[layer]))
+    done = sum(_pruned(masks, layer) for layer in layers)
+    budget = pruned_count([total], sparsity, done)
     chunk = {layer: max(1, math.ceil(sizes[layer] / chunks)) for layer in layers}
     figures, evaluations = measure(masks), 1
-    while sum(_pruned(masks, layer) for layer in layers) < budget:
-        done = sum(_pruned(masks, layer) for layer in layers)
+    while done < budget:
         best = None
         for layer in layers:
             count = _pruned(masks, layer) + min(chunk[layer], budget - done)
             if count > sizes[layer] - len(layer):
                 continue
             try:
-                candidate = _layer_masks(scores, layer, count, masks, bool(set(layer) & set(units)))
+                candidate = _layer_masks(scores, layer, count, masks, by_units[layer])
             except EmptiedLayerError:
                 continue
             trial = {**masks, **candidate}
@@ -135,6 +135,7 @@ def allocate(scores: dict[str, torch.Tensor], layers: Sequence[tuple[str, ...]],
             raise EmptiedLayerError(f"sparsity {sparsity} cannot be reached without leaving a layer without weights "
                                     f"({done} of {budget} weights pruned)")
         _, masks, figures = best
+        done = sum(_pruned(masks, layer) for layer in layers)
     reached = None if target is None else figures[objective.figure] <= target
     return Allocation(masks=masks, pruned={layer[0]: _pruned(masks, layer) for layer in layers},
                       figure=figures[objective.figure], target_reached=reached, evaluations=evaluations)
