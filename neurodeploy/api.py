@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
     from neurodeploy.compare.networks import Comparison
-    from neurodeploy.compare.verify import Verification
+    from neurodeploy.compare.verification import Verification
     from neurodeploy.limits import Limits
     from neurodeploy.netx import Network
     from neurodeploy.recipe import Recipe
@@ -83,8 +83,8 @@ def verify(path: str | Path, *, spikes: str | Path | None = None, events: str | 
            bias: str | Path | None = None, random_rate: float | None = None, steps: int | None = None,
            samples: int | None = None, seed: int | None = None, num_layers: int | None = None,
            input_shape: Shape | None = None, sparse: bool = False, layers: str = "all",
-           batch_size: int | None = None, limits: Limits | None = None,
-           warn: Callable[[str], None] = _warn) -> Verification:
+           batch_size: int | None = None, reset_interval: int | None = None, reference: str | Path | None = None,
+           limits: Limits | None = None, warn: Callable[[str], None] = _warn) -> Verification:
     """The golden model against Lava ``fixed_pt`` on the NetX file ``path``
     (``compare.verify.Verification``; ``.to_dict()`` is ``neurodeploy verify --json``).
 
@@ -95,7 +95,11 @@ def verify(path: str | Path, *, spikes: str | Path | None = None, events: str | 
     random_rate); samples: the first N (random_rate: make N; default 1); seed: of
     random_rate (default 0). sparse: Lava ``Sparse`` synapses for dense layers;
     layers: ``all`` compares every layer, ``out`` the last; batch_size: samples per
-    stream (default all in one). limits: memory and Lava processes allowed
+    stream (default all in one); reset_interval: netx's (default ``steps``, once per
+    sample). reference: instead of running Lava, compare with a recording that
+    ``neurodeploy deploy``'s script wrote (.npz) or a folder of per-layer arrays laid
+    out as lava-dl's ground truth (``compare.recorded``); the result then names it
+    (``against``) and holds the chip's figures beside the model's (``chip``). limits: memory and Lava processes allowed
     (default ``Limits()``). warn: called with a line for what netx does to the
     file and for notes on the input (default: a Python ``UserWarning``).
     """
@@ -105,10 +109,11 @@ def verify(path: str | Path, *, spikes: str | Path | None = None, events: str | 
     given = check_arguments("verify", dict(
         path=path, spikes=spikes, events=events, bias=bias, random_rate=random_rate, steps=steps, samples=samples,
         seed=seed, num_layers=num_layers, input_shape=input_shape, sparse=sparse, layers=layers,
-        batch_size=batch_size, limits=limits, warn=warn))
+        batch_size=batch_size, reset_interval=reset_interval, reference=reference, limits=limits, warn=warn))
     return verify_file(given["path"], _input_options(given), given["num_layers"], given["input_shape"],
                        sparse=given["sparse"], layers=given["layers"], limits=given["limits"], warn=given["warn"],
-                       batch_size=given["batch_size"])
+                       batch_size=given["batch_size"], reset_interval=given["reset_interval"],
+                       reference=given["reference"])
 
 
 def compare(a: str | Path, b: str | Path, *, recipe: str | Path | None = None,

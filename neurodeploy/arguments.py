@@ -125,7 +125,8 @@ KINDS: dict[str, Kind] = {
     "path": PATH, "a": PATH, "b": PATH, "source": PATH, "out": OPTIONAL_PATH,
     "spikes": OPTIONAL_PATH, "events": OPTIONAL_PATH, "bias": OPTIONAL_PATH, "recipe": OPTIONAL_PATH,
     "random_rate": Kind(lambda value: _real(value, 0.0, 1.0), "a number (not bool) or None"),
-    "steps": COUNT, "samples": COUNT, "num_layers": COUNT, "batch_size": COUNT,
+    "steps": COUNT, "samples": COUNT, "num_layers": COUNT, "batch_size": COUNT, "reset_interval": COUNT,
+    "reference": OPTIONAL_PATH,
     "seed": Kind(lambda value: _integer(value, 0), "an integer (int or numpy integer, not bool) or None"),
     "input_shape": Kind(_shape, "(C, H, W): a sequence of three integers, or None"),
     "sparse": Kind(_flag, "True or False", optional=False),
@@ -140,7 +141,7 @@ KINDS: dict[str, Kind] = {
 
 # The arguments that are options of the command line, named by their flag when out of range.
 FLAGS = ("spikes", "events", "bias", "recipe", "random_rate", "steps", "samples", "seed", "num_layers",
-         "batch_size", "input_shape")
+         "batch_size", "input_shape", "reset_interval", "reference")
 
 
 def _shown(value: Any) -> str:

@@ -19,7 +19,7 @@ import neurodeploy
 from neurodeploy.api import Exported
 from neurodeploy.cli import main
 from neurodeploy.compare.networks import Comparison
-from neurodeploy.compare.verify import Verification
+from neurodeploy.compare.verification import Verification
 from neurodeploy.netx import Network
 from neurodeploy.recipe import RecipeError, load_recipe
 from neurodeploy.report.inspect import Inspection

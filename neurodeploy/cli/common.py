@@ -153,7 +153,8 @@ def input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
         group.add_argument("--recipe", type=Path, metavar="RECIPE",
                            help="the test set of RECIPE's dataset, encoded as the recipe says, with its labels")
     parser.add_argument("--steps", type=int, metavar="T",
-                        help="steps per sample (needed for --bias and --random-rate; cuts --spikes; sets --events' length)")
+                        help="steps per sample (needed for --bias and --random-rate; cuts --spikes, or repeats its steps "
+                        "in order as Lava's io.source.RingBuffer does; sets --events' length)")
     parser.add_argument("--samples", type=int, metavar="N", help="use the first N samples (random: make N; default 1)")
     parser.add_argument("--seed", type=int, help="seed of --random-rate (default 0)")
     parser.add_argument("--num-layers", type=int, metavar="K",
@@ -170,6 +171,13 @@ def input_arguments(parser: argparse.ArgumentParser, recipe: bool) -> None:
                             "per batch), so a sigma-delta or resonate-and-fire neuron's state restarts there"))
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the result as JSON")
     limit_arguments(parser, lava=not recipe)
+
+
+def reset_interval_argument(parser: argparse.ArgumentParser) -> None:
+    """``--reset-interval R``: netx's reset interval, for ``verify`` and ``deploy``."""
+    parser.add_argument("--reset-interval", type=positive(int), metavar="R",
+                        help="netx's reset_interval: each layer's u and v are reset every R steps, from the "
+                        "step the first sample reaches it (default: --steps, once per sample)")
 
 
 def check_files(inputs: list[NamedPath], outputs: list[NamedPath]) -> None:

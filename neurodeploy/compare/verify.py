@@ -9,15 +9,17 @@ stops there). Graded messages are compared by value, not just by presence.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
+from neurodeploy.compare.against_reference import verify_reference
 from neurodeploy.compare.caveats import silent_layers
 from neurodeploy.compare.equivalence import Equivalence, compare_recordings, exact_samples
+from neurodeploy.compare.recorded import read_reference
 from neurodeploy.compare.synops import network_synops
+from neurodeploy.compare.verification import Divergence, Timing, Verification, VerifiedLayer
 from neurodeploy.netx import Network, network_warnings, read_netx
 from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.limits import Limits
@@ -29,110 +31,6 @@ from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.loihi.timing import arrival, drain, owners
 
 LAYER_CHOICES = ("all", "out")
-
-
-@dataclass(frozen=True)
-class VerifiedLayer:
-    """One layer of a verification, its figures summed over every batch.
-
-    index: its place among the layers with neurons; group: the ``layer/i`` group it
-    was read from; type: its NetX type; neuron: its neuron model in one line;
-    neurons: its neuron count; spikes_golden, spikes_lava: nonzero messages (spikes,
-    or graded messages) on each side, Lava's None for a layer it did not record;
-    mismatches: (neuron, column) entries that differ, None when not recorded;
-    synops, synops_lava: synaptic operations from each side's messages, Lava's None
-    where its messages do not give them (a layer it did not record feeds this one).
-    """
-
-    index: int
-    group: int
-    type: str
-    neuron: str
-    neurons: int
-    spikes_golden: int
-    spikes_lava: int | None
-    mismatches: int | None
-    synops: int
-    synops_lava: int | None
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """Where the golden model and Lava first differ, and how.
-
-    layer, group: the layer (its index and ``layer/i`` group); neuron: its index
-    in Lava's flat (W, H, C) order, neuron_index: the same in the layer's Lava
-    shape; column: the column of its batch's stream; sample, step: the sample (over
-    all batches) and its step that column belongs to; message_golden,
-    message_lava: both sides' message there (0/1, or the graded value);
-    state_golden, state_lava: the neuron model's state variables after that step
-    (u and v for CUBA; sigma, act and residue for sigma-delta; real and imag for
-    resonate-and-fire, integers as Lava holds them), state_before_*: after the step
-    before; batch: the batch (stream) it is in, from 0.
-    """
-
-    layer: int
-    group: int
-    neuron: int
-    neuron_index: tuple[int, ...]
-    column: int
-    sample: int
-    step: int
-    message_golden: int
-    message_lava: int
-    state_golden: dict[str, int]
-    state_lava: dict[str, int]
-    state_before_golden: dict[str, int]
-    state_before_lava: dict[str, int]
-    batch: int
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Wall seconds each side ran, over every batch (Lava's includes building its network)."""
-
-    golden_s: float
-    lava_s: float
-
-
-@dataclass(frozen=True)
-class Verification:
-    """The golden model against Lava ``fixed_pt`` on one input set (``verify``).
-
-    network: the NetX file; equivalent: no compared message differs (then
-    first_divergence is None); samples, steps: the input set (N samples of T
-    steps); batch_size, batches: the samples per stream and the number of
-    streams; columns: stream columns over all batches (each stream is its
-    samples' steps and the steps the last messages take to leave the network);
-    sparse_synapses: Lava ran dense layers on ``Sparse`` synapses;
-    layers_compared: ``all`` or ``out`` (the last layer only); compared_entries:
-    (neuron, column) entries compared; exact_samples: samples whose every
-    compared message agrees; silent_layers: compared layers with no message on
-    either side, where nothing was compared; layers: per layer
-    (``VerifiedLayer``); first_divergence: in the first batch that has one;
-    timing: seconds per side.
-    """
-
-    network: str
-    equivalent: bool
-    samples: int
-    steps: int
-    batch_size: int
-    batches: int
-    columns: int
-    sparse_synapses: bool
-    layers_compared: str
-    compared_entries: int
-    exact_samples: int
-    silent_layers: tuple[int, ...]
-    layers: tuple[VerifiedLayer, ...]
-    first_divergence: Divergence | None
-    timing: Timing
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON ``neurodeploy verify --json`` writes: these fields, nested dataclasses as
-        objects, tuples as lists."""
-        return asdict(self)
 
 
 def check_verify_memory(network: Network, samples: int, steps: int, limits: Limits) -> None:
@@ -147,14 +45,16 @@ def check_verify_memory(network: Network, samples: int, steps: int, limits: Limi
 
 
 def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: str = "all",
-           limits: Limits | None = None, batch_size: int | None = None) -> Verification:
+           limits: Limits | None = None, batch_size: int | None = None,
+           reset_interval: int | None = None) -> Verification:
     """Run both sides on ``stimulus`` and compare them (``Verification``).
 
     layers: ``all`` records and compares every layer in Lava, ``out`` the
     last one only (smaller recordings; synops from Lava's spikes are then
     unknown for the other layers). batch_size: the samples run ``batch_size``
     at a time, each batch its own stream from zero state on both sides (None:
-    one stream of all); what is held is one batch's messages.
+    one stream of all); what is held is one batch's messages. reset_interval: netx's
+    (default T).
     """
     count = len(network.layers)
     golden = GoldenModel(network, sparse=sparse)
@@ -169,10 +69,12 @@ def verify(network: Network, stimulus: Stimulus, sparse: bool = False, layers: s
     first_divergence = None
     batches = stimulus.batches(batch_size)
     for number, (first_sample, batch) in enumerate(batches):
-        golden_spikes, lava_spikes, result = tally.add(network, golden, batch, recorded, sparse)
+        golden_spikes, lava_spikes, result = tally.add(network, golden, batch, recorded, sparse, reset_interval)
         if result.first is not None and first_divergence is None:
-            first_divergence = _divergence(network, batch, sparse, result.first, golden_spikes, lava_spikes,
-                                           golden.run_stream(batch, record_state=True), number, first_sample)
+            first_divergence = _divergence(
+                network, batch, sparse, result.first, golden_spikes, lava_spikes,
+                golden.run_stream(batch, record_state=True, reset_interval=reset_interval), number, first_sample,
+                reset_interval)
     return Verification(
         network=str(network.path),
         equivalent=first_divergence is None,
@@ -220,14 +122,15 @@ class _Tally:
         self.golden_s = self.lava_s = 0.0
 
     def add(self, network: Network, golden: GoldenModel, batch: Stimulus, recorded: list[int],
-            sparse: bool) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], Equivalence]:
+            sparse: bool, reset_interval: int | None = None
+            ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], Equivalence]:
         """Run ``batch`` as one stream on both sides, compare, count; returns both sides'
         messages [n_l, columns] by layer and the comparison."""
         count = len(network.layers)
         start = time.perf_counter()
-        golden_run = golden.run_stream(batch)
+        golden_run = golden.run_stream(batch, reset_interval=reset_interval)
         self.golden_s += time.perf_counter() - start
-        lava_run = run_lava(network, batch, layers=recorded, sparse=sparse)
+        lava_run = run_lava(network, batch, layers=recorded, sparse=sparse, reset_interval=reset_interval)
         self.lava_s += lava_run.seconds
         golden_spikes = {i: golden_run.spikes[i][0] for i in range(count)}
         result = compare_recordings(golden_spikes, lava_run.spikes)
@@ -256,14 +159,23 @@ class _Tally:
 def verify_file(path: str | Path, options: InputOptions, num_layers: int | None = None,
                 input_shape: tuple[int, int, int] | None = None, sparse: bool = False, layers: str = "all",
                 limits: Limits | None = None, warn: Callable[[str], None] = lambda line: None,
-                batch_size: int | None = None) -> Verification:
+                batch_size: int | None = None, reset_interval: int | None = None,
+                reference: Path | None = None) -> Verification:
     """``verify`` of the NetX file ``path`` (its first ``num_layers`` layer groups) on the
-    input ``options`` name, ``batch_size`` samples per stream. ``warn`` gets a line for what
-    netx does to the file, for layers with all-zero weight rows and for notes on the input,
-    before anything runs. ``InputOptionError`` when ``options`` name no input, or for
-    ``num_layers``, ``batch_size`` or ``layers`` (``LAYER_CHOICES``) out of range."""
+    input ``options`` name, ``batch_size`` samples per stream, with netx's
+    ``reset_interval`` (default T). With ``reference`` (a ``deploy`` recording or a
+    folder of per-layer arrays, ``recorded``), against it instead of Lava
+    (``against_reference``; the samples run as one stream, as they were recorded).
+    ``warn`` gets a line for what netx does to the file, for layers with all-zero weight
+    rows and for notes on the input, before anything runs. ``InputOptionError`` when
+    ``options`` name no input, or for ``num_layers``, ``batch_size``, ``reset_interval``
+    or ``layers`` (``LAYER_CHOICES``) out of range; ``recorded.ReferenceError`` for a
+    reference that does not fit the network, the input or the run."""
     check_at_least_one("--num-layers", num_layers)
     check_at_least_one("--batch-size", batch_size)
+    check_at_least_one("--reset-interval", reset_interval)
+    if reference is not None and batch_size is not None:
+        raise InputOptionError("--batch-size does not apply with --reference: a recording is one stream")
     if layers not in LAYER_CHOICES:
         raise InputOptionError(f"--layers {layers!r} is not one of: {', '.join(LAYER_CHOICES)}")
     if not options.given:
@@ -276,7 +188,13 @@ def verify_file(path: str | Path, options: InputOptions, num_layers: int | None 
         warn(line)
     stimulus = make_stimulus(options, network, limits, lambda n, t: check_verify_memory(
         network, min(n, batch_size or n), t, limits), warn)
-    return verify(network, stimulus, sparse=sparse, layers=layers, limits=limits, batch_size=batch_size)
+    if reference is not None:
+        given = tuple(Path(item) for item in (options.spikes, options.events, options.bias) if item is not None)
+        found = read_reference(reference, network, stimulus, reset_interval, given)
+        return verify_reference(network, stimulus, found, sparse=sparse or bool(found.meta.get("sparse")),
+                                reset_interval=reset_interval)
+    return verify(network, stimulus, sparse=sparse, layers=layers, limits=limits, batch_size=batch_size,
+                  reset_interval=reset_interval)
 
 
 def _divergence(
@@ -289,13 +207,15 @@ def _divergence(
     golden_state: GoldenRun,
     batch: int,
     first_sample: int,
+    reset_interval: int | None = None,
 ) -> Divergence:
     """Where and how the two sides first differ in the stream ``stimulus`` (batch number
     ``batch``, whose first sample is sample ``first_sample`` of all): both sides'
     message, and the neuron model's state variables after that step and the step
     before; Lava's from a run stopped there."""
     layer, neuron, column = first
-    probe = run_lava(network, stimulus, layers=[layer], sparse=sparse, probe=first).probe
+    probe = run_lava(network, stimulus, layers=[layer], sparse=sparse, probe=first,
+                     reset_interval=reset_interval).probe
     sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
                           golden_spikes[layer].shape[1])
     state = golden_state.state[layer]

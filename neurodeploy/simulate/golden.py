@@ -183,16 +183,18 @@ class GoldenModel:
         return self._run(stimulus.batch_spikes(drain_steps), bias, stimulus.steps + drain_steps,
                          batch_size=batch_size)
 
-    def run_stream(self, stimulus: Stimulus, record_state: bool = False) -> GoldenRun:
+    def run_stream(self, stimulus: Stimulus, record_state: bool = False,
+                   reset_interval: int | None = None) -> GoldenRun:
         """All samples as one stream with netx's resets, as ``harness.run_lava`` runs
-        them: one row, messages [1, n_l, N*T + drain] per layer."""
+        them: one row, messages [1, n_l, N*T + drain] per layer. reset_interval: netx's
+        (default T: each layer reset once per sample)."""
         drain_steps = self.drain_steps
         spikes, length = stimulus.stream_spikes(drain_steps), stimulus.stream_length(drain_steps)
         bias = None if stimulus.bias is None else _Bias(  # the images of the samples, then zeros
             np.concatenate([stimulus.bias, np.zeros_like(stimulus.bias[:1])]).astype(np.int64)[None],
             np.minimum(np.arange(length) // stimulus.steps, stimulus.num_samples))
-        return self._run(None if spikes is None else spikes[None], bias, length, reset_interval=stimulus.steps,
-                         record_state=record_state)
+        return self._run(None if spikes is None else spikes[None], bias, length,
+                         reset_interval=reset_interval or stimulus.steps, record_state=record_state)
 
     def run(
         self,

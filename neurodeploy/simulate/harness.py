@@ -96,6 +96,7 @@ def run_lava(
     layers: Sequence[int] | None = None,
     sparse: bool = False,
     probe: tuple[int, int, int] | None = None,
+    reset_interval: int | None = None,
 ) -> LavaRun:
     """Run ``stimulus`` through ``network``'s file in Lava ``fixed_pt`` as one stream.
 
@@ -109,7 +110,8 @@ def run_lava(
     window and zero after the last. layers: indices to record (default
     all). sparse: Lava ``Sparse`` synapses for dense layers
     (``sparse_fc_layer``). probe: (layer, neuron, column) whose state
-    variables to read around that column.
+    variables to read around that column. reset_interval: netx's (default T, once per
+    sample).
     """
     drain_steps = drain(len(network.layers), network.starts_with_input)
     length = stimulus.stream_length(drain_steps)
@@ -121,7 +123,7 @@ def run_lava(
         net = netx.hdf5.Network(
             net_config=str(network.path),
             num_layers=network.group_count,
-            reset_interval=steps,
+            reset_interval=reset_interval or steps,
             reset_offset=reset_offset(network.starts_with_input),
             sparse_fc_layer=sparse,
             input_shape=None if network.starts_with_input else network.input_shape,

@@ -115,11 +115,22 @@ def make_stimulus(options: InputOptions, network: Network, limits: Limits,
         spikes = inputs.load_spikes(options.spikes, network.input_shape, network.starts_with_input,
                                     limits)[: options.samples]
         if options.steps is not None:
-            if options.steps > spikes.shape[-1]:
-                raise InputOptionError(f"--steps {options.steps} exceeds the file's {spikes.shape[-1]} steps",
-                                       options.spikes)
-            spikes = spikes[..., : options.steps]
+            spikes = cycled(spikes, options.steps, options.spikes, limits, warn)
     return Stimulus(spikes=spikes, bias=None, steps=spikes.shape[-1])
+
+
+def cycled(spikes: np.ndarray, steps: int, path: Path, limits: Limits,
+           warn: Callable[[str], None]) -> np.ndarray:
+    """``spikes`` [N, n, T] cut to ``steps``, or, for more steps than the file has, its
+    steps repeated in order (step t is the file's step t mod T), as Lava's
+    ``io.source.RingBuffer`` repeats its data; ``warn`` says so. The repeated array is
+    checked against ``limits`` before it is made."""
+    have = spikes.shape[-1]
+    if steps <= have:
+        return spikes[..., :steps]
+    limits.check_memory(spikes[..., :1].nbytes * steps, f"{path} repeated to {steps} steps")
+    warn(f"{path}: its {have} step(s) repeated to {steps} steps, as Lava's io.source.RingBuffer repeats its data")
+    return np.take(spikes, np.arange(steps) % have, axis=-1)
 
 
 def recipe_test_set(recipe_path: Path, network: Network, samples: int | None,
