@@ -12,6 +12,7 @@ import pytest
 
 from neurodeploy.cli import main
 from neurodeploy.export.nir_import import ImportedLayer, NirImport, NirImportError
+from neurodeploy.export.nir_walk import LayerNodes
 from neurodeploy.netx import CubaNeuron, DenseLayer
 
 KEPT = b"an existing network the user keeps\n"
@@ -186,7 +187,7 @@ def test_a_network_that_does_not_read_back_is_not_written(tmp_path):
     out = tmp_path / "kept.net"
     out.write_bytes(KEPT)
     layer = DenseLayer(np.zeros((3, 4), dtype=np.int64), CubaNeuron(v_th_mant=10, i_decay=1024, v_decay=512))
-    imported = NirImport(graph=dense(), dt=1e-3, layers=(ImportedLayer(layer, ("fc", "lif")),), input_shape=(4,),
+    imported = NirImport(graph=dense(), dt=1e-3, layers=(ImportedLayer(layer, LayerNodes(("fc",), "lif"), 10),), input_shape=(4,),
                          source="g.nir")
     with pytest.raises(NirImportError) as err:
         with imported.written(out):

@@ -184,7 +184,7 @@ def test_import_of_a_network_made_in_snntorch(tmp_path, capsys, kind):
     # LIF: exact up to rounding; Synaptic: its current bias carried as a voltage bias (a note)
     floor = 0.99 if kind == "Leaky" else 0.95
     assert all(layer["agreement"] > floor for layer in result["layers"]), result["layers"]
-    assert ("its bias feeds the synaptic current" in printed) == (kind == "Synaptic")
+    assert ("a bias that feeds the synaptic current" in printed) == (kind == "Synaptic")
 
 
 def _graph(tmp_path: Path, layers: list) -> Path:

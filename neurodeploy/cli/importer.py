@@ -18,18 +18,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
     """Add ``import``; returns its parser."""
     parser = subparsers.add_parser(
         "import", help="turn a NIR graph into a NetX network quantized to Loihi's fixed point",
-        description="Read a NIR graph (one chain of [Flatten] Linear|Affine|Conv2d then CubaLIF|LIF per "
-        "layer, as snnTorch, Norse and neurodeploy write them), quantize it to Loihi's fixed point (8-bit "
-        "weights at the largest scale that fits, decays to 1/4096) and write it as NetX. Then run the float "
-        "graph in Norse and the NetX network in the golden model on the same inputs and print, per layer, "
-        "spikes on each side and the fraction of (sample, neuron, step) entries that agree. "
-        "See docs/nir.md.",
+        description="Read a NIR graph (a chain of layers: Linear, Affine, Conv1d or Conv2d with pools, "
+        "scales, flattens and delays folded in, then CubaLIF, LIF, IF, Threshold or a CubaLI, LI or I readout, "
+        "with at most one recurrent loop per layer; subgraphs flattened; as snnTorch, Norse, Sinabs, Rockpool and "
+        "neurodeploy write them), quantize it to Loihi's fixed point (8-bit weights at the largest scale that "
+        "fits, decays to 1/4096) and write it as NetX. Then run the float graph (in Norse, or in neurodeploy's "
+        "float reference where Norse 1.1 cannot) and the NetX network in the golden model on the same inputs and "
+        "print, per layer, spikes on each side and the fraction of (sample, neuron, step) entries that agree "
+        "(a readout: its voltage's relative error). See docs/nir.md.",
     )
     parser.add_argument("graph", type=Path, metavar="GRAPH.nir", help="NIR graph (nir.write's HDF5)")
     parser.add_argument("--out", type=Path, required=True, metavar="NET.net", help="the NetX file to write")
     parser.add_argument("--dt", type=float, metavar="SECONDS",
                         help="the graph's time step (default: the graph's metadata 'dt', which neurodeploy "
-                        "writes; snnTorch's export assumes 1e-4 without writing it, Norse's default is 0.001)")
+                        "writes; snnTorch's export assumes 1e-4 without writing it, Norse's default is 0.001, "
+                        "Rockpool's 1e-3; a graph of IF, I and Threshold neurons needs none)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--spikes", type=Path, metavar="FILE",
                        help="inputs for the comparison: .npy [N, n_in, T] or [n_in, T] of 0/1, inputs in the "
@@ -74,23 +77,30 @@ def run(args: argparse.Namespace) -> int:
         spikes = random_spikes(samples, inputs, steps, rate, args.seed, memory)
         source = f"random spikes, rate {rate}, seed {args.seed}"
     with imported.written(args.out) as network:  # replaces --out only once the comparison has run
-        result = float_agreement(imported.graph, imported.dt, network, [layer.nodes[1] for layer in imported.layers],
-                                 spikes)
-    print(f"wrote {args.out}: {len(imported.layers)} layer(s) from {args.graph}, dt = {imported.dt:g} s")
+        result = float_agreement(imported.graph, imported.dt, network, list(imported.layers), spikes,
+                                 str(args.graph))
+    step = "none needed" if imported.dt is None else f"{imported.dt:g} s"
+    print(f"wrote {args.out}: {len(imported.layers)} layer(s) from {args.graph}, dt = {step}")
     for index, layer in enumerate(imported.layers):
-        neuron = layer.layer.neuron
-        print(f"  layer/{network.group_of(index)} {layer.layer.netx_type}: nodes {' -> '.join(layer.nodes)}; "
-              f"vThMant {neuron.v_th_mant}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
+        neuron, nodes = layer.layer.neuron, layer.nodes
+        path = " -> ".join((*nodes.synapse, *([nodes.neuron] if nodes.neuron else [])))
+        loop = f" (loop {' -> '.join(nodes.recurrent)})" if nodes.recurrent else ""
+        kind = f"vThMant {neuron.v_th_mant}" if layer.spiking else f"readout, scale {layer.scale}"
+        print(f"  layer/{network.group_of(index)} {layer.layer.netx_type}: nodes {path}{loop}; "
+              f"{kind}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
         for line in layer.notes:
             print(f"  note: {line}")
     write_json(args.json, {"netx": str(args.out), "dt": imported.dt, "inputs": source, **asdict(result)})
-    print(f"float graph (Norse) against the NetX network (golden model): {result.samples} sample(s) x "
+    engine = "Norse" if result.engine == "Norse" else "neurodeploy's float reference"
+    print(f"float graph ({engine}) against the NetX network (golden model): {result.samples} sample(s) x "
           f"{result.steps} steps of {source}")
     print(f"{'layer':>5}  {'node':<16} {'neurons':>7}  {'float':>9}  {'fixed':>9}  {'agreement':>9}")
     for index, layer in enumerate(result.layers):
-        print(f"{network.group_of(index):>5}  {layer.node:<16} {layer.neurons:>7}  {layer.spikes_float:>9}  "
-              f"{layer.spikes_fixed:>9}  {layer.agreement:>9.4f}")
-    print("float, fixed: spikes; agreement: fraction of (sample, neuron, step) entries equal")
+        figures = (f"{'readout':>9}  {'error':>9}  {layer.error:>9.4f}" if layer.readout else
+                   f"{layer.spikes_float:>9}  {layer.spikes_fixed:>9}  {layer.agreement:>9.4f}")
+        print(f"{network.group_of(index):>5}  {layer.node:<16} {layer.neurons:>7}  {figures}")
+    print("float, fixed: spikes; agreement: fraction of (sample, neuron, step) entries equal; a readout's error: "
+          "RMS voltage difference / RMS float voltage")
     print(f"most active output neuron the same in {result.class_agreement:.4f} of samples")
     for line in result.notes:
         print(f"note: {line}")

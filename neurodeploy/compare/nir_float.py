@@ -1,14 +1,20 @@
-"""How far quantization moved an imported NIR graph: the float graph run in Norse against
-the NetX network it became, run in the golden model, layer by layer.
+"""How far quantization moved an imported NIR graph: the float graph against the NetX
+network it became, run in the golden model, layer by layer.
 
-Norse (``norse.torch.from_nir(graph, dt=dt)``, forward Euler with step dt) runs the
-graph as NIR defines it, every edge within the step, once each LIF's ``r`` is folded
-into its weights (Norse 1.1's LIF ignores r). Norse 1.1 also gives a CubaLIF's
-synaptic current the node's ``v_leak``: a CubaLIF with a nonzero v_leak is not run as
-NIR defines it there (``Agreement.notes``). Loihi delays each layer by one
-step, so the NIR graph's step s of spiking layer l is the golden model's column
-``s + arrival(l)`` (``loihi.timing``); both sides are compared over the columns the
-golden model runs (T input steps, then ``drain`` silent ones).
+The float graph runs in Norse (``norse.torch.from_nir(graph, dt=dt)``, forward Euler
+with step dt, every edge within the step) once each LIF's and IF's ``r`` is folded
+into its weights (Norse 1.1 ignores it), where Norse 1.1 runs it as NIR defines it:
+only Input, Output, Affine, Linear, Conv2d, Flatten, SumPool2d without padding, IF,
+LIF, and CubaLIF with v_leak 0 (Norse 1.1 lets a CubaLIF's current leak towards
+v_leak too), no subgraph, no loop. Any other graph runs in our own float reference
+(``nir_reference``), and ``Agreement.engine`` and a note say which and why.
+
+Loihi delays each layer by one step, so the NIR graph's step s of layer l is the
+golden model's column ``s + arrival(l)`` (``loihi.timing``); both sides are compared
+over the columns the golden model runs (T input steps, then ``drain`` silent ones).
+A spiking layer compares spikes; a readout (LI, CubaLI, I, or the weighted sum that
+ends a graph) compares its voltage, the golden model's v / (64 S) (S: the layer's
+scale, ``ImportedLayer.scale``) against the float graph's value.
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ import nir
 import numpy as np
 
 from neurodeploy.compare.caveats import layer_caveats, silent_layers
+from neurodeploy.compare.nir_reference import run_reference
+from neurodeploy.export.nir_import import ImportedLayer
+from neurodeploy.export.nir_walk import flat
 from neurodeploy.limits import Limits
 from neurodeploy.loihi.order import whc_to_chw
 from neurodeploy.loihi.timing import arrival, drain
@@ -28,15 +37,20 @@ from neurodeploy.simulate.golden import GoldenModel, run_bytes
 
 @dataclass(frozen=True)
 class LayerAgreement:
-    """One spiking layer: ``node`` (its NIR neuron node), ``spikes_float`` (Norse) and
+    """One layer: ``node`` (its NIR neuron node), ``spikes_float`` (the float graph) and
     ``spikes_fixed`` (golden model) summed over samples and steps, ``agreement`` (the
-    fraction of (sample, neuron, step) entries where both sides agree; 1.0 = identical)."""
+    fraction of (sample, neuron, step) entries where both sides agree; 1.0 = identical).
+    A readout (``readout``) sends no spike: ``agreement`` is then the fraction of entries
+    within 1 % of the float values' largest magnitude, and ``error`` the RMS difference
+    over the RMS float value (0 = identical)."""
 
     node: str
     neurons: int
     spikes_float: int
     spikes_fixed: int
     agreement: float
+    readout: bool = False
+    error: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,14 +58,15 @@ class Agreement:
     """Every layer's ``LayerAgreement`` over ``samples`` inputs of ``steps`` steps (run
     for ``steps + drain`` columns); ``class_agreement``: the fraction of samples whose
     most active output neuron (lowest index on a tie) is the same on both sides; ``notes``:
-    a layer silent on both sides (its agreement compares nothing), and where Norse does not
-    run the graph as NIR defines it, one line each."""
+    a layer silent on both sides (its agreement compares nothing), and why the float
+    graph ran in our reference, one line each; ``engine``: "Norse" or "reference"."""
 
     samples: int
     steps: int
     layers: tuple[LayerAgreement, ...]
     class_agreement: float
     notes: tuple[str, ...] = ()
+    engine: str = "Norse"
 
 
 def agreement_bytes(input_size: int, sizes: list[int], samples: int, steps: int) -> int:
@@ -60,10 +75,11 @@ def agreement_bytes(input_size: int, sizes: list[int], samples: int, steps: int)
     (no input layer: an imported network has none), over its ``steps + drain`` columns:
     per input entry the padded spikes (1 B), Norse's float32 copy (4 B) and Lava's order
     (1 B); per neuron entry Norse's recorded float32 steps and their stack (8 B), its
-    uint8 spikes (1 B) and the compared bool arrays (4 B); and the golden run (``run_bytes``)."""
+    uint8 spikes (1 B) and the compared bool arrays (4 B); and the golden run (``run_bytes``,
+    its state recorded for a readout)."""
     columns = steps + drain(len(sizes), False)
     entries_in, entries_out = samples * input_size * columns, samples * sum(sizes) * columns
-    return 6 * entries_in + 13 * entries_out + run_bytes(input_size, sizes, samples, columns)
+    return 6 * entries_in + 13 * entries_out + run_bytes(input_size, sizes, samples, columns, record_state=True)
 
 
 def check_agreement_memory(input_size: int, sizes: list[int], samples: int, steps: int, limits: Limits) -> None:
@@ -104,41 +120,80 @@ def run_norse(graph: nir.NIRGraph, x: np.ndarray, dt: float, nodes: list[str]) -
     return [torch.stack(recorded[name], dim=-1).numpy().astype(np.uint8) for name in nodes]
 
 
-def float_agreement(graph: nir.NIRGraph, dt: float, network: Network, neuron_nodes: list[str],
-                    spikes: np.ndarray) -> Agreement:
-    """Compare ``graph`` run in Norse with ``network`` (the NetX network made from it, one
-    layer per node of ``neuron_nodes``) in the golden model, on spikes [N, n_in, T] (binary,
-    NIR's (C, H, W) order flattened)."""
+NORSE_TYPES = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Conv2d, nir.Flatten, nir.SumPool2d, nir.IF,
+               nir.LIF, nir.CubaLIF)
+
+
+def norse_gaps(graph: nir.NIRGraph) -> list[str]:
+    """What in ``graph`` Norse 1.1 does not run as NIR defines it (empty: Norse runs it)."""
+    gaps = sorted({f"{type(node).__name__} nodes" for node in graph.nodes.values()
+                   if not isinstance(node, NORSE_TYPES)})
+    targets = [post for _, post in graph.edges]
+    if len(set(targets)) != len(targets):
+        gaps.append("a node with two inputs (a loop)")
+    if any(isinstance(node, nir.SumPool2d) and np.any(np.asarray(node.padding)) for node in graph.nodes.values()):
+        gaps.append("a padded SumPool2d")
+    if any(isinstance(node, nir.Conv2d) and isinstance(node.padding, str) for node in graph.nodes.values()):
+        gaps.append("a Conv2d padded by name")
+    if any(isinstance(node, nir.CubaLIF) and np.any(np.asarray(node.v_leak)) for node in graph.nodes.values()):
+        gaps.append("a CubaLIF with v_leak != 0 (its current leaks towards it)")
+    return gaps
+
+
+def float_agreement(graph: nir.NIRGraph, dt: float | None, network: Network, layers: list[ImportedLayer],
+                    spikes: np.ndarray, source: str = "graph") -> Agreement:
+    """Compare ``graph`` run in float (Norse or our reference) with ``network`` (the NetX
+    network made from it, one layer per ``ImportedLayer``) in the golden model, on spikes
+    [N, n_in, T] (binary, NIR's (C, H, W) order flattened)."""
     samples, inputs, steps = spikes.shape
     columns = steps + drain(len(network.layers), network.starts_with_input)
     padded = np.concatenate([spikes, np.zeros((samples, inputs, columns - steps), spikes.dtype)], axis=-1)
     input_shape = tuple(reversed(network.input_shape))  # NIR's (C, H, W) or (n,)
-    floats = run_norse(graph, padded.reshape(samples, *input_shape, columns), dt, neuron_nodes)
-    fixed = GoldenModel(network).run(network.to_lava_order(padded.astype(np.uint8))).spikes
-    goldens, alignments = [], []
-    for index, (ours, golden, layer) in enumerate(zip(floats, fixed, network.layers)):
-        if len(layer.lava_shape) == 3:
-            golden = golden[:, whc_to_chw(layer.lava_shape)]
+    names = [layer.name for layer in layers]
+    gaps = norse_gaps(graph)
+    if gaps:
+        flat_graph = flat(graph, source)
+        stored = tuple(int(v) for v in np.asarray(next(iter(flat_graph.nodes[flat_graph.input].input_type.values()))))
+        floats = run_reference(flat_graph, padded.reshape(samples, *stored, columns), dt, names)
+        notes = [f"the float graph ran in neurodeploy's float reference (compare/nir_reference.py), not Norse 1.1, "
+                 f"which lacks: {', '.join(gaps)}"]
+    else:
+        floats = run_norse(graph, padded.reshape(samples, *input_shape, columns), dt, names)
+        notes = []
+    readout = any(not layer.spiking for layer in layers)
+    golden_run = GoldenModel(network).run(network.to_lava_order(padded.astype(np.uint8)), record_state=readout)
+    results, values = [], []
+    for index, (ours, layer, imported) in enumerate(zip(floats, network.layers, layers)):
+        reorder = whc_to_chw(layer.lava_shape) if len(layer.lava_shape) == 3 else slice(None)
         shift = arrival(index, network.starts_with_input)
-        aligned = np.zeros(golden.shape, dtype=bool)
-        aligned[..., shift:] = ours[..., : columns - shift] != 0
-        goldens.append(golden != 0)
-        alignments.append(aligned)
-    layers = tuple(LayerAgreement(node=name, neurons=golden.shape[1], spikes_float=int(aligned.sum()),
-                                  spikes_fixed=int(golden.sum()), agreement=float((golden == aligned).mean()))
-                   for name, golden, aligned in zip(neuron_nodes, goldens, alignments))
-    classes = [side[-1].sum(axis=-1, dtype=np.int64).argmax(axis=-1) for side in (goldens, alignments)]
-    silent = layer_caveats("float and fixed", silent_layers(goldens, alignments), samples)
-    leaks = [f"node '{name}': Norse 1.1 lets this CubaLIF's synaptic current leak towards its nonzero v_leak "
-             "too, so its float spikes are not NIR's" for name in neuron_nodes
-             if isinstance(graph.nodes[name], nir.CubaLIF) and np.any(np.asarray(graph.nodes[name].v_leak))]
-    return Agreement(samples=samples, steps=steps, layers=layers,
-                     class_agreement=float((classes[0] == classes[1]).mean()), notes=tuple(silent + leaks))
+        fixed = (golden_run.state[index]["v"].astype(np.float64) / (64 * imported.scale) if not imported.spiking
+                 else golden_run.spikes[index].astype(np.float64))[:, reorder]
+        aligned = np.zeros(fixed.shape)
+        aligned[..., shift:] = ours[..., : columns - shift]
+        values.append((fixed, aligned))
+        if imported.spiking:
+            results.append(LayerAgreement(node=imported.name, neurons=fixed.shape[1],
+                                          spikes_float=int((aligned != 0).sum()), spikes_fixed=int(fixed.sum()),
+                                          agreement=float(((fixed != 0) == (aligned != 0)).mean())))
+        else:
+            scale = float(np.abs(aligned).max())
+            rms = float(np.sqrt(np.mean(aligned ** 2)))
+            difference = float(np.sqrt(np.mean((fixed - aligned) ** 2)))
+            results.append(LayerAgreement(node=imported.name, neurons=fixed.shape[1], spikes_float=0, spikes_fixed=0,
+                                          agreement=float((np.abs(fixed - aligned) <= 0.01 * scale).mean()),
+                                          readout=True, error=difference / rms if rms else float(difference > 0)))
+    classes = [side.sum(axis=-1).argmax(axis=-1) for side in values[-1]]
+    spiking = [(fixed != 0, aligned != 0) for (fixed, aligned), layer in zip(values, layers) if layer.spiking]
+    silent = layer_caveats("float and fixed", silent_layers([pair[0] for pair in spiking], [pair[1] for pair in spiking]),
+                           samples) if spiking else []
+    return Agreement(samples=samples, steps=steps, layers=tuple(results),
+                     class_agreement=float((classes[0] == classes[1]).mean()), notes=tuple(silent + notes),
+                     engine="reference" if gaps else "Norse")
 
 
 def _norse_form(graph: nir.NIRGraph) -> nir.NIRGraph:
-    """``graph`` in the form Norse 1.1 runs as NIR defines it on a batch: each LIF's ``r``
-    folded into the weight node before it (weight and bias times r, then r = 1; Norse's LIF
+    """``graph`` in the form Norse 1.1 runs as NIR defines it on a batch: each LIF's and IF's
+    ``r`` folded into the weight node before it (weight and bias times r, then r = 1; Norse
     ignores r, logging a warning), and each Flatten's dimensions moved past the batch
     (Norse makes ``torch.nn.Flatten(start_dim, end_dim)`` of them, which would flatten
     the batch with a NIR start_dim of 0)."""
@@ -148,7 +203,7 @@ def _norse_form(graph: nir.NIRGraph) -> nir.NIRGraph:
         if isinstance(node, nir.Flatten) and node.start_dim >= 0:
             nodes[name] = dataclasses.replace(node, start_dim=node.start_dim + 1,
                                               end_dim=node.end_dim + 1 if node.end_dim >= 0 else node.end_dim)
-        if isinstance(node, nir.LIF) and not np.allclose(node.r, 1):
+        if isinstance(node, (nir.LIF, nir.IF)) and not np.allclose(node.r, 1):
             synapse = nodes[before[name]]
             r = np.asarray(node.r, dtype=np.float64).reshape(-1)
             rows = r.reshape((-1,) + (1,) * (np.ndim(synapse.weight) - 1)) if r.size > 1 else r[0]
