@@ -15,6 +15,8 @@ setup: $(STAMP)
 # norse 1.1.0 last, with --no-deps: it declares torchvision, whose wheels need
 # a newer (CUDA) torch; `neurodeploy import` uses only its NIR reader and
 # neurons, and its other dependencies (nirtorch, nir) are pinned in pyproject.
+# sinabs 3.1.3 (and pbr, its version helper) with it: sinabs declares samna,
+# the Speck SDK, which its NIR export (tests/test_nir_nodes.py) never imports.
 # lava-nc/lava-dl declare Python <3.11: --ignore-requires-python; their
 # dependencies are pinned in pyproject.toml (see shared/docs/lava-notes.md),
 # and constraints.txt pins every transitive package to the tested versions.
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python lava-nc==0.10.0 lava-dl==0.6.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps norse==1.1.0
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps norse==1.1.0 sinabs==3.1.3 pbr==7.1.3
 	touch $(STAMP)
 
 demo: $(STAMP)

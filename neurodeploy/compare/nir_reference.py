@@ -105,10 +105,12 @@ class _Node:
             return torch.flatten(x, node.start_dim + 1 if node.start_dim >= 0 else node.start_dim, end)
         if isinstance(node, nir.Scale):
             return x * self.param("scale")
-        if isinstance(node, nir.Delay):
-            steps = int(np.rint(np.max(np.asarray(node.delay)) / self.dt)) if self.dt else 0
-            self.delayed.append(x)
-            return self.delayed.pop(0) if len(self.delayed) > steps else torch.zeros_like(x)
+        if isinstance(node, nir.Delay):  # each element its own delay, d steps back (zero before the start)
+            steps = torch.as_tensor(np.rint(np.broadcast_to(node.delay, x.shape[1:]) / self.dt).astype(np.int64))
+            self.delayed.insert(0, x)
+            history = torch.stack(self.delayed + [torch.zeros_like(x)])  # [age, B, ...], the last row zeros
+            age = torch.clamp(steps, max=len(self.delayed)).expand(x.shape)[None]
+            return torch.gather(history, 0, age)[0]
         if isinstance(node, nir.Threshold):
             return (x > self.param("threshold")).to(x.dtype)
         v = self.state.get("v", torch.zeros_like(x))
