@@ -5,6 +5,8 @@ to the module's own layer or a lower one, as ``LAYERS`` orders them, written
 once here; packages must not import each other in a cycle; Lava (``lava.*``)
 is imported by ``lavacompat`` alone, and only the Lava harness takes Lava's
 runtime from it; the golden model and the ONNX export load no Lava at all.
+Scripts shipped to run without the package (``STANDALONE``) are not its
+modules: the walks skip them, and they import none of it.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("export",),
     ("simulate",),
     ("compare",),
+    ("deploy",),      # writes a kit that runs a verified network on Loihi 2
     ("report",),
     ("preflight",),   # checks a recipe against every stage before work starts
     ("pipeline",),    # runs the stages in order
@@ -39,11 +42,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # Lava's runtime (not lava-dl's SLAYER, which training uses) through lavacompat: the harness only.
 LAVA_RUNTIME_USERS = ("neurodeploy.simulate.harness", "neurodeploy.simulate.recorder")
+# Files under the package that are not its modules, each with the reason; the walks skip them.
+STANDALONE = {
+    ROOT / "deploy" / "run_on_loihi2.py": "a standalone script shipped in the kit, never imported by the package",
+}
 
 
 def _modules() -> dict[str, Path]:
     modules = {}
     for path in ROOT.rglob("*.py"):
+        if path in STANDALONE:
+            continue
         parts = path.relative_to(ROOT.parent).with_suffix("").parts
         modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return modules
@@ -103,6 +112,17 @@ def test_lava_is_imported_through_lavacompat_and_its_runtime_by_the_harness_only
             if target == "neurodeploy.lavacompat" and runtime and not name.startswith(LAVA_RUNTIME_USERS):
                 bad.append(f"{name} takes {runtime} from lavacompat")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", sorted(STANDALONE))
+def test_standalone_scripts_import_nothing_of_neurodeploy_and_are_imported_by_nothing(path: Path) -> None:
+    """A script exempt from the walks runs where only numpy and Lava are: it imports none of
+    the package, and no module imports it."""
+    assert not [target for target, _ in _imports(path) if target.split(".")[0] == "neurodeploy"]
+    name = path.stem
+    users = [module for module, source in _modules().items()
+             for target, names in _imports(source) if target.endswith(f".{name}") or name in names]
+    assert not users, f"{path.name} is imported by {users}"
 
 
 @pytest.mark.parametrize("module", [
