@@ -1,7 +1,8 @@
 """The ``neurodeploy`` command: one subcommand per stage, and ``run`` for all.
 
 Each command module (``run``: run and the per-stage commands; ``verify``,
-``inspect``, ``compare``, ``importer`` (``import``), ``analyze``, ``sweep``, ``supermask``) has
+``deploy``, ``inspect``, ``compare``, ``importer`` (``import``), ``analyze``,
+``sweep``, ``supermask``) has
 ``add_parser(subparsers)``, which returns the parsers it added, and
 ``run(args)``, which parses, calls the package and prints, returning the exit
 code. ``COMMANDS`` lists them in help order; ``common`` holds what they share.
@@ -13,7 +14,7 @@ import sys
 from types import ModuleType
 from typing import NoReturn, Sequence
 
-from neurodeploy.cli import analyze, compare, importer, inspect, run, supermask, sweep, verify
+from neurodeploy.cli import analyze, compare, deploy, importer, inspect, run, supermask, sweep, verify
 from neurodeploy.cli.common import UsageError
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
@@ -24,7 +25,7 @@ prune it, quantize and export it to NetX HDF5, run the dense and the pruned
 network in Lava's fixed-point simulator, and compare spikes and synaptic
 operations. Every stage reads and writes files in one run folder (--out)."""
 
-COMMANDS: tuple[ModuleType, ...] = (run, verify, inspect, compare, importer, analyze, sweep, supermask)
+COMMANDS: tuple[ModuleType, ...] = (run, verify, deploy, inspect, compare, importer, analyze, sweep, supermask)
 
 
 class _Parser(argparse.ArgumentParser):
