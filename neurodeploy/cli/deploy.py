@@ -7,8 +7,8 @@ import os
 import shlex
 from pathlib import Path
 
-from neurodeploy.cli.common import INPUT_HELP, UsageError, input_arguments, input_keywords, limits, positive, warn, \
-    write_json
+from neurodeploy.cli.common import INPUT_HELP, UsageError, input_arguments, input_keywords, limits, \
+    reset_interval_argument, warn, write_json
 
 KIT_HELP = """\
 the kit (--out DIR, a new or empty folder, written whole or not at all):
@@ -39,8 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
     parser.add_argument("--sparse", action="store_true", help="Lava Sparse synapses for dense layers")
     parser.add_argument("--layers", choices=("all", "out"), default="all",
                         help="layers the kit records (default all)")
-    parser.add_argument("--reset-interval", type=positive(int), metavar="R",
-                        help="netx's reset_interval: reset each layer every R steps (default: the steps per sample)")
+    reset_interval_argument(parser)
     return [parser]
 
 
@@ -87,6 +86,8 @@ def _input_flags(args: argparse.Namespace) -> list[str]:
             flags += [f"--{name.replace('_', '-')}", str(value)]
     if args.input_shape is not None:
         flags += ["--input-shape", ",".join(map(str, args.input_shape))]
+    if args.reset_interval is not None:
+        flags += ["--reset-interval", str(args.reset_interval)]
     if args.sparse:
         flags.append("--sparse")
     return flags
