@@ -150,6 +150,10 @@ def test_json_has_the_kit_and_its_settings_and_may_not_go_into_the_kit(tmp_path,
     assert deploy(OXFORD, "--random-rate", 0.1, "--steps", 5, "--out", tmp_path / "k2", "--json",
                   tmp_path / "k2" / "k.json") == 2
     assert "--json" in capsys.readouterr().err and not (tmp_path / "k2").exists()
+    assert deploy(OXFORD, "--random-rate", 0.1, "--steps", 5, "--reset-interval", 3, "--sparse", "--out",
+                  tmp_path / "k3") == 0
+    assert settings_of(tmp_path / "k3")["reset_interval"] == 3
+    assert "--steps 5 --reset-interval 3 --sparse --reference" in capsys.readouterr().out
 
 
 def test_a_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
@@ -252,8 +256,9 @@ def check_recording(kit: Path, network, stimulus: Stimulus, sparse: bool, layers
         arrays = {name: recording[name] for name in recording.files}
     meta = json.loads(arrays.pop("meta")[()])
     columns = settings["columns"]
-    lava = run_lava(network, stimulus, layers=layers, sparse=sparse).spikes
-    golden = GoldenModel(network, sparse=sparse).run_stream(stimulus).spikes
+    interval = settings["reset_interval"]
+    lava = run_lava(network, stimulus, layers=layers, sparse=sparse, reset_interval=interval).spikes
+    golden = GoldenModel(network, sparse=sparse).run_stream(stimulus, reset_interval=interval).spikes
     for index in layers:
         ours = arrays.pop(f"layer_{index}")
         assert ours.dtype == np.int32 and ours.shape == (network.layers[index].size, columns)
@@ -290,6 +295,9 @@ def test_oxford_kit_runs_anywhere_and_records_what_lava_and_the_golden_model_sen
     network, stimulus = kit_for_file(OXFORD, InputOptions(random_rate=0.05, steps=20, samples=2))
     check_recording(kit, network, stimulus, sparse=False, layers=[0, 1])
     assert sorted(p.name for p in kit.iterdir()) == sorted(KIT_FILES | {"input.npy", "recording.npz"})
+    # and back: the command deploy printed
+    assert main(["verify", str(OXFORD), "--random-rate", "0.05", "--steps", "20", "--samples", "2",
+                 "--reference", str(kit / "recording.npz")]) == 0
 
 
 @pytest.mark.lava
@@ -309,6 +317,8 @@ def test_pruned_network_on_sparse_synapses_records_only_the_output_layer(tmp_pat
     result = run_script(kit, tmp_path)
     assert result.returncode == 0, result.stderr
     network, stimulus = kit_for_file(pruned, InputOptions(random_rate=0.2, steps=10, samples=2))
+    assert main(["verify", str(pruned), "--random-rate", "0.2", "--steps", "10", "--samples", "2", "--sparse",
+                 "--layers", "out", "--reference", str(kit / "recording.npz")]) == 0
     assert all(np.mean(layer.weight == 0) >= 0.8 for layer in network.layers)
     check_recording(kit, network, stimulus, sparse=True, layers=[1])
 
@@ -339,12 +349,13 @@ def test_sigma_delta_kit_records_graded_messages(tmp_path):
 
 
 @pytest.mark.lava
-def test_bias_kit_sets_each_sample_image_in_its_window(tmp_path):
+def test_bias_kit_sets_each_sample_image_in_its_window_with_its_own_reset_interval(tmp_path):
     image = np.load(TINYNET / "input_bias.npy")
     images = tmp_path / "images.npy"
     np.save(images, np.stack([image, image[::-1] // 2]))
     kit = tmp_path / "kit"
-    assert deploy(TINYNET / "network.net", "--bias", images, "--steps", 9, "--out", kit) == 0
+    assert deploy(TINYNET / "network.net", "--bias", images, "--steps", 9, "--reset-interval", 6, "--out", kit) == 0
+    assert settings_of(kit)["reset_interval"] == 6
     result = run_script(kit, tmp_path)
     assert result.returncode == 0, result.stderr
     network, stimulus = kit_for_file(TINYNET / "network.net", InputOptions(bias=images, steps=9))
