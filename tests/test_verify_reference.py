@@ -1,24 +1,31 @@
-"""``verify --reference DIR``: the golden model against folders of per-layer arrays laid
+"""``verify --reference``: the golden model against folders of per-layer arrays laid
 out as lava-dl's ground truth, pointed at as a user would (lava-dl's own folders, the
-network and input files beside them); one changed entry is found where it is; a
-folder that does not fit is a one-line refusal."""
+network and input files beside them), and against the recordings ``deploy``'s script
+writes; one changed entry is found where it is; a reference that does not fit the
+network, the input or the run is a one-line refusal."""
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 from neurodeploy.cli import main
+from neurodeploy.netx import ConvLayer, DenseLayer, InputLayer, SigmaDeltaNeuron, write_netx
 from neurodeploy.reference import lava_dl_ground_truth
+from netx_builders import FIXTURES, weights
 
 GTS = lava_dl_ground_truth()
 if GTS is None:
     pytest.skip("lava-dl's ground truth (site-packages/tests/lava/lib/dl/netx/gts) is not installed",
                 allow_module_level=True)
 TINY = GTS.parent / "tiny.net"
+OXFORD = FIXTURES / "oxford" / "network.net"
 
 
 def verify(tmp_path: Path, *args: str) -> tuple[int, dict]:
@@ -163,3 +170,134 @@ def test_a_reset_interval_other_than_the_sample_is_lavas(tmp_path):
     assert default_code == 0
     assert [layer["spikes_golden"] for layer in default["layers"]] != [layer["spikes_golden"]
                                                                         for layer in result["layers"]]
+
+
+# ------------------------------------------------------------------ recordings the deploy kit's script wrote
+
+
+def run_kit(kit: Path) -> Path:
+    """Run the kit's script as a user would (another Python process) and return its recording."""
+    result = subprocess.run([sys.executable, str(kit / "run_on_loihi2.py")], capture_output=True, text=True,
+                            timeout=300, cwd=kit.parent)
+    assert result.returncode == 0, result.stderr
+    return kit / "recording.npz"
+
+
+def rewrite(source: Path, target: Path, change) -> Path:
+    """``source``'s arrays, ``change(arrays, meta)`` applied, saved at ``target``."""
+    with np.load(source, allow_pickle=False) as handle:
+        arrays = {key: handle[key] for key in handle.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    change(arrays, meta)
+    np.savez(target, meta=np.array(json.dumps(meta)), **arrays)
+    return target
+
+
+OXFORD_INPUT = ["--random-rate", "0.05", "--steps", "20", "--samples", "2"]
+
+
+@pytest.fixture(scope="module")
+def oxford_recording(tmp_path_factory) -> Path:
+    kit = tmp_path_factory.mktemp("oxford") / "kit"
+    assert main(["deploy", str(OXFORD), *OXFORD_INPUT, "--out", str(kit)]) == 0
+    return run_kit(kit)
+
+
+@pytest.mark.lava
+def test_a_flipped_spike_in_a_recording_is_found(oxford_recording, tmp_path, capsys):
+    code, result = verify(tmp_path, str(OXFORD), *OXFORD_INPUT, "--reference", str(oxford_recording))
+    assert code == 0 and result["compared_entries"] == sum(layer["neurons"] for layer in result["layers"]) * 42
+    assert all(layer["lag"] == 0 and layer["columns_compared"] == 42 for layer in result["layers"])
+    neuron, column = 3, 27  # layer 1 (arrival 1): sample 1, step 7
+
+    def flip(arrays, meta):
+        arrays["layer_1"][neuron, column] ^= 1
+
+    flipped = rewrite(oxford_recording, tmp_path / "flipped.npz", flip)
+    code, result = verify(tmp_path, str(OXFORD), *OXFORD_INPUT, "--reference", str(flipped))
+    first = result["first_divergence"]
+    assert code == 1 and (first["layer"], first["neuron"], first["column"]) == (1, neuron, column)
+    assert (first["sample"], first["step"]) == (1, 7) and result["exact_samples"] == 1
+    assert [layer["mismatches"] for layer in result["layers"]] == [0, 1]
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("options, message", [
+    (["--random-rate", "0.05", "--steps", "20", "--samples", "2", "--seed", "1"], "recorded another input"),
+    (["--random-rate", "0.05", "--steps", "19", "--samples", "2"], "recorded 2 sample(s) x 20 steps (42 columns)"),
+    (["--random-rate", "0.05", "--steps", "20", "--samples", "2", "--reset-interval", "10"],
+     "recorded with reset interval 20"),
+])
+def test_a_recording_of_another_input_or_length_is_refused(oxford_recording, capsys, options, message):
+    code = main(["verify", str(OXFORD), *options, "--reference", str(oxford_recording)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.lava
+def test_a_recording_of_another_network_is_refused(oxford_recording, tmp_path, capsys):
+    other = tmp_path / "other.net"
+    shutil.copy(OXFORD, other)
+    with h5py.File(other, "r+") as handle:  # one weight changed
+        weight = handle["layer/0/weight"]
+        weight[0, 0] = weight[0, 0] + 2
+    code = main(["verify", str(other), *OXFORD_INPUT, "--reference", str(oxford_recording)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "recorded from another network" in err[0], err
+
+
+@pytest.mark.lava
+def test_the_chips_figures_are_printed_beside_the_models(oxford_recording, tmp_path, capsys):
+    """A recording with the profilers' figures (made up here: no chip): each row is the
+    chip's value, the model's for the same stream, and model / chip."""
+    cores = 3
+
+    def profiled(arrays, meta):
+        meta["chip"] = {"time_per_step_us": 10.0, "total_power_w": 0.5, "static_power_w": 0.2}
+        arrays["chip_activity_core_idx"] = np.arange(cores)
+        arrays["chip_activity_syn_ops"] = np.full(cores, 1000)
+        arrays["chip_time_per_step_us"] = np.full(42, 9.0)
+
+    path = rewrite(oxford_recording, tmp_path / "chip.npz", profiled)
+    code, result = verify(tmp_path, str(OXFORD), *OXFORD_INPUT, "--reference", str(path))
+    assert code == 0
+    rows = {row["name"]: row for row in result["chip"]}
+    assert rows["cores"]["chip"] == cores and rows["cores"]["model"] >= 1
+    assert rows["time per step"]["chip"] == 10.0  # the profiler's mean wins over its per-step array
+    assert rows["total energy per inference"]["chip"] == pytest.approx(0.5 * 10.0 * 20)
+    assert rows["static energy per inference"]["chip"] == pytest.approx(0.2 * 10.0 * 20)
+    assert rows["dynamic energy per inference"]["chip"] == pytest.approx(0.3 * 10.0 * 20)
+    assert rows["syn_ops (all cores, whole run)"]["chip"] == 3000
+    for row in result["chip"]:
+        assert row["ratio"] == pytest.approx(row["model"] / row["chip"])
+    assert "the chip (recording) and the model (loihi2 profile)" in capsys.readouterr().out
+
+
+@pytest.mark.lava
+def test_a_sigma_delta_recording_verifies_and_a_changed_graded_value_is_found(tmp_path):
+    rng = np.random.default_rng(3)
+    path = tmp_path / "sdnn.net"
+    write_netx(path, [
+        InputLayer(shape=(2, 6, 6), neuron=SigmaDeltaNeuron("delta", 3)),
+        ConvLayer(weights(rng, (4, 2, 3, 3)), SigmaDeltaNeuron("sigma_delta", 4), shape=(4, 6, 6), padding=(1, 1)),
+        DenseLayer(weights(rng, (5, 144), density=0.5), SigmaDeltaNeuron("sigma"), flatten_input=True),
+    ])
+    values = tmp_path / "values.npy"
+    np.save(values, rng.integers(-60, 120, size=(2, 72, 8)).astype(np.int32))
+    kit = tmp_path / "kit"
+    assert main(["deploy", str(path), "--spikes", str(values), "--out", str(kit)]) == 0
+    recording = run_kit(kit)
+    code, result = verify(tmp_path, str(path), "--spikes", str(values), "--reference", str(recording))
+    assert code == 0 and not result["silent_layers"]
+    with np.load(recording) as handle:
+        graded = handle["layer_2"]
+    neuron, column = np.argwhere(graded != 0)[len(np.argwhere(graded != 0)) // 2]
+
+    def change(arrays, meta):
+        arrays["layer_2"][neuron, column] += 1
+
+    changed = rewrite(recording, tmp_path / "changed.npz", change)
+    code, result = verify(tmp_path, str(path), "--spikes", str(values), "--reference", str(changed))
+    first = result["first_divergence"]
+    assert code == 1 and (first["layer"], first["neuron"], first["column"]) == (2, neuron, column)
+    assert first["message_lava"] == first["message_golden"] + 1

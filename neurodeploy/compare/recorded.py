@@ -154,8 +154,10 @@ def _read_recording(path: Path, network: Network, stimulus: Stimulus, reset_inte
         layers.append(ReferenceLayer(index, f"{path.name}:{key}", arrays[key].astype(np.int64), 0))
     if not layers:
         raise ReferenceError(f"{path}: records no layer (no layer_<i> array)", path)
-    chip = dict(meta.get("chip") or {})
-    chip.update({key[5:]: value for key, value in arrays.items() if key.startswith("chip_")})
+    chip = dict(meta.get("chip") or {})  # the profilers' scalars win over the per-step arrays of the same name
+    for key, value in arrays.items():
+        if key.startswith("chip_"):
+            chip.setdefault(key[5:], value)
     return Reference(path, "recording", tuple(layers), meta=meta, chip=chip)
 
 
