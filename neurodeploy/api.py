@@ -7,7 +7,7 @@ every stage, as the command line does; docs/api.md documents them with an
 example. Each imports the stages it uses when called, so that a command
 loads no more than it needs.
 
-Errors are the package's own (``errors.USER_ERRORS``; docs/api.md says which
+Errors are the package's own (``errors.USER_ERROR_CLASSES``; docs/api.md says which
 comes when), each with a one-line message naming the file, layer and key, or
 the option, by its command-line flag (``--steps`` for ``steps=``).
 """

@@ -1,32 +1,36 @@
 """The exceptions that mean bad input or a refused request, reported by the CLI as one line."""
 from __future__ import annotations
 
-from neurodeploy.analyze import AnalysisError
-from neurodeploy.compare.networks import NetworkMismatchError
-from neurodeploy.data.digits import SplitError
-from neurodeploy.data.events import DatasetError
-from neurodeploy.export.onnx_graph import OnnxExportError
-from neurodeploy.fileio import PathError
-from neurodeploy.hardware.profile import ProfileError
-from neurodeploy.limits import LimitError
-from neurodeploy.lock import FolderBusyError
-from neurodeploy.netx import NetxError
-from neurodeploy.pipeline import StageError
-from neurodeploy.prune.selection import EmptiedLayerError
-from neurodeploy.recipe import RecipeError
-from neurodeploy.registry import UnknownNameError
-from neurodeploy.simulate.inputs import InputError
-from neurodeploy.sweep.cluster import ClusterError
-from neurodeploy.sweep.run import SweepError
-from neurodeploy.train.checkpoint import CheckpointError
-from neurodeploy.train.device import DeviceError
+import sys
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    RecipeError, NetxError, AnalysisError, DatasetError, InputError, CheckpointError, SweepError,
-    OnnxExportError, ProfileError, PathError, LimitError, FolderBusyError, StageError, SplitError,
-    EmptiedLayerError, NetworkMismatchError, UnknownNameError, DeviceError, ClusterError,
-    OSError, MemoryError,
+# Where each of the package's user errors is defined: (module, class). Bad input or a
+# refused request, which the command line reports as one line (exit code 2).
+USER_ERROR_CLASSES: tuple[tuple[str, str], ...] = (
+    ("neurodeploy.recipe", "RecipeError"), ("neurodeploy.netx.keys", "NetxError"),
+    ("neurodeploy.analyze.perturb", "AnalysisError"), ("neurodeploy.data.events", "DatasetError"),
+    ("neurodeploy.simulate.inputs", "InputError"), ("neurodeploy.train.checkpoint", "CheckpointError"),
+    ("neurodeploy.sweep.run", "SweepError"), ("neurodeploy.export.onnx_graph", "OnnxExportError"),
+    ("neurodeploy.hardware.profile", "ProfileError"), ("neurodeploy.fileio", "PathError"),
+    ("neurodeploy.limits", "LimitError"), ("neurodeploy.lock", "FolderBusyError"),
+    ("neurodeploy.pipeline", "StageError"), ("neurodeploy.data.digits", "SplitError"),
+    ("neurodeploy.prune.selection", "EmptiedLayerError"), ("neurodeploy.compare.networks", "NetworkMismatchError"),
+    ("neurodeploy.registry", "UnknownNameError"), ("neurodeploy.train.device", "DeviceError"),
+    ("neurodeploy.sweep.cluster", "ClusterError"),
 )
+
+
+def loaded(classes: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    """The classes of ``classes`` (module, name) whose module is loaded. An exception of
+    a class whose module was never imported cannot have been raised, so matching an
+    error against these is matching it against all of them, without importing a
+    module (and torch or Lava with it) that the command did not need."""
+    return tuple(getattr(sys.modules[module], name) for module, name in classes if module in sys.modules)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The user errors that can have been raised so far (``loaded``), and ``OSError`` and
+    ``MemoryError``."""
+    return (*loaded(USER_ERROR_CLASSES), OSError, MemoryError)
 
 
 def describe(error: BaseException, memory_option: bool = True) -> str:

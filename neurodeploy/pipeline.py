@@ -23,12 +23,10 @@ replaced under a running command stops it before the next stage writes
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,46 +43,18 @@ from neurodeploy.simulate.chip import recipe_measure
 from neurodeploy.recipe import Recipe, RecipeError, recipe_from_dict
 from neurodeploy.report.stage import report_stage
 from neurodeploy.simulate.stage import simulate_stage
+from neurodeploy.stages import BY_NAME, STAGES, Stage
 from neurodeploy.train.trainer import train_stage
-from neurodeploy.variants import CHECKPOINTS, DENSE, NETWORKS, PRUNED
 
 RECIPE_FILE = "recipe.json"
 RECORDS_FILE = "stages.json"
 RECORDS_FORMAT = 2
-ALL_SETTINGS = tuple(f.name for f in dataclasses.fields(Recipe))
 
 
 class StageError(ValueError):
     """A stage command that cannot run: an earlier stage of the folder is not up to date."""
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One stage: what it does, the recipe settings (``section`` or ``section.key``)
-    and the files it reads, and the files it writes, all in the run folder."""
-
-    name: str
-    summary: str
-    settings: tuple[str, ...]
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-STAGES: tuple[Stage, ...] = (
-    Stage("train", "train the recipe's dense SLAYER network",
-          ("seed", "data", "model", "train", "prune.rewind_epoch"), (), (DENSE.checkpoint,)),
-    Stage("prune", f"prune DIR/{DENSE.checkpoint} as the recipe says (criterion, scope, rounds, rewinding)",
-          ("seed", "data", "model", "train.batch_size", "train.device", "prune"), (DENSE.checkpoint,), (PRUNED.checkpoint,)),
-    Stage("export", "quantize both networks and write NetX HDF5",
-          ("model",), CHECKPOINTS, NETWORKS),
-    Stage("simulate", "run both networks in PyTorch and in Lava fixed_pt on test samples",
-          ("seed", "data", "model", "simulate"), CHECKPOINTS + NETWORKS, ("simulation.npz",)),
-    Stage("compare", "spike equivalence, accuracy and synaptic operations of both networks",
-          ("data.steps", "model"), CHECKPOINTS + NETWORKS + ("simulation.npz",), ("comparison.json",)),
-    Stage("report", "write the report and print its summary",
-          ALL_SETTINGS, ("comparison.json", "simulation.npz"), ("report.json", "report.html")),
-)
-BY_NAME = {stage.name: stage for stage in STAGES}
 
 
 def folder_files(stages: tuple[Stage, ...]) -> tuple[str, ...]:

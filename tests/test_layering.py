@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent / "neurodeploy"
 # Lowest first. A module may import its own layer and the layers before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("fileio", "jit", "limits", "processes", "reference", "lavacompat", "registry", "variants"),
-    ("lock", "recipe", "loihi"),
+    ("lock", "recipe", "loihi", "stages"),
     ("netx", "hardware"),
     ("data",),
     ("train",),

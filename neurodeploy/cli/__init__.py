@@ -61,9 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import signal
 
-    from neurodeploy.errors import USER_ERRORS, describe
+    from neurodeploy.errors import describe, loaded, user_errors
     from neurodeploy.processes import die_with_parent, exit_code, stop_signal, terminate_like_interrupt
-    from neurodeploy.simulate.input_options import InputOptionError
 
     die_with_parent()
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
@@ -73,10 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(err, file=sys.stderr)
         return 2
-    except InputOptionError as err:
+    except loaded((("neurodeploy.simulate.input_options", "InputOptionError"),)) as err:
         print(f"{err.where if err.where is not None else f'neurodeploy {args.command}'}: {err}", file=sys.stderr)
         return 2
-    except USER_ERRORS as err:
+    except user_errors() as err:
         print(f"neurodeploy: error: {describe(err, hasattr(args, 'max_memory'))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:

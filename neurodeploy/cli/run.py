@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neurodeploy.export.formats import FORMATS
+from neurodeploy.stages import BY_NAME
 from neurodeploy.cli.common import (UsageError, check_out_files, chw, limit_arguments, limits, load_recipe_argument,
                                     out_argument, recipe_argument, run_folder)
 
@@ -13,8 +15,6 @@ STAGE_COMMANDS = ("train", "prune", "export", "simulate", "report")
 
 def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """Add ``run`` and a command per stage of ``STAGE_COMMANDS``; returns their parsers."""
-    from neurodeploy.pipeline import BY_NAME
-
     run_parser = subparsers.add_parser(
         "run", help="all stages, train to report",
         description="Run every stage on RECIPE into DIR and print a summary. "
@@ -51,8 +51,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
         if name in ("train", "simulate", "export"):  # export: of NET.net, the memory its datasets and layers take
             limit_arguments(parser, lava=name == "simulate")
         if name == "export":
-            from neurodeploy.export.formats import FORMATS
-
             parser.add_argument("--format", choices=FORMATS, default="netx",
                                 help="also convert both NetX files to this format: DIR/dense.F and "
                                 "DIR/pruned.F (default netx: the NetX files only)")

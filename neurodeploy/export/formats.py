@@ -4,18 +4,20 @@
 as always, then converts each file to ``DIR/{dense,pruned}.{F}`` (one per
 ``variants.VARIANTS``), so every format carries exactly the network written
 to NetX. ``neurodeploy export NET.net --format F --out FILE`` converts any
-NetX file (``convert_file``).
+NetX file (``convert_file``). The names of the formats (``FORMATS``) load
+nothing else: the command line lists them in its help, which imports no
+torch, HDF5 or Lava (the readers are imported where a conversion runs).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from neurodeploy.limits import Limits
-from neurodeploy.netx import Network, read_netx
-from neurodeploy.netx.probe import probe_hdf5
-from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.variants import VARIANTS
+
+if TYPE_CHECKING:
+    from neurodeploy.netx import Network
 
 
 def _nir(network: Network, path: Path) -> Path:
@@ -42,6 +44,9 @@ FORMATS: tuple[str, ...] = ("netx", *CONVERTERS)
 
 def convert_stage(out_dir: Path, fmt: str) -> list[Path]:
     """Convert ``DIR/dense.net`` and ``DIR/pruned.net`` to format ``fmt``; returns the paths."""
+    from neurodeploy.netx import read_netx
+    from neurodeploy.train.checkpoint import load_checkpoint
+
     suffix, convert = CONVERTERS[fmt]
     paths = []
     for variant in VARIANTS.values():
@@ -60,6 +65,9 @@ def convert_file(net: Path, fmt: str, out: Path, input_shape: Sequence[int] | No
     not hold it). A layer the format cannot carry is an error naming the file
     and ``layer/i`` (``OnnxExportError``, ``NirExportError``); nothing is written.
     """
+    from neurodeploy.netx import read_netx
+    from neurodeploy.netx.probe import probe_hdf5
+
     probe_hdf5(net, limits)
     network = read_netx(net, input_shape=None if input_shape is None else tuple(input_shape), limits=limits)
     neurons = sum(network.sizes)
