@@ -48,6 +48,13 @@ class NeuronModel(ABC):
         """Names of its state arrays, as its Lava process names its Vars."""
 
     @property
+    def membrane_names(self) -> tuple[str, ...]:
+        """Its state variables that integrate the synaptic input, its membrane potential
+        (NeuroBench's membrane updates count the steps at which one of them changes);
+        empty for a model that has none."""
+        return ()
+
+    @property
     def state_bits(self) -> int:
         """Bits of state per neuron (24 per state variable, Loihi's width)."""
         return 24 * len(self.state_names)

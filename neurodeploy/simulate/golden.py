@@ -174,14 +174,15 @@ class GoldenModel:
         """Silent steps after a sample until the last layer has seen it (``timing.drain``)."""
         return drain(len(self.network.layers), self.starts_with_input)
 
-    def run_samples(self, stimulus: Stimulus, batch_size: int = 64) -> GoldenRun:
-        """Every sample alone for T + drain steps: messages [N, n_l, T + drain] per layer."""
+    def run_samples(self, stimulus: Stimulus, batch_size: int = 64, record_state: bool = False) -> GoldenRun:
+        """Every sample alone for T + drain steps: messages [N, n_l, T + drain] per layer
+        (and, with ``record_state``, its state variables, each [N, n_l, T + drain])."""
         drain_steps = self.drain_steps
         bias = None if stimulus.bias is None else _Bias(  # each sample's image, then zeros
             np.stack([stimulus.bias, np.zeros_like(stimulus.bias)], axis=1).astype(np.int64),
             np.repeat([0, 1], [stimulus.steps, drain_steps]))
         return self._run(stimulus.batch_spikes(drain_steps), bias, stimulus.steps + drain_steps,
-                         batch_size=batch_size)
+                         record_state=record_state, batch_size=batch_size)
 
     def run_stream(self, stimulus: Stimulus, record_state: bool = False,
                    reset_interval: int | None = None) -> GoldenRun:

@@ -84,6 +84,10 @@ class CubaNeuron(NeuronModel):
         return ("u", "v")
 
     @property
+    def membrane_names(self) -> tuple[str, ...]:
+        return ("v",)
+
+    @property
     def message_bits(self) -> int:
         return 0
 

@@ -102,6 +102,10 @@ class ResonateFireNeuron(NeuronModel):
         return ("real", "imag")
 
     @property
+    def membrane_names(self) -> tuple[str, ...]:
+        return ("real", "imag")
+
+    @property
     def message_bits(self) -> int:
         return 0
 

@@ -98,6 +98,10 @@ class SigmaDeltaNeuron(NeuronModel):
                 "sigma": ("sigma",)}[self.role]
 
     @property
+    def membrane_names(self) -> tuple[str, ...]:
+        return ("sigma",) if "sigma" in self.state_names else ()
+
+    @property
     def message_bits(self) -> int:
         return MESSAGE_BITS
 
