@@ -17,6 +17,9 @@ setup: $(STAMP)
 # neurons, and its other dependencies (nirtorch, nir) are pinned in pyproject.
 # sinabs 3.1.3 (and pbr, its version helper) with it: sinabs declares samna,
 # the Speck SDK, which its NIR export (tests/test_nir_nodes.py) never imports.
+# neurobench 2.3.0 with --no-deps: it declares torchaudio (whose wheels need another
+# torch); its metrics and Benchmark (tests/test_neurobench.py) import only torch,
+# snntorch, numpy and tqdm, all installed; torchaudio only in its audio preprocessors.
 # lava-nc/lava-dl declare Python <3.11: --ignore-requires-python; their
 # dependencies are pinned in pyproject.toml (see shared/docs/lava-notes.md),
 # and constraints.txt pins every transitive package to the tested versions.
@@ -26,6 +29,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python lava-nc==0.10.0 lava-dl==0.6.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps norse==1.1.0 sinabs==3.1.3 pbr==7.1.3
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps neurobench==2.3.0
 	touch $(STAMP)
 
 demo: $(STAMP)
