@@ -141,3 +141,15 @@ def test_static_metrics_count_weights_and_biases_at_their_integer_width(tmp_path
     write_netx(tmp_path / "b.net", [net])
     figures = static_metrics(read_netx(tmp_path / "b.net"))
     assert figures == {"parameter_count": 8, "footprint": 6 * 2 + 2 * 1, "connection_sparsity": 3 / 6}
+
+
+def test_compare_gives_each_network_its_neurobench_figures(case):
+    network, inputs, run, ours, matrices = case
+    from neurodeploy.compare.networks import compare_networks
+
+    steps = inputs.shape[-1] - GoldenModel(network).drain_steps
+    result = compare_networks(network, network, Stimulus(inputs[..., :steps], None, steps), batch_size=3)
+    assert result.a.neurobench == result.b.neurobench == ours
+    effective = ours.synaptic_operations["Effective_ACs"] + ours.synaptic_operations["Effective_MACs"]
+    assert effective == pytest.approx(result.a.synops_per_sample)
+    assert result.to_dict()["a"]["neurobench"]["synaptic_operations"]["Dense"] == ours.synaptic_operations["Dense"]

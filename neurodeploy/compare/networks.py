@@ -15,6 +15,7 @@ import numpy as np
 
 from neurodeploy.compare.caveats import (agreement_caveat, layer_caveats, prediction_caveats, silent_layers,
                                          silent_outputs)
+from neurodeploy.compare.neurobench import NeuroBenchFigures, NeuroBenchTally
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.hardware.cost import NetworkCost
@@ -52,7 +53,8 @@ class NetworkFigures:
     operations per sample (all layers), the golden model's wall seconds, the cores it
     maps to on each chip profile (``hardware.resources``, its dense layers on netx's
     ``Dense`` or, where asked, ``Sparse`` synapses), and per profile its cores, time per
-    step, energy per inference and activity per core (``hardware.cost.NetworkCost.figures``)."""
+    step, energy per inference and activity per core (``hardware.cost.NetworkCost.figures``);
+    neurobench: NeuroBench 2.3's metrics under its names (``compare.neurobench``)."""
 
     network: str
     layers: tuple[ComparedLayer, ...]
@@ -60,6 +62,7 @@ class NetworkFigures:
     golden_s: float
     cores: dict[str, int]
     hardware: dict[str, dict[str, Any]]
+    neurobench: NeuroBenchFigures
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,13 @@ class Comparison:
         return result
 
 
-def run_batch(golden: GoldenModel, stimulus: Stimulus) -> tuple[GoldenRun, np.ndarray, np.ndarray, float]:
-    """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer, the inputs as
-    it ran them [N, n_in, T + drain], synaptic operations int64 [N, L], and wall seconds."""
+def run_batch(golden: GoldenModel, stimulus: Stimulus, record_state: bool = False
+              ) -> tuple[GoldenRun, np.ndarray, np.ndarray, float]:
+    """Golden run of every sample alone: spikes [N, n_l, T + drain] per layer (and, with
+    ``record_state``, its state), the inputs as it ran them [N, n_in, T + drain], synaptic
+    operations int64 [N, L], and wall seconds."""
     start = time.perf_counter()
-    run = golden.run_samples(stimulus)
+    run = golden.run_samples(stimulus, record_state=record_state)
     seconds = time.perf_counter() - start
     inputs = stimulus.batch_spikes(golden.drain_steps)
     return run, inputs, network_synops(golden.network, inputs, run.spikes), seconds
@@ -120,6 +125,7 @@ class _Tally:
 
     golden: GoldenModel
     cost: NetworkCost
+    neurobench: NeuroBenchTally
     messages: np.ndarray
     silent_layers: set[int]
     synops: list[np.ndarray] = field(default_factory=list)
@@ -131,12 +137,14 @@ class _Tally:
     def of(cls, network: Network, sparse: bool) -> "_Tally":
         count = len(network.layers)
         cost = NetworkCost(network, [load_profile(name) for name in available_profiles()], sparse)
-        return cls(GoldenModel(network), cost, np.zeros(count, dtype=np.int64), set(range(count)))
+        return cls(GoldenModel(network), cost, NeuroBenchTally(network), np.zeros(count, dtype=np.int64),
+                   set(range(count)))
 
     def add(self, stimulus: Stimulus) -> np.ndarray:
         """Run a batch; keep its figures; return its output messages [n, n_out, T + drain]."""
-        run, inputs, synops, seconds = run_batch(self.golden, stimulus)
+        run, inputs, synops, seconds = run_batch(self.golden, stimulus, record_state=True)
         self.cost.add(inputs, run.spikes)
+        self.neurobench.add(inputs, run.spikes, run.state)
         self.messages += [np.count_nonzero(spikes) for spikes in run.spikes]
         self.silent_layers &= set(silent_layers(run.spikes))
         self.synops.append(synops)
@@ -160,13 +168,15 @@ class _Tally:
             golden_s=self.seconds,
             cores={name: figures["cores"] for name, figures in hardware.items()},
             hardware=hardware,
+            neurobench=self.neurobench.figures(),
         )
 
 
 def check_compare_memory(networks: tuple[Network, ...], samples: int, steps: int, limits: Limits) -> None:
     """``LimitError`` unless running every network on ``samples`` x ``steps`` fits ``limits``."""
     length = steps + max(drain(len(n.layers), n.starts_with_input) for n in networks)
-    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, samples, length, message_size=message_bytes(n))
+    needed = sum(run_bytes(int(np.prod(n.input_shape)), n.sizes, samples, length, record_state=True,
+                           message_size=message_bytes(n))
                  for n in networks)
     limits.check_memory(needed, f"compare ({samples} samples x {length} steps, {len(networks)} networks)")
 
