@@ -1,51 +1,34 @@
 """neurodeploy: take a spiking neural network to a Loihi-class chip and check it there.
 
 The Python API (docs/api.md) is ``neurodeploy.read``, ``inspect``, ``verify``,
-``compare``, ``export`` and ``run``, the functions of ``neurodeploy.api``. They
-load on first use, so that importing any part of the package (every start of
-the command line does) costs nothing more.
+``compare_networks``, ``export_network`` and ``run``, the functions of
+``neurodeploy.api`` (where ``compare_networks`` and ``export_network`` are
+``api.compare`` and ``api.export``, named after their commands). They load on
+first use (PEP 562 ``__getattr__``), so that importing any part of the package
+(every start of the command line does) costs nothing more.
 
-``compare`` and ``export`` are also the names of subpackages, which the import
-system binds as attributes of this package when it loads them; a module
-``__getattr__`` (PEP 562) is then never asked again. So the names are
-properties of this module's class instead: they always give the functions,
-and the subpackages stay importable by their full names
-(``from neurodeploy.compare import networks``).
+``neurodeploy.compare`` and ``neurodeploy.export`` are the subpackages of those
+stages, one name for one thing: ``import neurodeploy.compare.caveats`` and
+``from neurodeploy.export import formats`` work as for any package.
 """
 from __future__ import annotations
 
-import sys
-from types import ModuleType
 from typing import Any
 
-__all__ = ["compare", "export", "inspect", "read", "run", "verify"]
+# the name here -> the function of neurodeploy.api
+API = {"read": "read", "inspect": "inspect", "verify": "verify", "compare_networks": "compare",
+       "export_network": "export", "run": "run"}
+__all__ = list(API)
 
 
-def _api_function(name: str) -> property:
-    """The attribute ``name``: ``neurodeploy.api``'s function, imported when first asked for."""
+def __getattr__(name: str) -> Any:
+    """``neurodeploy.api``'s function ``API[name]``, imported when first asked for."""
+    if name not in API:
+        raise AttributeError(f"module 'neurodeploy' has no attribute {name!r}")
+    from neurodeploy import api
 
-    def get(package: ModuleType) -> Any:
-        from neurodeploy import api
-
-        return getattr(api, name)
-
-    def bind(package: ModuleType, value: Any) -> None:
-        """The import system binding subpackage ``name`` here: it stays in ``sys.modules``
-        only. Anything else is refused: the function is ``neurodeploy.api``'s to replace."""
-        if not isinstance(value, ModuleType):
-            raise AttributeError(f"neurodeploy.{name} is neurodeploy.api.{name}: set that one")
-
-    return property(get, bind, doc=f"``neurodeploy.api.{name}``")
+    return getattr(api, API[name])
 
 
-class _Package(ModuleType):
-    """This package's module: the API's names are properties (``_api_function``)."""
-
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *__all__})
-
-
-for _name in __all__:
-    setattr(_Package, _name, _api_function(_name))
-del _name
-sys.modules[__name__].__class__ = _Package
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import typing
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,7 +23,8 @@ import yaml
 
 from neurodeploy.fileio import PathError, check_input
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# The recipes shipped with the package (models/ in the source tree, package data in a wheel).
+MODELS_DIR = Path(str(resources.files("neurodeploy") / "recipes"))
 DEFAULT_RECIPE = MODELS_DIR / "digits_mlp.yaml"
 # Layers a recipe may build (conv + hidden + output): a sanity limit far above
 # any network here; each layer costs Lava three processes (limits.py).

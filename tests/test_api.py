@@ -124,7 +124,7 @@ def test_the_example_runs_and_its_results_are_typed_and_what_the_cli_writes(tmp_
     assert result.pruned.sparsity > 0.8 and result.equivalent and result.lava_samples == 2
     assert names["test"].accuracy_a is not None and names["test"].samples == result.test_samples
     # a run folder exports through the same function, the NetX files first
-    exported = neurodeploy.export("runs/api-example", "onnx")
+    exported = neurodeploy.export_network("runs/api-example", "onnx")
     assert exported == Exported(networks=(result.dense.network, result.pruned.network),
                                 converted=(Path("runs/api-example/dense.onnx"), Path("runs/api-example/pruned.onnx")))
     assert all(path.is_file() for path in exported.converted)
@@ -136,11 +136,11 @@ def test_the_example_runs_and_its_results_are_typed_and_what_the_cli_writes(tmp_
     (lambda: neurodeploy.verify(OXFORD, random_rate=0.1, steps=0), "--steps must be at least 1, got 0"),
     (lambda: neurodeploy.verify(OXFORD, spikes="s.npy", seed=1), "--seed applies to --random-rate only"),
     (lambda: neurodeploy.verify(OXFORD, random_rate=0.1, steps=4, layers="some"), "--layers 'some' is not one of"),
-    (lambda: neurodeploy.compare(OXFORD, OXFORD, recipe="r.yaml", steps=3), "--steps does not apply to --recipe"),
+    (lambda: neurodeploy.compare_networks(OXFORD, OXFORD, recipe="r.yaml", steps=3), "--steps does not apply to --recipe"),
     (lambda: neurodeploy.inspect(OXFORD, num_layers=0), "--num-layers must be at least 1, got 0"),
-    (lambda: neurodeploy.export(OXFORD, "netx", "x.net"), "is NetX already"),
-    (lambda: neurodeploy.export(OXFORD, "onnx"), "needs out, the file to write"),
-    (lambda: neurodeploy.export(OXFORD, "tflite", "x"), "--format 'tflite' is not one of: netx, onnx, nir"),
+    (lambda: neurodeploy.export_network(OXFORD, "netx", "x.net"), "is NetX already"),
+    (lambda: neurodeploy.export_network(OXFORD, "onnx"), "needs out, the file to write"),
+    (lambda: neurodeploy.export_network(OXFORD, "tflite", "x"), "--format 'tflite' is not one of: netx, onnx, nir"),
 ])
 def test_bad_arguments_are_the_packages_one_line_errors(call, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -156,14 +156,17 @@ def test_a_recipe_changed_by_hand_is_validated_before_anything_is_written(tmp_pa
     assert not (tmp_path / "run").exists()
 
 
-def test_the_api_loads_on_first_use_and_keeps_its_names_over_the_subpackages():
+def test_the_api_loads_on_first_use_and_its_names_leave_the_subpackages_alone():
     code = ("import sys, neurodeploy, neurodeploy.cli; print('neurodeploy.api' in sys.modules); "
-            "import neurodeploy.compare, neurodeploy.export; "
-            "print(neurodeploy.compare.__module__, neurodeploy.export.__module__, 'neurodeploy.api' in sys.modules)")
+            "import neurodeploy.compare.caveats as caveats; from neurodeploy.export import formats; "
+            "print(caveats.__name__, formats.__name__, neurodeploy.compare.__name__, 'neurodeploy.api' in sys.modules); "
+            "print(neurodeploy.compare_networks.__module__, neurodeploy.export_network.__module__)")
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            timeout=120).stdout.split("\n")
-    assert lines[:2] == ["False", "neurodeploy.api neurodeploy.api True"]
+    assert lines[:3] == ["False", "neurodeploy.compare.caveats neurodeploy.export.formats neurodeploy.compare False",
+                         "neurodeploy.api neurodeploy.api"]
     assert set(neurodeploy.__all__) <= set(dir(neurodeploy))
     assert all(callable(getattr(neurodeploy, name)) for name in neurodeploy.__all__)
-    with pytest.raises(AttributeError, match="set that one"):
-        neurodeploy.verify = None
+    assert neurodeploy.compare_networks is neurodeploy.api.compare and neurodeploy.export_network is neurodeploy.api.export
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        neurodeploy.nothing

@@ -67,7 +67,7 @@ def test_export_refuses_its_input_as_out_by_any_name(tmp_path, net, capsys):
         refused(capsys, ["export", source, "--format", "onnx", "--out", net], source, net)
     assert net.read_bytes() == before
     with pytest.raises(PathError, match="same file"):
-        neurodeploy.export(tmp_path / "hard.net", "nir", net)
+        neurodeploy.export_network(tmp_path / "hard.net", "nir", net)
     assert net.read_bytes() == before
 
 

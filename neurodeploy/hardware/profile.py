@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
-HARDWARE_DIR = Path(__file__).resolve().parents[2] / "hardware"
+# The chip profiles shipped with the package (hardware/ in the source tree, package data in a wheel).
+HARDWARE_DIR = Path(str(resources.files("neurodeploy") / "profiles"))
 
 # figure name -> what it means (the unit the estimator assumes)
 FIGURES = {
@@ -107,8 +109,14 @@ class ChipProfile:
 
 
 def available_profiles() -> list[str]:
-    """Names of the profiles in ``hardware/`` (file stems), sorted."""
-    return sorted(path.stem for path in HARDWARE_DIR.glob("*.yaml"))
+    """Names of the profiles shipped with the package (``hardware/``; file stems), sorted.
+    ``ProfileError`` when there are none: an installation without its package data
+    would otherwise report no chip figures and say nothing."""
+    names = sorted(path.stem for path in HARDWARE_DIR.glob("*.yaml"))
+    if not names:
+        raise ProfileError(f"no chip profiles in {HARDWARE_DIR}: the package was installed without its data "
+                           "(reinstall neurodeploy)")
+    return names
 
 
 def load_profile(name_or_path: str | Path) -> ChipProfile:
