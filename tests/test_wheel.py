@@ -4,6 +4,7 @@ profiles (package data, through importlib.resources), and runs the default recip
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -21,8 +22,13 @@ def installed(tmp_path_factory) -> dict[str, str]:
     """A wheel of this checkout installed (without dependencies: this venv has them)
     into a folder first on PYTHONPATH; the environment to run it with."""
     folder = tmp_path_factory.mktemp("wheel")
+    source = folder / "source"  # a copy, so that the build's own folders stay out of the checkout
+    for name in ("neurodeploy", "models", "hardware"):
+        shutil.copytree(ROOT / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(folder / "dist"), str(ROOT)], check=True, timeout=300)
+                    "--wheel-dir", str(folder / "dist"), str(source)], check=True, timeout=300)
     (wheel,) = (folder / "dist").glob("neurodeploy-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "neurodeploy/recipes/digits_mlp.yaml" in names and "neurodeploy/profiles/loihi2.yaml" in names
