@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -148,7 +148,22 @@ class PruneResult:
     removed: dict[str, list[int]]
 
 
-def iterative_prune(
+@dataclass(frozen=True)
+class RoundState:
+    """Iterative pruning after its round ``round``: the masks of the pruned layers (True =
+    kept, on the CPU; a dynamic layer's attached forward-only), the state of the
+    criterion's random generator (``torch.Generator.get_state()``, uint8), every round's
+    record and the fine-tuning losses so far. The weights are the model's own (a dynamic
+    layer's stored unmasked)."""
+
+    round: int
+    alive: Masks
+    generator: torch.Tensor
+    rounds: list[dict[str, Any]]
+    losses: list[float]
+
+
+def prune_rounds(
     model: SpikingNet,
     data: SpikeDataset,
     settings: PruneSettings,
@@ -156,16 +171,19 @@ def iterative_prune(
     seed: int,
     rewind_state: dict[str, torch.Tensor] | None = None,
     measure_for: MeasureFor | None = None,
-) -> PruneResult:
-    """Prune the trained ``model`` in place, K rounds of Algorithm 1 (see module doc).
+    start: RoundState | None = None,
+) -> Iterator[RoundState]:
+    """Run the rounds of Algorithm 1 (see module doc) on the trained ``model`` in place,
+    yielding the state after each.
 
     rewind_state: theta_R, the state dict after R epochs; None keeps each
     round's weights (fine-tuning). measure_for: given the network as it is before a
     round's pruning and the names of its layers that lose whole units, its
     ``allocation.ChipView`` (the chip figures of candidate masks); needed for a chip
-    objective. Runs on ``model``'s device. Returns the
-    masks of the pruned layers (True = kept, on the CPU), which ``model``'s
-    weights now carry as exact zeros.
+    objective. start: a state an earlier run yielded, ``model`` holding its weights:
+    the rounds after it run as they would have gone on (round k's sparsity, criterion
+    generator and fine-tuning seed ``seed + k`` are those of round k either way). Runs on
+    ``model``'s device.
     """
     prune_plan = plan(model.weight_layers(), settings, model.conv_layers)
     objective = OBJECTIVES.lookup(settings.objective, "prune.objective =")
@@ -177,8 +195,13 @@ def iterative_prune(
     x_stats = data.x_train[: settings.stats_samples]
     alive: Masks = {name: torch.ones_like(p, dtype=torch.bool, device="cpu")
                     for name, p in model.named_parameters() if name in prune_plan.pruned}
-    rounds, losses = [], []
-    for k in range(1, settings.rounds + 1):
+    rounds: list[dict[str, Any]] = []
+    losses: list[float] = []
+    if start is not None:
+        generator.set_state(start.generator)
+        alive, rounds, losses = dict(start.alive), list(start.rounds), list(start.losses)
+        attach_forward_masks(model, {name: m.to(device) for name, m in alive.items() if name in prune_plan.dynamic})
+    for k in range(1 if start is None else start.round + 1, settings.rounds + 1):
         target = round_sparsity(settings.sparsity, settings.rounds, k)
         scores = score_layers(model, prune_plan, settings.criterion, x_stats, generator)
         static_alive = {name: m if name not in prune_plan.dynamic else torch.ones_like(m) for name, m in alive.items()}
@@ -201,10 +224,33 @@ def iterative_prune(
         losses.extend(round_losses)
         rounds.append({"round": k, "sparsity": mask_sparsity(alive), "target": target,
                        "final_loss": round_losses[-1] if round_losses else None, **_allocated(settings, allocation)})
+        yield RoundState(k, dict(alive), generator.get_state(), list(rounds), list(losses))
+
+
+def finish_pruning(model: SpikingNet, state: RoundState, settings: PruneSettings) -> PruneResult:
+    """Write ``state``'s masks into ``model``'s weights (forward-only masks included, which
+    go) and list the units the scope removes: the pruned network after that round."""
+    prune_plan = plan(model.weight_layers(), settings, model.conv_layers)
     squash_forward_masks(model)
-    apply_masks(model, {name: m.to(device) for name, m in alive.items()})
-    removed = removed_units(alive, model.weight_layers(), prune_plan.units)
-    return PruneResult(masks=alive, rounds=rounds, losses=losses, removed=removed)
+    apply_masks(model, {name: m.to(model_device(model)) for name, m in state.alive.items()})
+    removed = removed_units(state.alive, model.weight_layers(), prune_plan.units)
+    return PruneResult(masks=state.alive, rounds=state.rounds, losses=state.losses, removed=removed)
+
+
+def iterative_prune(
+    model: SpikingNet,
+    data: SpikeDataset,
+    settings: PruneSettings,
+    batch_size: int,
+    seed: int,
+    rewind_state: dict[str, torch.Tensor] | None = None,
+    measure_for: MeasureFor | None = None,
+) -> PruneResult:
+    """Prune the trained ``model`` in place, K rounds of Algorithm 1 (``prune_rounds``, whose
+    arguments these are). Returns the masks of the pruned layers (True = kept, on the
+    CPU), which ``model``'s weights now carry as exact zeros."""
+    *_, last = prune_rounds(model, data, settings, batch_size, seed, rewind_state, measure_for)
+    return finish_pruning(model, last, settings)
 
 
 def _target(settings: PruneSettings) -> float | None:

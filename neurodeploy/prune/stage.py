@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.prune.allocation import MeasureFor
 from neurodeploy.prune.imp import PruneResult, iterative_prune
@@ -12,16 +14,10 @@ from neurodeploy.train.model import SpikingNet
 from neurodeploy.variants import DENSE, PRUNED
 
 
-def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe,
-                     measure_for: MeasureFor | None = None) -> tuple[SpikingNet, PruneResult]:
-    """Load the trained network at ``dense`` and prune it as ``recipe.prune`` says.
-
-    The rewind point theta_R is the one ``train_stage`` saved with the
-    checkpoint; a recipe asking for a rewind epoch the checkpoint lacks is
-    an error naming both. Prunes on ``train.device``; the model returned is there.
-    measure_for: the chip figures of candidate masks (``imp.iterative_prune``), for a
-    chip objective.
-    """
+def load_for_pruning(dense: Path, recipe: Recipe) -> tuple[SpikingNet, dict[str, torch.Tensor] | None]:
+    """The trained network at ``dense`` on ``train.device``, and its rewind point theta_R (the
+    one ``train_stage`` saved with the checkpoint; None without ``prune.rewind_epoch``). A
+    recipe asking for a rewind epoch the checkpoint lacks is an error naming both."""
     checkpoint = load_checkpoint(dense)
     model, extra = checkpoint.model(recipe.model).to(recipe.train.device), checkpoint.extra
     rewind = recipe.prune.rewind_epoch
@@ -29,11 +25,24 @@ def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe,
         raise CheckpointError(
             f"{dense}: has no weights after epoch {rewind} (prune.rewind_epoch); retrain with that recipe"
         )
-    result = iterative_prune(
-        model, data, recipe.prune, recipe.train.batch_size, recipe.seed + 1,
-        rewind_state=extra.get("rewind_state") if rewind is not None else None, measure_for=measure_for,
-    )
+    return model, extra.get("rewind_state") if rewind is not None else None
+
+
+def prune_checkpoint(dense: Path, data: SpikeDataset, recipe: Recipe,
+                     measure_for: MeasureFor | None = None) -> tuple[SpikingNet, PruneResult]:
+    """Load the trained network at ``dense`` (``load_for_pruning``) and prune it as
+    ``recipe.prune`` says, on ``train.device``; the model returned is there.
+    measure_for: the chip figures of candidate masks (``imp.iterative_prune``), for a
+    chip objective."""
+    model, rewind_state = load_for_pruning(dense, recipe)
+    result = iterative_prune(model, data, recipe.prune, recipe.train.batch_size, prune_seed(recipe),
+                             rewind_state=rewind_state, measure_for=measure_for)
     return model, result
+
+
+def prune_seed(recipe: Recipe) -> int:
+    """The seed of pruning's criterion generator (fine-tuning round k: this + k): the recipe's + 1."""
+    return recipe.seed + 1
 
 
 def prune_stage(recipe: Recipe, out_dir: Path, data: SpikeDataset | None = None,
