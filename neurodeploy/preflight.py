@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurodeploy.compare.stage import compare_bytes
 from neurodeploy.data.dataset import DATASETS, dataset_bytes, dataset_shape, dataset_sizes
 from neurodeploy.data.encoding import ENCODERS
 from neurodeploy.limits import Limits
@@ -97,9 +98,10 @@ def check_recipe(recipe: Recipe, limits: Limits, lava: bool = True, device_here:
     if family.starts_with_input:
         sizes.insert(0, int(np.prod(input_shape)))
     message_bytes = 4 if family.graded else 1
-    needed = simulate_bytes(int(np.prod(input_shape)), sizes, test, min(recipe.simulate.samples, test),
-                            data.steps, drain(len(sizes), family.starts_with_input), message_bytes)
-    limits.check_memory(needed, f"the simulate stage ({test} test samples x {data.steps} steps)")
+    shape = (int(np.prod(input_shape)), sizes, test, min(recipe.simulate.samples, test), data.steps,
+             drain(len(sizes), family.starts_with_input), message_bytes)
+    limits.check_memory(simulate_bytes(*shape), f"the simulate stage ({test} test samples x {data.steps} steps)")
+    limits.check_memory(compare_bytes(*shape), f"the compare stage ({test} test samples x {data.steps} steps)")
     if not lava:
         return
     processes = lava_process_count(len(sizes), starts_with_input=family.starts_with_input, recorded=len(sizes),

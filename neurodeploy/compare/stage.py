@@ -4,11 +4,15 @@ Three sides, each compared exactly, every spike of every layer at every
 step: SLAYER (the trained PyTorch network) against the golden model (the
 exported ``.net``) on the whole test set, and the golden model against
 Lava ``fixed_pt`` on the Lava samples. Accuracy and synaptic operations
-come from the golden model, i.e. from the network that was exported.
+come from the golden model, i.e. from the network that was exported, and
+so do NeuroBench's metrics (``compare.neurobench``): the golden model runs
+the test set again, ``NEUROBENCH_BATCH`` samples at a time, with its state
+recorded (membrane updates need it; ``simulation.npz`` holds messages only).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +20,14 @@ import numpy as np
 
 from neurodeploy.compare.caveats import layer_caveats, prediction_caveats, silent_layers, silent_outputs
 from neurodeploy.compare.equivalence import compare_recordings, exact_samples
+from neurodeploy.compare.neurobench import NeuroBenchTally
 from neurodeploy.compare.synops import network_synops, saving_shares, synops_terms
 from neurodeploy.export.removal import removed_by_layer
 from neurodeploy.fileio import REDO, PathError, atomic_path, open_npz
 from neurodeploy.hardware.cost import NetworkCost
 from neurodeploy.hardware.profile import available_profiles, load_profile
 from neurodeploy.netx import Network, read_netx
+from neurodeploy.simulate.golden import GoldenModel, run_bytes
 from neurodeploy.simulate.stage import load_layers
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.loihi.timing import arrival, drain, split_stream
@@ -29,6 +35,24 @@ from neurodeploy.recipe import Recipe
 from neurodeploy.train.checkpoint import load_checkpoint
 from neurodeploy.train.model import classify
 from neurodeploy.variants import DENSE, PRUNED, VARIANTS
+
+NEUROBENCH_BATCH = 64  # test samples the golden model reruns at a time, state recorded, for NeuroBench's metrics
+
+
+def compare_bytes(input_size: int, sizes: list[int], test_samples: int, lava_samples: int, steps: int,
+                  drain_steps: int, message_bytes: int = 1) -> int:
+    """An upper bound of the memory the stage takes, one network at a time: the test set's
+    inputs (up to 4 B an entry) as saved, T steps, and as its layer 0 takes them, T + drain;
+    the golden model's and SLAYER's messages of the test set ([N, n_l, T + drain] each,
+    ``message_bytes`` an entry: 4 for graded messages); the Lava samples' streams, golden
+    and Lava; and the NeuroBench run, ``NEUROBENCH_BATCH`` samples with their state
+    (``golden.run_bytes``)."""
+    length = steps + drain_steps
+    stream = lava_samples * steps + drain_steps
+    neurobench = run_bytes(input_size, sizes, min(test_samples, NEUROBENCH_BATCH), length, record_state=True,
+                           message_size=message_bytes)
+    return (4 * test_samples * input_size * (steps + length)
+            + message_bytes * (2 * test_samples * length + 2 * stream) * sum(sizes) + neurobench)
 
 
 def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
@@ -68,9 +92,10 @@ def compare_stage(recipe: Recipe, out_dir: Path) -> Path:
 
 def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels: np.ndarray, steps: int, lag: int,
                     removed: dict[int, list[int]]) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
-    """Accuracy, synaptic operations and messages of the exported network on the whole
-    test set, and its exact equivalence with SLAYER there; and its ``synops_terms`` over
-    the model's neurons (``removed``: the units the export removed, by layer).
+    """Accuracy, synaptic operations, messages and NeuroBench's metrics of the exported
+    network on the whole test set, and its exact equivalence with SLAYER there; and its
+    ``synops_terms`` over the model's neurons (``removed``: the units the export removed,
+    by layer).
 
     Classes come from T steps from the output's ``lag`` (``classify``), the steps SLAYER
     classifies by. A message is a spike or a nonzero graded value; activity is messages
@@ -100,7 +125,22 @@ def _golden_figures(sim, name: str, network: Network, inputs: np.ndarray, labels
         "golden_vs_slayer": slayer_equivalence(golden, slayer, removed_messages),
         "golden_seconds": float(sim[f"{name}/golden_seconds"]),
         "hardware": hardware_figures(network, layer_inputs, golden, bool(sim[f"{name}/sparse"]), steps),
+        "neurobench": neurobench_figures(network, inputs, steps, bool(sim[f"{name}/sparse"])),
     }, synops_terms(network, layer_inputs, golden, removed)
+
+
+def neurobench_figures(network: Network, inputs: np.ndarray, steps: int, sparse: bool) -> dict[str, Any]:
+    """NeuroBench 2.3's metrics of ``network`` (``compare.neurobench.NeuroBenchFigures`` as a
+    dict, per sample where per sample) on the test samples ``inputs`` [N, n_in, T], each
+    alone for T + drain steps: the golden model (``sparse`` as Lava ran it) runs them
+    ``NEUROBENCH_BATCH`` at a time with its state recorded, so what is held is one batch's
+    messages and state (``compare_bytes``)."""
+    golden = GoldenModel(network, sparse=sparse)
+    tally = NeuroBenchTally(network)
+    for _, batch in Stimulus(inputs, None, steps).batches(NEUROBENCH_BATCH):
+        run = golden.run_samples(batch, record_state=True)
+        tally.add(batch.batch_spikes(golden.drain_steps), run.spikes, run.state)
+    return asdict(tally.figures())
 
 
 def slayer_equivalence(golden: list[np.ndarray], slayer: list[np.ndarray],

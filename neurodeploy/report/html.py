@@ -2,9 +2,10 @@
 
 Everything is inside the file: the styles, and the figures as PNG data
 URIs; it opens offline in any browser. Sections: the summary table (dense
-against pruned), spike rasters of one sample with Lava-versus-golden
-mismatches marked, per-layer spikes and synaptic operations, and the
-accuracy-against-sparsity curves of a sweep when one is given.
+against pruned), NeuroBench's metrics of both networks, spike rasters of
+one sample with Lava-versus-golden mismatches marked, per-layer spikes and
+synaptic operations, and the accuracy-against-sparsity curves of a sweep
+when one is given.
 """
 from __future__ import annotations
 
@@ -74,6 +75,44 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append((f"{chip}: synaptic memory, KiB", f"{hd['synaptic_memory_kib']:.1f}",
                      f"{hp['synaptic_memory_kib']:.1f}"))
     return rows
+
+
+# (key, label, format, whether a change is a difference, not a ratio) of NeuroBench's metrics in the report
+NEUROBENCH_FIGURES = (
+    ("parameter_count", "parameter count", "{:d}", False),
+    ("footprint", "footprint, bytes", "{:d}", False),
+    ("connection_sparsity", "connection sparsity", "{:.4f}", True),
+    ("activation_sparsity", "activation sparsity", "{:.4f}", True),
+    ("membrane_updates", "membrane updates per sample", "{:.1f}", False),
+    ("Effective_ACs", "synaptic operations per sample: Effective_ACs", "{:.1f}", False),
+    ("Effective_MACs", "synaptic operations per sample: Effective_MACs", "{:.1f}", False),
+    ("Dense", "synaptic operations per sample: Dense", "{:.1f}", False),
+)
+
+
+def neurobench_rows(dense: dict[str, Any], pruned: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(label, dense, pruned, change) rows of both networks' NeuroBench metrics (a
+    ``NeuroBenchFigures`` dict each, ``compare.neurobench``); change: pruned minus dense
+    for a sparsity (a fraction), else pruned against dense in percent ("" when dense is 0)."""
+    rows = []
+    for key, label, form, difference in NEUROBENCH_FIGURES:
+        first, second = ((figures[key] if key in figures else figures["synaptic_operations"][key])
+                         for figures in (dense, pruned))
+        if difference:
+            change = f"{second - first:+.4f}"
+        else:
+            change = f"{100 * (second / first - 1):+.1f} %" if first else ""
+        rows.append((label, form.format(first), form.format(second), change))
+    return rows
+
+
+def neurobench_table(report: dict[str, Any]) -> str:
+    """Both networks' NeuroBench metrics (``neurobench_rows``) as an HTML table."""
+    rows = neurobench_rows(*(report[name]["neurobench"] for name in NAMES))
+    body = "".join(f"<tr><td>{html.escape(label)}</td><td>{a}</td><td>{b}</td><td>{change}</td></tr>"
+                   for label, a, b, change in rows)
+    head = "".join(f"<th>{name}</th>" for name in NAMES)
+    return f"<table><tr><th></th>{head}<th>change</th></tr>{body}</table>"
 
 
 def distribution_table(report: dict[str, Any], chip: str) -> str:
@@ -148,6 +187,12 @@ def write_html(out_dir: Path, steps: int, starts_with_input: bool, sweep_dir: Pa
           + [f"<li class='bad'>{html.escape(line)}</li>" for line in report.get("caveats", [])] + ["</ul>"]
           if report.get("caveats") else []),
         f"<p>Synaptic operations, pruned / dense: <b>{report['synops_ratio']:.4f}</b>.</p>",
+        "<h2>NeuroBench metrics (NeuroBench 2.3 definitions)</h2>",
+        neurobench_table(report),
+        "<p class='note'>NeuroBench 2.3's metrics of the exported networks, from their integer weights and the "
+        "golden model's messages and membranes on the test set, each sample alone for its T steps and the drain "
+        "steps; Effective_ACs + Effective_MACs are the synaptic operations above. Definitions: "
+        "docs/neurobench.md.</p>",
         "<p class='note'>Cores, time and energy: neurodeploy.hardware's model with the profiles in hardware/ "
         "(every figure there names its source and basis; docs/hardware.md), from every core's synaptic "
         "operations, neuron updates and messages in the golden model on the test set. A step lasts as long as "
