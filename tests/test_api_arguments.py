@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import neurodeploy
+from neurodeploy import api
 from neurodeploy.arguments import KINDS, ArgumentError
 from neurodeploy.limits import Limits
 from neurodeploy.simulate.input_options import InputOptionError
@@ -61,12 +62,12 @@ BAD = [
 
 
 def call(function: str, good: dict, name: str, value):
-    """``neurodeploy.FUNCTION`` with oxford's network (two for compare) and ``good``,
+    """``neurodeploy.api.FUNCTION`` with oxford's network (two for compare) and ``good``,
     ``name`` set to ``value``."""
     positional = {"compare": {"a": OXFORD, "b": OXFORD}, "export": {"source": OXFORD}}.get(function,
                                                                                          {"path": OXFORD})
     arguments = {**positional, **good, name: value}
-    return getattr(neurodeploy, function)(**arguments)
+    return getattr(api, function)(**arguments)
 
 
 @pytest.mark.parametrize("function, good, name, value, message", BAD)
@@ -100,7 +101,7 @@ def test_every_argument_of_every_api_function_has_a_kind():
     import inspect
 
     for function in ("read", "inspect", "verify", "compare", "export", "run"):
-        for name in inspect.signature(getattr(neurodeploy, function)).parameters:
+        for name in inspect.signature(getattr(api, function)).parameters:
             assert name in KINDS, f"{function}({name}=) is not checked"
 
 
