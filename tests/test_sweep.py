@@ -318,6 +318,15 @@ def test_a_failing_point_is_recorded_and_the_rest_finish_and_a_killed_worker_is_
     assert code == 1, stderr
     assert _left_in(temp_root) == []
     assert "1 point(s) failed" in stdout and "magnitude-0.9-s1: PathError:" in stdout
+    # each retried attempt is one line of ours; Ray's own report of it (`(raylet) Task
+    # point_task failed. There are 1 retries remaining ...` and a traceback) is not printed
+    retries = [line for line in stdout.splitlines() if "retrying" in line]
+    assert sorted(retries) == ["magnitude-0.5-s1: attempt 1 of 2 failed, retrying: worker died",
+                               f"magnitude-0.9-s1: attempt 1 of 2 failed, retrying: PathError: "
+                               f"{out.resolve() / 'points' / 'magnitude-0.9-s1.net'}: is a directory, not a file "
+                               "to write"], stdout
+    for text in ("(raylet)", "retries remaining", "Traceback", "point_task"):
+        assert text not in stdout and text not in stderr, text
     result = json.loads((out / "sweep.json").read_text())
     assert sorted(r["criterion"] + str(r["sparsity"]) for r in result["rows"]) == ["dense0.0", "magnitude0.5"]
     (failure,) = result["failed"]
@@ -418,3 +427,39 @@ def test_a_sweep_joins_the_cluster_ray_address_names_and_completes(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: not (_ray_processes() - before), 30), [_name(p) for p in _ray_processes() - before]
+
+
+@pytest.mark.slow
+def test_an_iterative_grid_runs_one_trajectory_per_criterion_and_seed(tmp_path, temp_root):
+    """3 rounds to 0.875 reach 0.5, 0.75, 0.875: each criterion's 3 points come from one
+    trajectory of 3 rounds (9 alone at 3 rounds each); the table is as a sweep of lone points'
+    (one row per point), and each point's digest is that of the lone run with its rounds."""
+    rounds = tmp_path / "rounds.yaml"
+    rounds.write_text(TINY.read_text().replace("  sparsity: 0.8", "  sparsity: 0.8\n  rounds: 3\n  rewind_epoch: 1"))
+    out = tmp_path / "sweep"
+    args = ["sweep", str(rounds), "--criteria", "magnitude,random", "--sparsity", "0.5,0.75,0.875", "--seeds", "1",
+            "--workers", "2", "--out", str(out)]
+    code, stdout, stderr = _finish(start_cli(*args))
+    assert code == 0, stderr
+    assert "0 of 7 points already done, 7 to run" in stdout
+    assert ("pruning in trajectories (sparsity at round: 0.5 at 1, 0.75 at 2, 0.875 at 3 of 3): 6 rounds in 2 "
+            "trajectories where the same points pruned alone take 12, and 18 at 3 rounds each") in stdout, stdout
+    result = json.loads((out / "sweep.json").read_text())
+    assert result["failed"] == [] and len(result["rows"]) == 7
+    with open(out / "sweep.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert [(t["criterion"], float(t["sparsity"])) for t in table] == \
+        [("dense", 0.0)] + [(c, s) for c in ("magnitude", "random") for s in (0.5, 0.75, 0.875)]
+    recipe = load_recipe(rounds)
+    for point in points(["magnitude", "random"], [0.5, 0.75, 0.875], [1], ["synops"], "synops",
+                        {0.5: 1, 0.75: 2, 0.875: 3})[1:]:
+        saved = json.loads((out / "points" / f"{point.name}.json").read_text())
+        assert saved["row"]["sparsity_reached"] == pytest.approx(point.sparsity, abs=0.01)
+        alone = dataclasses.replace(recipe, prune=dataclasses.replace(recipe.prune, criterion=point.criterion,
+                                                                      sparsity=point.sparsity, rounds=point.rounds))
+        assert saved["digest"] == dense_digest(recipe, 1) + settings_digest(alone, BY_NAME["prune"])
+        assert (out / "points" / f"{point.name}.net").exists()
+    assert list((out / "trajectories").iterdir()) == []  # a finished trajectory's saved round goes
+    assert _left_in(temp_root) == []
+    code, stdout, stderr = _finish(start_cli(*args))
+    assert code == 0 and "7 of 7 points already done, 0 to run" in stdout and "0 rounds in 0 trajectories" in stdout

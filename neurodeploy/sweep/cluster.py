@@ -198,8 +198,25 @@ def _started(ray: Any, address: str | None, workers: int | None, oom_retries: in
     started = [pid for pid in descendants(os.getpid()) if pid not in before]
     release = reap_after_exit(started, temp) if address is None else lambda: None
     try:
-        resources = ray.cluster_resources()
-        yield Cluster(address, float(resources.get("CPU", 0)), float(resources.get("GPU", 0)))
+        with _ray_reports_silenced(ray):
+            resources = ray.cluster_resources()
+            yield Cluster(address, float(resources.get("CPU", 0)), float(resources.get("GPU", 0)))
     finally:
         ray.shutdown()
         release()
+
+
+@contextlib.contextmanager
+def _ray_reports_silenced(ray: Any) -> Iterator[None]:
+    """For the block, the errors Ray publishes to its driver (``(raylet) Task ... failed. There
+    are N retries remaining ...`` with part of a traceback, a worker's death), which the
+    driver's ``listen_error_messages`` thread prints to stdout whatever ``log_to_driver`` says,
+    are not printed: the sweep prints a line of its own per retried attempt. The switch is
+    the one Ray's debugger turns (``ray._private.worker._worker_logs_enabled``; Ray has no
+    option for it); the errors still reach the tasks' results and Ray's logs."""
+    worker = ray._private.worker
+    worker._worker_logs_enabled = False
+    try:
+        yield
+    finally:
+        worker._worker_logs_enabled = True

@@ -22,6 +22,7 @@ from neurodeploy.compare.stage import hardware_figures
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.data.dataset import SpikeDataset, load_dataset
 from neurodeploy.hardware.profile import available_profiles
+from neurodeploy.prune.imp import PruneResult
 from neurodeploy.prune.stage import prune_checkpoint
 from neurodeploy.recipe import Recipe
 from neurodeploy.report.chip import chip_key
@@ -42,13 +43,16 @@ class Point:
     """A criterion, a pruning objective (``prune.objective``), a target sparsity and a seed;
     sparsity 0 is the seed's dense network, shared by every objective (objective None:
     nothing is pruned). ``named``: the name carries the objective (every pruned point of a
-    sweep whose objectives are not the recipe's own alone)."""
+    sweep whose objectives are not the recipe's own alone). ``rounds``: the pruning rounds
+    that reach the sparsity (``prune.rounds``; None: the recipe's), a point of a
+    trajectory's (``sweep.trajectory``)."""
 
     criterion: str
     objective: str | None
     sparsity: float
     seed: int
     named: bool = False
+    rounds: int | None = None
 
     @property
     def name(self) -> str:
@@ -62,9 +66,10 @@ class Point:
 
 def point_recipe(recipe: Recipe, point: Point) -> Recipe:
     """The recipe of ``point``: the sweep's recipe with its seed, criterion, objective (the
-    dense point keeps the recipe's) and sparsity."""
+    dense point keeps the recipe's), sparsity and rounds (unless the recipe's)."""
     prune = dataclasses.replace(recipe.prune, criterion=point.criterion, sparsity=point.sparsity,
-                                objective=point.objective or recipe.prune.objective)
+                                objective=point.objective or recipe.prune.objective,
+                                rounds=point.rounds or recipe.prune.rounds)
     return dataclasses.replace(recipe, seed=point.seed, prune=prune)
 
 
@@ -116,24 +121,29 @@ def train_seed(recipe: Recipe, seed: int, path: Path) -> None:
 
 
 def run_point(recipe: Recipe, point: Point, dense_path: Path, net_path: Path) -> dict[str, Any]:
-    """Prune the seed's dense network as ``point`` says (or not, at sparsity 0) and measure it.
-
-    Returns the point's row: criterion, objective (None for the dense network),
-    target sparsity, seed, the sparsity reached in the pruned layers, and
-    ``measure``'s figures.
-    """
+    """Prune the seed's dense network as ``point`` says (or not, at sparsity 0) and measure it
+    (``point_row``); returns the point's row."""
     settings = point_recipe(recipe, point)
     data = load_dataset(settings.data, point.seed)
-    removed = None
     if point.sparsity == 0:
-        model = load_checkpoint(dense_path).model(settings.model)
-        reached = 0.0
-    else:
-        model, result = prune_checkpoint(dense_path, data, settings, recipe_measure(settings, data))
+        return point_row(point, load_checkpoint(dense_path).model(settings.model), None, data, settings, net_path)
+    model, result = prune_checkpoint(dense_path, data, settings, recipe_measure(settings, data))
+    return point_row(point, model, result, data, settings, net_path)
+
+
+def point_row(point: Point, model: SpikingNet, result: PruneResult | None, data: SpikeDataset, settings: Recipe,
+              net_path: Path) -> dict[str, Any]:
+    """Export ``model``, ``point``'s network pruned as ``result`` says (None: the dense
+    network), to ``net_path`` and measure it (``measure``, an inference being
+    ``settings.data.steps`` steps). Returns the point's row: criterion, objective (None for
+    the dense network), target sparsity, seed, the sparsity reached in the pruned layers,
+    and ``measure``'s figures."""
+    reached = 0.0
+    if result is not None:
         masks = result.masks.values()
         reached = sum(int((~m).sum()) for m in masks) / sum(m.numel() for m in masks)
-        removed = result.removed
     row = {"criterion": point.criterion, "objective": point.objective, "sparsity": point.sparsity, "seed": point.seed,
            "sparsity_reached": reached}
-    row.update(measure(model, net_path, data, settings.data.steps, sparse=point.sparsity > 0, removed=removed))
+    row.update(measure(model, net_path, data, settings.data.steps, sparse=result is not None,
+                       removed=result.removed if result is not None else None))
     return row

@@ -21,7 +21,8 @@ class SweepProgress:
             self.say(text)
 
     def update(self, done: int, failed: int, running: int, training: int) -> None:
-        """Points finished and failed so far (the bar counts both), points and trainings running."""
+        """Points finished and failed so far (the bar counts both), points (or trajectories) and
+        trainings running."""
         self.bar.n = done + failed
         parts = [f"training {training}"] if training else []
         self.bar.set_postfix_str(", ".join(parts + [f"running {running}", f"failed {failed}"]))

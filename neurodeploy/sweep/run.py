@@ -8,6 +8,8 @@ Layout of the sweep folder ``DIR``:
   digest that made it; ``points/{name}.net``: its exported network;
   ``points/{name}.failed.json``: the error of a point that failed every
   attempt (removed when a later attempt succeeds);
+- ``trajectories/{name}.pt``: a running trajectory's last finished round
+  (``trajectory``), removed when it ends;
 - ``sweep.csv``, ``sweep.json``, ``accuracy_vs_sparsity.png``,
   ``accuracy_vs_synops.png``, ``accuracy_vs_cores.png``,
   ``accuracy_vs_energy.png``: the table and plots (``table``, ``plots``) of
@@ -21,9 +23,12 @@ made before objectives were swept resume.
 Every seed's training and every point is a Ray task (``tasks``) on a local
 Ray or a cluster (``cluster``), asking for one CPU, and a GPU when
 ``train.device`` is cuda; a point starts once its seed's network is
-trained. A task that raises or whose worker dies is retried ``retries``
-times; a point that fails every attempt is recorded as failed and the
-others go on. Every file is written atomically, so a sweep killed at any
+trained. When the recipe prunes in rounds and every sparsity is a round of
+the schedule to the top one (``trajectory.grid_rounds``), the pruned points
+of a criterion, objective and seed are one task instead, a trajectory that
+reads each point from its round. A task that raises or whose worker dies is
+retried ``retries`` times, with a line of ours per retried attempt; a point
+that fails every attempt is recorded as failed and the others go on. Every file is written atomically, so a sweep killed at any
 moment leaves only finished points and networks behind. Running the same
 command again skips every point whose file holds the digest of its current
 settings; a point whose settings changed, or that failed, is run again.
@@ -51,7 +56,9 @@ from neurodeploy.sweep.plots import PLOTS, write_plots
 from neurodeploy.sweep.point import Point, point_recipe
 from neurodeploy.sweep.progress import SweepProgress
 from neurodeploy.sweep.table import figures, write_table
-from neurodeploy.sweep.tasks import StartLog, dense_path, point_paths, point_task, train_task
+from neurodeploy.sweep.tasks import (TaskLog, dense_path, one_line, point_paths, point_task, train_task,
+                                     trajectory_task)
+from neurodeploy.sweep.trajectory import grid_rounds, schedule, trajectories
 
 
 class SweepError(ValueError):
@@ -59,10 +66,11 @@ class SweepError(ValueError):
 
 
 def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence[int], objectives: Sequence[str],
-           own: str) -> list[Point]:
+           own: str, rounds: dict[float, int] | None = None) -> list[Point]:
     """The dense network of every seed, then every criterion x objective x sparsity x seed;
     the objective is in the points' names unless ``objectives`` is the recipe's own
-    objective ``own`` alone."""
+    objective ``own`` alone. rounds: each sparsity's pruning rounds, for a grid of
+    trajectories (``trajectory.grid_rounds``); None: the recipe's."""
     for option, names, registry in (("--criteria", criteria, CRITERIA), ("--objectives", objectives, OBJECTIVES)):
         for name in names:
             try:
@@ -76,8 +84,8 @@ def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence
         raise SweepError("--criteria, --objectives and --sparsity must not repeat a value")
     named = list(objectives) != [own]
     dense = [Point("dense", None, 0.0, seed) for seed in seeds]
-    return dense + [Point(c, o, s, seed, named) for c in criteria for o in objectives for s in sparsities
-                    for seed in seeds]
+    return dense + [Point(c, o, s, seed, named, rounds[s] if rounds else None) for c in criteria for o in objectives
+                    for s in sparsities for seed in seeds]
 
 
 def check_targets(recipe: Recipe, objectives: Sequence[str]) -> None:
@@ -149,7 +157,8 @@ def sweep(
     running and failed.
     """
     objectives = [recipe.prune.objective] if objectives is None else list(objectives)
-    todo = points(criteria, sparsities, seeds, objectives, recipe.prune.objective)
+    rounds = grid_rounds(sparsities, recipe.prune.rounds) if sparsities else None
+    todo = points(criteria, sparsities, seeds, objectives, recipe.prune.objective, rounds)
     check_targets(recipe, objectives)
     if retries < 0:
         raise SweepError(f"--retries {retries}: give 0 or more")
@@ -164,7 +173,7 @@ def sweep(
     with folder_lock(out_dir), ray_cluster(address, workers, retries) as cluster:
         if device == "cuda" and cluster.gpus < 1:
             raise ClusterError(f"train.device = cuda, but {cluster.describe()} has no GPU")
-        return _sweep(recipe, todo, seeds, out_dir.resolve(), cluster, retries, progress)
+        return _sweep(recipe, todo, seeds, out_dir.resolve(), cluster, retries, progress, rounds is not None)
 
 
 def _failure(error: BaseException) -> str:
@@ -172,7 +181,7 @@ def _failure(error: BaseException) -> str:
     from ray.exceptions import OutOfMemoryError, RayTaskError, WorkerCrashedError
 
     if isinstance(error, RayTaskError) and error.cause is not None:
-        return f"{type(error.cause).__name__}: {' '.join(str(error.cause).split())}"
+        return one_line(error.cause)
     if isinstance(error, OutOfMemoryError):
         return "Ray's memory monitor killed the task: the node ran out of memory"
     if isinstance(error, WorkerCrashedError):
@@ -182,19 +191,40 @@ def _failure(error: BaseException) -> str:
 
 def _task_name(kind: str, what: Any) -> str:
     """A task's name in Ray (its workers' process title is ``ray::NAME``): ``train-s{S}``
-    for seed S's training, a point's name for a point."""
-    return f"train-s{what}" if kind == "train" else what.name
+    for seed S's training, a point's name for a point, a trajectory's (``what``: it and
+    its points to run) for a trajectory."""
+    if kind == "train":
+        return f"train-s{what}"
+    return what.name if kind == "point" else what[0].name
+
+
+def _retry_lines(attempts: dict[str, int], errors: dict[tuple[str, int], str], retries: int,
+                 retried: set[tuple[str, int]]) -> list[str]:
+    """A line for each attempt (task name, number) that failed and is retried, not yet in
+    ``retried`` (which gets it): known as failed when its error was recorded, or when a later
+    attempt started without one (its worker died)."""
+    lines = []
+    for name, started in attempts.items():
+        for attempt in range(1, started + 1):
+            error = errors.get((name, attempt))
+            if (name, attempt) in retried or attempt > retries or (error is None and attempt == started):
+                continue
+            retried.add((name, attempt))
+            lines.append(f"{name}: attempt {attempt} of {retries + 1} failed, retrying: {error or 'worker died'}")
+    return lines
 
 
 def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path, cluster: Cluster,
-           retries: int, say: Callable[[str], None]) -> SweepResult:
-    for folder in (out_dir / "points", out_dir / "dense"):
+           retries: int, say: Callable[[str], None], in_trajectories: bool) -> SweepResult:
+    for folder in (out_dir / "points", out_dir / "dense", out_dir / "trajectories"):
         folder.mkdir(parents=True, exist_ok=True)
         for leftover in folder.glob(".*.tmp"):  # an atomic write a killed sweep never finished
             leftover.unlink(missing_ok=True)
-    rows, waiting, log = _submit(recipe, todo, seeds, out_dir, retries)
-    to_run = sum(kind == "point" for kind, _ in waiting.values())
+    rows, waiting, log = _submit(recipe, todo, seeds, out_dir, retries, in_trajectories)
+    to_run = sum(1 if kind == "point" else len(what[1]) for kind, what in waiting.values() if kind != "train")
     say(f"{len(rows)} of {len(todo)} points already done, {to_run} to run on {cluster.describe()}")
+    if recipe.prune.rounds > 1:
+        say(_rounds_line(recipe, todo, rows, in_trajectories))
     failed = _collect(recipe, waiting, log, out_dir, retries, rows, SweepProgress(to_run, say))
     ordered = [rows[point] for point in todo if point in rows]
     path = write_table(ordered, [{"point": name, "error": error} for name, error in failed.items()], recipe, out_dir)
@@ -206,16 +236,40 @@ def _sweep(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pat
     return SweepResult(path, failed)
 
 
-def _submit(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path,
-            retries: int) -> tuple[dict[Point, dict[str, Any]], dict[Any, tuple[str, Any]], Any]:
-    """Start the ``StartLog`` actor, a training task for every seed whose saved network
-    is missing or has other settings, and a task for every point not finished with its
-    settings (after its seed's training task, when there is one). Returns the rows of
-    the finished points, the tasks (each ``("train", seed)`` or ``("point", point)``)
-    and the actor."""
+def _rounds_line(recipe: Recipe, todo: list[Point], rows: dict[Point, dict[str, Any]], in_trajectories: bool) -> str:
+    """What the pruning still to run costs in rounds (``prune.rounds`` > 1): with trajectories,
+    the rounds of each one to its last unfinished point, against the rounds of those points
+    pruned alone (each its own rounds) and in the old scheme (each the recipe's
+    ``prune.rounds``); without, why not."""
+    rounds = recipe.prune.rounds
+    pruned = [point for point in todo if point.sparsity > 0 and point not in rows]
+    if not in_trajectories:
+        grid = sorted({point.sparsity for point in todo if point.sparsity > 0})
+        reason = ""
+        if grid:
+            reached = ", ".join(f"{s:.4g}" for s in schedule(grid[-1], rounds))
+            reason = (f" (the sparsities are not all rounds of the {rounds}-round schedule to {grid[-1]:g}: "
+                      f"{reached})")
+        return f"pruning: each point alone in {rounds} rounds, {len(pruned) * rounds} rounds{reason}"
+    paths = [max(point.rounds or 0 for point in path.points if point in pruned)
+             for path in trajectories(todo) if set(path.points) & set(pruned)]
+    steps = sorted({(point.sparsity, point.rounds) for point in todo if point.sparsity > 0})
+    return (f"pruning in trajectories (sparsity at round: {', '.join(f'{s:g} at {k}' for s, k in steps)} of "
+            f"{rounds}): {sum(paths)} rounds in {len(paths)} trajectories where the same points pruned alone "
+            f"take {sum(point.rounds or 0 for point in pruned)}, and {len(pruned) * rounds} at {rounds} rounds each")
+
+
+def _submit(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Path, retries: int,
+            in_trajectories: bool) -> tuple[dict[Point, dict[str, Any]], dict[Any, tuple[str, Any]], Any]:
+    """Start the ``TaskLog`` actor, a training task for every seed whose saved network is
+    missing or has other settings, and a task for every point not finished with its
+    settings, or (``in_trajectories``) one for every trajectory with such a point and one
+    for every dense point (after its seed's training task, when there is one). Returns the
+    rows of the finished points, the tasks (each ``("train", seed)``, ``("point", point)``
+    or ``("trajectory", (trajectory, its points to run))``) and the actor."""
     import ray
 
-    log = ray.remote(num_cpus=0)(StartLog).remote()
+    log = ray.remote(num_cpus=0)(TaskLog).remote()
     resources = {"num_cpus": 1, "num_gpus": 1 if recipe.train.device == "cuda" else 0,
                  "max_retries": retries, "retry_exceptions": True}
     train, run = ray.remote(**resources)(train_task), ray.remote(**resources)(point_task)
@@ -228,30 +282,62 @@ def _submit(recipe: Recipe, todo: list[Point], seeds: Sequence[int], out_dir: Pa
             trainings[seed] = train.options(name=_task_name("train", seed)).remote(recipe, seed, out_dir, digest, log)
             waiting[trainings[seed]] = ("train", seed)
     rows: dict[Point, dict[str, Any]] = {}
+    digests = {}
     for point in todo:
-        digest = _digest(recipe, point)
-        row = _finished(point_paths(out_dir, point)[0], digest)
+        digests[point] = _digest(recipe, point)
+        row = _finished(point_paths(out_dir, point)[0], digests[point])
         if row is not None:
             rows[point] = row
-            continue
-        task = run.options(name=_task_name("point", point))
-        waiting[task.remote(recipe, point, out_dir, digest, log, trainings.get(point.seed))] = ("point", point)
+        elif point.sparsity == 0 or not in_trajectories:
+            task = run.options(name=_task_name("point", point))
+            waiting[task.remote(recipe, point, out_dir, digests[point], log, trainings.get(point.seed))] = \
+                ("point", point)
+    if in_trajectories:
+        prune = ray.remote(**resources)(trajectory_task)
+        for path in trajectories(todo):
+            wanted = [point for point in path.points if point not in rows]
+            if wanted:
+                task = prune.options(name=path.name).remote(
+                    recipe, path, out_dir, {point.name: digests[point] for point in wanted}, digests[path.top], log,
+                    trainings.get(path.top.seed))
+                waiting[task] = ("trajectory", (path, wanted))
     return rows, waiting, log
 
 
 def _collect(recipe: Recipe, waiting: dict[Any, tuple[str, Any]], log: Any, out_dir: Path, retries: int,
              rows: dict[Point, dict[str, Any]], bar: SweepProgress) -> dict[str, str]:
-    """Wait for every task; add each finished point's row to ``rows``, record each failed
-    point (``_record_failure``), and keep ``bar`` up to date every half second. Returns
-    the error of every failed point, by name."""
+    """Wait for every task; add each finished point's row to ``rows`` (a trajectory's as each
+    point finishes), record each failed point (``_record_failure``), print a line for each
+    attempt that failed and is retried, and keep ``bar`` up to date every half second.
+    Returns the error of every failed point, by name."""
     import ray
 
     failed: dict[str, str] = {}
     failed_seeds: set[int] = set()
-    done = 0
+    retried: set[tuple[str, int]] = set()
+    done_before = len(rows)
+    by_name = {point.name: point for kind, what in waiting.values() if kind == "trajectory" for point in what[1]}
+
+    def finish(point: Point, row: dict[str, Any]) -> None:
+        if point not in rows:
+            rows[point] = row
+            bar.line(f"{point.name}: accuracy {row['accuracy']:.4f}, synops/sample {row['synops_per_sample']:.0f}")
+
+    def fail(point: Point, message: str, attempts: int | None, details: str) -> None:
+        if attempts is None:
+            message = f"its seed's dense network did not train: {message}"
+        _record_failure(out_dir, point, _digest(recipe, point), message, attempts, details)
+        failed[point.name] = message
+        bar.line(f"{point.name}: failed{f' {attempts} times' if attempts else ''}: {message}")
+
     try:
         while waiting:
             ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=0.5)
+            attempts, errors, news = ray.get(log.report.remote())  # after the wait: every ready task's rows
+            for name, row in news.items():
+                finish(by_name[name], row)
+            for line in _retry_lines(attempts, errors, retries, retried):
+                bar.line(line)
             # a point is ready no sooner than its seed's training: trainings first
             for task in sorted(ready, key=lambda task: waiting[task][0] != "train"):
                 kind, what = waiting.pop(task)
@@ -263,22 +349,20 @@ def _collect(recipe: Recipe, waiting: dict[Any, tuple[str, Any]], log: Any, out_
                         failed_seeds.add(what)
                         bar.line(f"training seed {what} failed {retries + 1} times: {message}")
                         continue
-                    attempts = None if what.seed in failed_seeds else retries + 1
-                    if attempts is None:
-                        message = f"its seed's dense network did not train: {message}"
-                    _record_failure(out_dir, what, _digest(recipe, what), message, attempts, str(error))
-                    failed[what.name] = message
-                    bar.line(f"{what.name}: failed{f' {attempts} times' if attempts else ''}: {message}")
+                    unfinished = [what] if kind == "point" else [p for p in what[1] if p not in rows]
+                    for point in unfinished:
+                        fail(point, message, None if point.seed in failed_seeds else retries + 1, str(error))
                     continue
                 if kind == "train":
                     bar.line(f"trained dense seed {what}")
-                    continue
-                rows[what], done = result, done + 1
-                bar.line(f"{what.name}: accuracy {result['accuracy']:.4f}, "
-                         f"synops/sample {result['synops_per_sample']:.0f}")
-            started = ray.get(log.started_names.remote())
-            running = [kind for kind, what in waiting.values() if _task_name(kind, what) in started]
-            bar.update(done, len(failed), running.count("point"), running.count("train"))
+                elif kind == "point":
+                    finish(what, result)
+                else:
+                    for point in what[1]:
+                        finish(point, result[point.name])
+            running = [kind for kind, what in waiting.values() if _task_name(kind, what) in attempts]
+            bar.update(len(rows) - done_before, len(failed), len(running) - running.count("train"),
+                       running.count("train"))
     finally:
         bar.close()
     return failed
