@@ -38,7 +38,7 @@ def invocations() -> list[tuple[str, str, str]]:
             for match in re.finditer(r"neurodeploy (\w[\w-]*)", line):
                 if match[1] in commands:
                     rest = line[match.end():]
-                    following = re.search(r"neurodeploy \w|#|;|&&|\|", rest)
+                    following = re.search(r"neurodeploy \w|#|;|&&|\||`", rest)  # a backtick ends inline code
                     found.append((doc.name, match[1], rest[: following.start()] if following else rest))
             index += 1
     return found
