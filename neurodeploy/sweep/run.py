@@ -65,6 +65,13 @@ class SweepError(ValueError):
     """Sweep options that cannot be used; names the option."""
 
 
+def check_sparsities(sparsities: Sequence[float]) -> None:
+    """``SweepError`` for a sparsity outside (0, 1)."""
+    bad = [s for s in sparsities if not 0.0 < s < 1.0]
+    if bad:
+        raise SweepError(f"--sparsity: {bad[0]} is outside (0, 1)")
+
+
 def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence[int], objectives: Sequence[str],
            own: str, rounds: dict[float, int] | None = None) -> list[Point]:
     """The dense network of every seed, then every criterion x objective x sparsity x seed;
@@ -77,9 +84,7 @@ def points(criteria: Sequence[str], sparsities: Sequence[float], seeds: Sequence
                 registry.lookup(name, f"{option}:")
             except UnknownNameError as err:
                 raise SweepError(str(err)) from None
-    bad = [s for s in sparsities if not 0.0 < s < 1.0]
-    if bad:
-        raise SweepError(f"--sparsity: {bad[0]} is outside (0, 1)")
+    check_sparsities(sparsities)
     if any(len(set(values)) != len(values) for values in (criteria, objectives, sparsities)):
         raise SweepError("--criteria, --objectives and --sparsity must not repeat a value")
     named = list(objectives) != [own]
@@ -157,6 +162,7 @@ def sweep(
     running and failed.
     """
     objectives = [recipe.prune.objective] if objectives is None else list(objectives)
+    check_sparsities(sparsities)
     rounds = grid_rounds(sparsities, recipe.prune.rounds) if sparsities else None
     todo = points(criteria, sparsities, seeds, objectives, recipe.prune.objective, rounds)
     check_targets(recipe, objectives)
