@@ -65,11 +65,23 @@ def test_the_nir_papers_benchmark_graphs_import(tmp_path, capsys, name):
         assert "loop lif1.w_rec" in printed
 
 
-def test_the_published_subgraph_variant_is_refused_with_nirs_reason(tmp_path, capsys):
-    code, _, err, _ = import_cli(GRAPHS / "braille_noDelay_bias_zero_subgraph.nir", tmp_path / "x.net", capsys=capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "node 'lif1' (NIRGraph): nir 1.0.8 cannot build it" in err and "'lif'" in err
-    assert not (tmp_path / "x.net").exists()
+def test_the_published_subgraph_variant_imports_as_the_flat_one_with_a_note(tmp_path, capsys):
+    """Its inner edges name 'lif' where the node is 'lif1' (nir 1.0.8 refuses the file);
+    the one name on no node and the one node on no edge are taken for each other, said
+    in a note, and the network is the flat variant's: the same layers, weights and figures."""
+    code, printed, err, result = import_cli(GRAPHS / "braille_noDelay_bias_zero_subgraph.nir", tmp_path / "sub.net",
+                                            "--dt", "1e-4", capsys=capsys)
+    assert code == 0, err
+    assert "the edges of lif1 name 'lif', which it does not have; its one node on no edge, 'lif1'" in printed
+    code, _, err, flat = import_cli(GRAPHS / "braille_noDelay_bias_zero.nir", tmp_path / "flat.net", "--dt", "1e-4",
+                                    capsys=capsys)
+    assert code == 0, err
+    nested, plain = read_netx(tmp_path / "sub.net"), read_netx(tmp_path / "flat.net")
+    assert nested.kinds == plain.kinds == ["dense_rec", "dense"]
+    for a, b in zip(nested.layers, plain.layers):
+        assert np.array_equal(a.weight, b.weight) and a.neuron == b.neuron
+    assert np.array_equal(nested.layers[0].weight_rec, plain.layers[0].weight_rec)
+    assert [layer["agreement"] for layer in result["layers"]] == [layer["agreement"] for layer in flat["layers"]]
 
 
 @pytest.mark.parametrize("pool, kernel, stride, padding, conv_padding, size", [

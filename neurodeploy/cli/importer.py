@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
                                  str(args.graph))
     step = "none needed" if imported.dt is None else f"{imported.dt:g} s"
     print(f"wrote {args.out}: {len(imported.layers)} layer(s) from {args.graph}, dt = {step}")
+    for line in imported.notes:
+        print(f"note: {line}")
     for index, layer in enumerate(imported.layers):
         neuron, nodes = layer.layer.neuron, layer.nodes
         path = " -> ".join((*nodes.synapse, *([nodes.neuron] if nodes.neuron else [])))

@@ -122,11 +122,14 @@ def _check_nodes(nodes: dict, prefix: str, path: Path) -> None:
                                  f"({_nir_says(err)})") from err
 
 
-def read_graph(path: Path, limits: Limits | None = None) -> nir.NIRGraph:
+def read_graph(path: Path, limits: Limits | None = None, notes: list[str] | None = None) -> nir.NIRGraph:
     """The graph at ``path`` as ``nir.read`` makes it (type-checked), its failures as one
     line naming the file, and the node (and parameter) where nir cannot build one; read
     first in a forked child (``probe_hdf5``, with ``limits``), so that a file that crashes
-    libhdf5 or would not fit in memory is one line too."""
+    libhdf5 or would not fit in memory is one line too. A (sub)graph whose edges name one
+    node it does not have while exactly one of its nodes is on no edge (the NIR paper's
+    published Braille subgraph: edges name ``lif``, the node is ``lif1``) is read with that
+    node for the name, and ``notes`` gets a line saying so."""
     path = Path(path)
     probe_hdf5(path, limits)
     try:
@@ -134,6 +137,10 @@ def read_graph(path: Path, limits: Limits | None = None) -> nir.NIRGraph:
             tree = hdf2dict(handle["node"])
     except Exception as err:  # h5py and nir raise KeyError, OSError, TypeError... for a file that is not NIR
         raise NirImportError(f"{path}: not a NIR graph nir {nir.__version__} reads ({_nir_says(err)})") from err
+    if isinstance(tree, dict):  # only a graph nir would refuse (an edge naming no node) is renamed
+        renamed: list[str] = []
+        tree = _renamed_edges(tree, "", renamed)
+        (notes if notes is not None else []).extend(f"{path}: {line}" for line in renamed)
     nodes = tree.get("nodes") if isinstance(tree, dict) and tree.get("type") == "NIRGraph" else None
     if not isinstance(nodes, dict) or not isinstance(tree.get("metadata", {}), dict):
         raise NirImportError(f"{path}: not a NIR graph nir {nir.__version__} reads (its 'node' is not a NIRGraph "
@@ -150,6 +157,31 @@ def read_graph(path: Path, limits: Limits | None = None) -> nir.NIRGraph:
             return nir.dict2NIRNode({**tree, "type_check": False})  # our walk checks every shape instead
         raise NirImportError(f"{path}: the graph's nodes do not fit together (nir {nir.__version__}: "
                              f"{_nir_says(err)})") from err
+
+
+def _renamed_edges(tree: dict, where: str, renamed: list[str]) -> dict:
+    """``tree`` (a stored graph, edited in place) with each (sub)graph's edges renamed where
+    they name exactly one node it does not have and exactly one of its nodes is on no
+    edge; one line per renaming into ``renamed``."""
+    nodes = tree.get("nodes")
+    if not isinstance(nodes, dict):
+        return tree
+    for name, node in nodes.items():
+        if isinstance(node, dict) and isinstance(node.get("nodes"), dict):
+            _renamed_edges(node, f"{where}{name}.", renamed)
+    edges = tree.get("edges")
+    if edges is None:
+        return tree
+    edges = np.asarray(edges)
+    text = [[str(end, "utf-8") if isinstance(end, bytes) else str(end) for end in edge] for edge in edges]
+    named = {end for edge in text for end in edge}
+    missing, unnamed = named - set(nodes), set(nodes) - named
+    if len(missing) == 1 and len(unnamed) == 1:
+        (old,), (new,) = missing, unnamed
+        tree["edges"] = np.array([[new if end == old else end for end in edge] for edge in text])
+        renamed.append(f"the edges of {where.rstrip('.') or 'the graph'} name '{old}', which it does not have; its "
+                       f"one node on no edge, '{new}', was taken for it")
+    return tree
 
 
 def _grouped(nodes: dict) -> bool:
@@ -320,14 +352,16 @@ def graph_to_layers(graph: nir.NIRGraph, dt: float | None,
 @dataclass(frozen=True)
 class NirImport:
     """A NIR graph read and converted, not yet written: ``graph``, ``dt`` (seconds),
-    ``layers`` (``ImportedLayer``, in order), ``input_shape`` (NIR's, (C, H, W) or (n,))
-    and ``source`` (the graph's file, for messages)."""
+    ``layers`` (``ImportedLayer``, in order), ``input_shape`` (NIR's, (C, H, W) or (n,)),
+    ``source`` (the graph's file, for messages) and ``notes`` (what was read leniently,
+    one line each)."""
 
     graph: nir.NIRGraph
     dt: float
     layers: tuple[ImportedLayer, ...]
     input_shape: tuple[int, ...]
     source: str
+    notes: tuple[str, ...] = ()
 
     @contextlib.contextmanager
     def written(self, out: Path) -> Iterator[Network]:
@@ -357,7 +391,8 @@ def read_nir(path: Path, dt: float | None = None, limits: Limits | None = None) 
     """Read the NIR graph at ``path`` (its datasets checked against ``limits`` first) and
     convert it with step ``dt`` (default: the graph's metadata ``dt``); ``NirImportError``
     naming the file and node for what cannot be converted. Nothing is written."""
-    graph = read_graph(path, limits)
+    notes: list[str] = []
+    graph = read_graph(path, limits, notes)
     dt = graph_dt(graph, dt, str(path))
     layers, input_shape = graph_to_layers(graph, dt, str(path))
-    return NirImport(graph, dt, tuple(layers), input_shape, str(path))
+    return NirImport(graph, dt, tuple(layers), input_shape, str(path), tuple(notes))
