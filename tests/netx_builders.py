@@ -48,6 +48,17 @@ def conv_network(path: Path, seed: int = 0) -> Network:
     return read_netx(path)
 
 
+def sdnn_network(path: Path, rng: np.random.Generator) -> Path:
+    """A small sigma-delta network at ``path``: an input (Delta, 2x6x6), a conv (SigmaDelta,
+    4x6x6) and a dense (Sigma, 5) layer; fed graded values into the input layer's a_in."""
+    write_netx(path, [
+        InputLayer(shape=(2, 6, 6), neuron=SigmaDeltaNeuron("delta", 3)),
+        ConvLayer(weights(rng, (4, 2, 3, 3)), SigmaDeltaNeuron("sigma_delta", 4), shape=(4, 6, 6), padding=(1, 1)),
+        DenseLayer(weights(rng, (5, 144), density=0.5), SigmaDeltaNeuron("sigma"), flatten_input=True),
+    ])
+    return path
+
+
 def dense_network(path: Path, seed: int = 0, delays: bool = False) -> Network:
     """dense 30 -> 20 (optionally per-synapse delays 0..5) -> 8, with small odd weights in
     the last layer, and in the first when it has delays, so that netx rescales them

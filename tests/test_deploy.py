@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netx_builders import FIXTURES, conv_network, weights
+from netx_builders import FIXTURES, conv_network, sdnn_network
 from neurodeploy.cli import main
 from neurodeploy.deploy import kit as kit_module
 from neurodeploy.deploy.kit import SCRIPT, input_message_bits, kit_for_file, write_kit
 from neurodeploy.fileio import PathError, file_digest
 from neurodeploy.lavacompat import patch_var_model_source
 from neurodeploy.loihi.timing import drain
-from neurodeploy.netx import ConvLayer, DenseLayer, InputLayer, SigmaDeltaNeuron, read_netx, write_netx
+from neurodeploy.netx import read_netx, write_netx
 from neurodeploy.reference import lava_dl_ground_truth
 from neurodeploy.simulate.golden import GoldenModel
 from neurodeploy.simulate.input_options import InputOptions
@@ -328,11 +328,7 @@ def test_sigma_delta_kit_records_graded_messages(tmp_path):
     """An input (Delta), a conv (SigmaDelta) and a dense (Sigma) layer, fed values into a_in."""
     rng = np.random.default_rng(3)
     path = tmp_path / "sdnn.net"
-    write_netx(path, [
-        InputLayer(shape=(2, 6, 6), neuron=SigmaDeltaNeuron("delta", 3)),
-        ConvLayer(weights(rng, (4, 2, 3, 3)), SigmaDeltaNeuron("sigma_delta", 4), shape=(4, 6, 6), padding=(1, 1)),
-        DenseLayer(weights(rng, (5, 144), density=0.5), SigmaDeltaNeuron("sigma"), flatten_input=True),
-    ])
+    sdnn_network(path, rng)
     values = tmp_path / "values.npy"
     np.save(values, rng.integers(-60, 120, size=(2, 72, 8)).astype(np.int32))
     kit = tmp_path / "kit"

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.netx import ConvLayer, DenseLayer, InputLayer, SigmaDeltaNeuron, write_netx
 from neurodeploy.reference import lava_dl_ground_truth
-from netx_builders import FIXTURES, weights
+from netx_builders import FIXTURES, sdnn_network
 
 GTS = lava_dl_ground_truth()
 if GTS is None:
@@ -277,11 +276,7 @@ def test_the_chips_figures_are_printed_beside_the_models(oxford_recording, tmp_p
 def test_a_sigma_delta_recording_verifies_and_a_changed_graded_value_is_found(tmp_path):
     rng = np.random.default_rng(3)
     path = tmp_path / "sdnn.net"
-    write_netx(path, [
-        InputLayer(shape=(2, 6, 6), neuron=SigmaDeltaNeuron("delta", 3)),
-        ConvLayer(weights(rng, (4, 2, 3, 3)), SigmaDeltaNeuron("sigma_delta", 4), shape=(4, 6, 6), padding=(1, 1)),
-        DenseLayer(weights(rng, (5, 144), density=0.5), SigmaDeltaNeuron("sigma"), flatten_input=True),
-    ])
+    sdnn_network(path, rng)
     values = tmp_path / "values.npy"
     np.save(values, rng.integers(-60, 120, size=(2, 72, 8)).astype(np.int32))
     kit = tmp_path / "kit"
@@ -301,3 +296,25 @@ def test_a_sigma_delta_recording_verifies_and_a_changed_graded_value_is_found(tm
     first = result["first_divergence"]
     assert code == 1 and (first["layer"], first["neuron"], first["column"]) == (2, neuron, column)
     assert first["message_lava"] == first["message_golden"] + 1
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+def test_our_pruned_network_on_sparse_synapses_round_trips(tmp_path):
+    """The pipeline's own pruned network (tests/recipes/tiny.yaml: 80 % of the hidden weights
+    pruned), on Lava Sparse synapses, with four of its test samples: deploy, the kit's
+    script, verify --reference: equivalent on every layer, with spikes in each."""
+    from neurodeploy import api
+
+    run = tmp_path / "run"
+    api.run(Path(__file__).parent / "recipes" / "tiny.yaml", run)
+    inputs = tmp_path / "x.npy"
+    with np.load(run / "simulation.npz") as simulation:
+        np.save(inputs, simulation["inputs"][:4])
+    kit = tmp_path / "kit"
+    assert main(["deploy", str(run / "pruned.net"), "--spikes", str(inputs), "--sparse", "--out", str(kit)]) == 0
+    recording = run_kit(kit)
+    code, result = verify(tmp_path, str(run / "pruned.net"), "--spikes", str(inputs), "--sparse",
+                          "--reference", str(recording))
+    assert code == 0 and result["equivalent"] and result["sparse_synapses"]
+    assert all(layer["mismatches"] == 0 and layer["spikes_lava"] > 0 for layer in result["layers"])
