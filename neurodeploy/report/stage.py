@@ -25,7 +25,10 @@ class VariantFigures:
     messages per test sample; golden_exact_fraction: fraction of test samples on
     which the golden model and SLAYER agree on every message; lava_equivalent: Lava
     ``fixed_pt`` and the golden model agree on every message of every layer at every
-    step of the Lava samples; lava_accuracy: Lava's on those samples.
+    step of the Lava samples; lava_accuracy: Lava's on those samples; neurobench:
+    NeuroBench 2.3's metrics under its names (``compare.neurobench``: parameter_count,
+    footprint, connection_sparsity, activation_sparsity, membrane_updates,
+    synaptic_operations), None in a report written before they were.
     """
 
     network: Path
@@ -37,6 +40,7 @@ class VariantFigures:
     golden_exact_fraction: float
     lava_equivalent: bool
     lava_accuracy: float
+    neurobench: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ def read_report(path: Path) -> RunReport:
             messages_per_sample=model["messages_per_sample"],
             golden_exact_fraction=report["golden"][f"{name}_exact_fraction"],
             lava_equivalent=report["lava"][f"{name}_equivalent"], lava_accuracy=report["lava"][f"{name}_accuracy"],
+            neurobench=model.get("neurobench"),
         )
 
     return RunReport(report=path, html=path.with_suffix(".html"), dense=figures(DENSE), pruned=figures(PRUNED),
