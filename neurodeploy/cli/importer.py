@@ -21,8 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> list[argparse.Argument
         description="Read a NIR graph (a chain of layers: Linear, Affine, Conv1d or Conv2d with pools, "
         "scales, flattens and delays folded in, then CubaLIF, LIF, IF, Threshold or a CubaLI, LI or I readout, "
         "with at most one recurrent loop per layer; subgraphs flattened; as snnTorch, Norse, Sinabs, Rockpool and "
-        "neurodeploy write them), quantize it to Loihi's fixed point (8-bit weights at the largest scale that "
-        "fits, decays to 1/4096) and write it as NetX. Then run the float graph (in Norse, or in neurodeploy's "
+        "neurodeploy write them), quantize it to Loihi's fixed point (8-bit weights; each layer's scale "
+        "chosen among the largest that fits and its halvings by its agreement with the float graph; decays "
+        "to 1/4096) and write it as NetX. Then run the float graph (in Norse, or in neurodeploy's "
         "float reference where Norse 1.1 cannot) and the NetX network in the golden model on the same inputs and "
         "print, per layer, spikes on each side and the fraction of (sample, neuron, step) entries that agree "
         "(a readout: its voltage's relative error). See docs/nir.md.",
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``import``; print the layers written and the agreement table; 0."""
     import numpy as np
 
-    from neurodeploy.compare.nir_float import check_agreement_memory, float_agreement
+    from neurodeploy.compare.nir_float import float_agreement, run_float
+    from neurodeploy.compare.nir_scale import check_search_memory, choose_scales
     from neurodeploy.export.nir_import import read_nir
     from neurodeploy.simulate.inputs import load_spikes, random_spikes
 
@@ -64,21 +66,22 @@ def run(args: argparse.Namespace) -> int:
                 [("--out", args.out), ("--json", args.json)])
     memory = limits(args)
     imported = read_nir(args.graph, args.dt, memory)
-    inputs, sizes = int(np.prod(imported.input_shape)), [layer.layer.size for layer in imported.layers]
+    inputs = int(np.prod(imported.input_shape))
     if args.spikes is not None:  # read before anything is written
         spikes = load_spikes(args.spikes, inputs, limits=memory)[: args.samples]
         spikes = spikes[..., : args.steps] if args.steps is not None else spikes
-        check_agreement_memory(inputs, sizes, spikes.shape[0], spikes.shape[2], memory)
+        check_search_memory(imported, spikes.shape[0], spikes.shape[2], memory)
         source = str(args.spikes)
     else:
         rate = DEFAULT_RATE if args.random_rate is None else args.random_rate
         samples, steps = args.samples or DEFAULT_SAMPLES, args.steps or DEFAULT_STEPS
-        check_agreement_memory(inputs, sizes, samples, steps, memory)
+        check_search_memory(imported, samples, steps, memory)
         spikes = random_spikes(samples, inputs, steps, rate, args.seed, memory)
         source = f"random spikes, rate {rate}, seed {args.seed}"
+    run_ = run_float(imported.graph, imported.dt, imported.network(), list(imported.layers), spikes, str(args.graph))
+    imported, choices = choose_scales(imported, run_)
     with imported.written(args.out) as network:  # replaces --out only once the comparison has run
-        result = float_agreement(imported.graph, imported.dt, network, list(imported.layers), spikes,
-                                 str(args.graph))
+        result = float_agreement(run_, network, list(imported.layers))
     step = "none needed" if imported.dt is None else f"{imported.dt:g} s"
     print(f"wrote {args.out}: {len(imported.layers)} layer(s) from {args.graph}, dt = {step}")
     for line in imported.notes:
@@ -92,7 +95,15 @@ def run(args: argparse.Namespace) -> int:
               f"{kind}, iDecay {neuron.i_decay}, vDecay {neuron.v_decay}")
         for line in layer.notes:
             print(f"  note: {line}")
-    write_json(args.json, {"netx": str(args.out), "dt": imported.dt, "inputs": source, **asdict(result)})
+    measure = "agreement" if all(layer.spiking for layer in imported.layers) else "agreement (a readout: error)"
+    print(f"scale per layer, chosen among the largest that fits 8 bits and its halvings by {measure} with the "
+          "float graph on these inputs, each layer after the ones chosen before it:")
+    for index, choice in enumerate(choices):
+        tried = ", ".join(f"{scale}: {figure:.4f}" for scale, figure in choice.tried)
+        print(f"  layer/{network.group_of(index)} {choice.node}: scale {choice.scale} (largest {choice.largest}); "
+              f"{'error' if choice.readout else 'agreement'} at {tried}")
+    write_json(args.json, {"netx": str(args.out), "dt": imported.dt, "inputs": source, **asdict(result),
+                           "scales": [asdict(choice) for choice in choices]})
     engine = "Norse" if result.engine == "Norse" else "neurodeploy's float reference"
     print(f"float graph ({engine}) against the NetX network (golden model): {result.samples} sample(s) x "
           f"{result.steps} steps of {source}")

@@ -28,11 +28,10 @@ from neurodeploy.compare.caveats import layer_caveats, silent_layers
 from neurodeploy.compare.nir_reference import run_reference
 from neurodeploy.export.nir_import import ImportedLayer
 from neurodeploy.export.nir_walk import flat
-from neurodeploy.limits import Limits
 from neurodeploy.loihi.order import whc_to_chw
 from neurodeploy.loihi.timing import arrival, drain
 from neurodeploy.netx import Network, NetxError
-from neurodeploy.simulate.golden import GoldenModel, run_bytes
+from neurodeploy.simulate.golden import GoldenModel, GoldenRun, run_bytes
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,6 @@ def agreement_bytes(input_size: int, sizes: list[int], samples: int, steps: int)
     columns = steps + drain(len(sizes), False)
     entries_in, entries_out = samples * input_size * columns, samples * sum(sizes) * columns
     return 6 * entries_in + 13 * entries_out + run_bytes(input_size, sizes, samples, columns, record_state=True)
-
-
-def check_agreement_memory(input_size: int, sizes: list[int], samples: int, steps: int, limits: Limits) -> None:
-    """``LimitError`` (naming --max-memory) unless ``agreement_bytes`` fits ``limits``."""
-    limits.check_memory(agreement_bytes(input_size, sizes, samples, steps),
-                        f"the comparison ({samples} samples x {steps} steps, the float graph in Norse and the NetX "
-                        "network in the golden model)")
 
 
 def run_norse(graph: nir.NIRGraph, x: np.ndarray, dt: float, nodes: list[str]) -> list[np.ndarray]:
@@ -140,11 +132,26 @@ def norse_gaps(graph: nir.NIRGraph) -> list[str]:
     return gaps
 
 
-def float_agreement(graph: nir.NIRGraph, dt: float | None, network: Network, layers: list[ImportedLayer],
-                    spikes: np.ndarray, source: str = "graph") -> Agreement:
-    """Compare ``graph`` run in float (Norse or our reference) with ``network`` (the NetX
-    network made from it, one layer per ``ImportedLayer``) in the golden model, on spikes
-    [N, n_in, T] (binary, NIR's (C, H, W) order flattened)."""
+@dataclass(frozen=True)
+class FloatRun:
+    """The float graph run once on the comparison's inputs: ``inputs`` [N, n_in, C] (the
+    spikes, NIR's order, then ``drain`` silent columns: C columns in all), ``values`` per
+    layer [N, n_l, C] (its spikes, or a readout's voltage; NIR's neuron order, the float
+    graph's own steps), ``steps`` T, ``notes`` (why our reference ran, if it did) and
+    ``engine`` ("Norse" or "reference")."""
+
+    inputs: np.ndarray
+    values: tuple[np.ndarray, ...]
+    steps: int
+    notes: tuple[str, ...]
+    engine: str
+
+
+def run_float(graph: nir.NIRGraph, dt: float | None, network: Network, layers: list[ImportedLayer],
+              spikes: np.ndarray, source: str = "graph") -> FloatRun:
+    """Run ``graph`` in float (Norse, or our reference where Norse 1.1 cannot) on spikes
+    [N, n_in, T] (binary, NIR's (C, H, W) order flattened) for the columns the golden
+    model runs ``network`` (the NetX network made from it, one layer per ``ImportedLayer``)."""
     samples, inputs, steps = spikes.shape
     columns = steps + drain(len(network.layers), network.starts_with_input)
     padded = np.concatenate([spikes, np.zeros((samples, inputs, columns - steps), spikes.dtype)], axis=-1)
@@ -154,41 +161,59 @@ def float_agreement(graph: nir.NIRGraph, dt: float | None, network: Network, lay
     if gaps:
         flat_graph = flat(graph, source)
         stored = tuple(int(v) for v in np.asarray(next(iter(flat_graph.nodes[flat_graph.input].input_type.values()))))
-        floats = run_reference(flat_graph, padded.reshape(samples, *stored, columns), dt, names)
-        notes = [f"the float graph ran in neurodeploy's float reference (compare/nir_reference.py), not Norse 1.1, "
-                 f"which lacks: {', '.join(gaps)}"]
+        values = run_reference(flat_graph, padded.reshape(samples, *stored, columns), dt, names)
+        notes = (f"the float graph ran in neurodeploy's float reference (compare/nir_reference.py), not Norse 1.1, "
+                 f"which lacks: {', '.join(gaps)}",)
     else:
-        floats = run_norse(graph, padded.reshape(samples, *input_shape, columns), dt, names)
-        notes = []
-    readout = any(not layer.spiking for layer in layers)
-    golden_run = GoldenModel(network).run(network.to_lava_order(padded.astype(np.uint8)), record_state=readout)
-    results, values = [], []
-    for index, (ours, layer, imported) in enumerate(zip(floats, network.layers, layers)):
-        reorder = whc_to_chw(layer.lava_shape) if len(layer.lava_shape) == 3 else slice(None)
-        shift = arrival(index, network.starts_with_input)
-        fixed = (golden_run.state[index]["v"].astype(np.float64) / (64 * imported.scale) if not imported.spiking
-                 else golden_run.spikes[index].astype(np.float64))[:, reorder]
-        aligned = np.zeros(fixed.shape)
-        aligned[..., shift:] = ours[..., : columns - shift]
-        values.append((fixed, aligned))
-        if imported.spiking:
-            results.append(LayerAgreement(node=imported.name, neurons=fixed.shape[1],
-                                          spikes_float=int((aligned != 0).sum()), spikes_fixed=int(fixed.sum()),
-                                          agreement=float(((fixed != 0) == (aligned != 0)).mean())))
-        else:
-            scale = float(np.abs(aligned).max())
-            rms = float(np.sqrt(np.mean(aligned ** 2)))
-            difference = float(np.sqrt(np.mean((fixed - aligned) ** 2)))
-            results.append(LayerAgreement(node=imported.name, neurons=fixed.shape[1], spikes_float=0, spikes_fixed=0,
-                                          agreement=float((np.abs(fixed - aligned) <= 0.01 * scale).mean()),
-                                          readout=True, error=difference / rms if rms else float(difference > 0)))
-    classes = [side.sum(axis=-1).argmax(axis=-1) for side in values[-1]]
-    spiking = [(fixed != 0, aligned != 0) for (fixed, aligned), layer in zip(values, layers) if layer.spiking]
+        values = run_norse(graph, padded.reshape(samples, *input_shape, columns), dt, names)
+        notes = ()
+    return FloatRun(padded, tuple(values), steps, notes, "reference" if gaps else "Norse")
+
+
+def golden_run(network: Network, run: FloatRun, record_state: bool) -> GoldenRun:
+    """``network`` (the first layers of the imported network, or all of them) in the golden
+    model on ``run``'s inputs; ``record_state``: keep the voltages (for a readout)."""
+    return GoldenModel(network).run(network.to_lava_order(run.inputs.astype(np.uint8)), record_state=record_state)
+
+
+def compare_layer(index: int, network: Network, imported: ImportedLayer, golden: GoldenRun,
+                  run: FloatRun) -> tuple[LayerAgreement, np.ndarray, np.ndarray]:
+    """Layer ``index`` of ``network`` (made from ``imported``) in ``golden`` against the float
+    graph's (``run``): its ``LayerAgreement`` and both sides [N, n, C] in NIR's order, the
+    float side moved to the golden model's columns (module docstring)."""
+    layer = network.layers[index]
+    columns = run.inputs.shape[-1]
+    reorder = whc_to_chw(layer.lava_shape) if len(layer.lava_shape) == 3 else slice(None)
+    shift = arrival(index, network.starts_with_input)
+    fixed = (golden.state[index]["v"].astype(np.float64) / (64 * imported.scale) if not imported.spiking
+             else golden.spikes[index].astype(np.float64))[:, reorder]
+    aligned = np.zeros(fixed.shape)
+    aligned[..., shift:] = run.values[index][..., : columns - shift]
+    if imported.spiking:
+        return LayerAgreement(node=imported.name, neurons=fixed.shape[1], spikes_float=int((aligned != 0).sum()),
+                              spikes_fixed=int(fixed.sum()),
+                              agreement=float(((fixed != 0) == (aligned != 0)).mean())), fixed, aligned
+    scale = float(np.abs(aligned).max())
+    rms = float(np.sqrt(np.mean(aligned ** 2)))
+    difference = float(np.sqrt(np.mean((fixed - aligned) ** 2)))
+    return LayerAgreement(node=imported.name, neurons=fixed.shape[1], spikes_float=0, spikes_fixed=0,
+                          agreement=float((np.abs(fixed - aligned) <= 0.01 * scale).mean()), readout=True,
+                          error=difference / rms if rms else float(difference > 0)), fixed, aligned
+
+
+def float_agreement(run: FloatRun, network: Network, layers: list[ImportedLayer]) -> Agreement:
+    """Compare the float graph (``run``, from ``run_float``) with ``network`` (the NetX
+    network made from it, one layer per ``ImportedLayer``) in the golden model."""
+    golden = golden_run(network, run, any(not layer.spiking for layer in layers))
+    compared = [compare_layer(index, network, imported, golden, run) for index, imported in enumerate(layers)]
+    samples = run.inputs.shape[0]
+    classes = [side.sum(axis=-1).argmax(axis=-1) for side in compared[-1][1:]]
+    spiking = [(fixed != 0, aligned != 0) for (_, fixed, aligned), layer in zip(compared, layers) if layer.spiking]
     silent = layer_caveats("float and fixed", silent_layers([pair[0] for pair in spiking], [pair[1] for pair in spiking]),
                            samples) if spiking else []
-    return Agreement(samples=samples, steps=steps, layers=tuple(results),
-                     class_agreement=float((classes[0] == classes[1]).mean()), notes=tuple(silent + notes),
-                     engine="reference" if gaps else "Norse")
+    return Agreement(samples=samples, steps=run.steps, layers=tuple(result for result, _, _ in compared),
+                     class_agreement=float((classes[0] == classes[1]).mean()), notes=tuple(silent) + run.notes,
+                     engine=run.engine)
 
 
 def _norse_form(graph: nir.NIRGraph) -> nir.NIRGraph:

@@ -24,9 +24,11 @@ filter, which Loihi's bias (added to the voltage) cannot express: with di = 1
 current settles to, and the first ~1 / di steps after a reset differ
 (``ImportedLayer.notes`` says so). Spikes do not change when a neuron's
 voltage is scaled, so each row is divided by its threshold; then the layer's
-scale S = vThMant (an integer, the largest that keeps every weight,
-feedforward and recurrent, within 8 bits, at most 2^17 - 1: the finest
-rounding of weights and biases relative to the threshold) gives weights
+scale S = vThMant (an integer: here the largest that keeps every weight,
+feedforward and recurrent, within 8 bits, at most 2^17 - 1, the finest
+rounding of weights and biases relative to the threshold; ``ImportedLayer.at_scale``
+requantizes at one of its halvings, ``ImportedLayer.scales``, which
+``compare.nir_scale`` chooses among by measuring) gives weights
 ``2 round(S W' / (2 theta))`` (even, in [-254, 254], as SLAYER's quantizer
 makes them), bias mantissas ``round(S b / theta)``, ``iDecay = round(4096
 di)`` and ``vDecay = round(4096 dv)``. A readout (no threshold) has theta = 1,
@@ -48,7 +50,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -73,6 +75,7 @@ from neurodeploy.netx.probe import probe_hdf5
 VTH_MAX = (STATE_LIMIT >> VTH_SHIFT) - 1  # vThMant << 6 must stay below the 24-bit state limit
 READOUT_VTH = 1 << 17                      # vThMant << 6 = 2^23, above the saturated voltage: never reached (netx's own)
 BIAS_LIMIT = 1 << 15                       # Lava wraps bias mantissas to 16 bits
+HALVINGS = 3  # candidate scales: the largest that fits, then halved up to 3 times (weights keep >= 5 of 8 bits)
 IMPORTED = tuple(sorted(cls.__name__ for cls in (*NEURONS, *WEIGHT_TYPES, *PRE_TYPES)))
 NIR_TYPES = frozenset(name for name in nir.ir.__all__ if name != "NIRNode" and isinstance(getattr(nir.ir, name), type)
                       and issubclass(getattr(nir.ir, name), nir.NIRNode))  # the node types nir's reader builds
@@ -85,18 +88,53 @@ class ImportedLayer:
     ``LayerNodes``), ``scale`` S (NetX integers per threshold, or per NIR voltage unit for
     a readout: a spiking layer's vThMant), ``spiking`` (False: a readout, whose voltage is
     read and whose threshold is never reached), ``notes`` (what was approximated, one line
-    each)."""
+    each). To quantize it again at another scale (``at_scale``): ``weights`` (float, in
+    thresholds: the feedforward one, then any recurrent [out, out]), ``bias`` (float, in
+    thresholds, per weight row), ``largest`` (the largest S that keeps every weight within
+    8 bits) and ``where`` (its nodes, for messages)."""
 
     layer: DenseLayer | ConvLayer
     nodes: LayerNodes
     scale: int
     spiking: bool = True
     notes: tuple[str, ...] = ()
+    weights: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+    bias: np.ndarray | None = field(default=None, repr=False, compare=False)
+    largest: int = 0
+    where: str = ""
 
     @property
     def name(self) -> str:
         """The node its output is read from: its neuron node, or its last synapse node."""
         return self.nodes.neuron if self.nodes.neuron is not None else self.nodes.synapse[-1]
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """The scales worth trying, largest first: ``largest`` halved 0 .. ``HALVINGS`` times
+        (floored, distinct), those at which some weight stays nonzero. Each halving gives the
+        24-bit current and voltage one more bit of headroom (a layer of many inputs at the
+        largest scale can saturate them) and costs every weight and bias one bit of
+        resolution; after 3 the largest weight is about 31 of 254, 5 bits."""
+        largest = float(max(np.abs(weight).max() for weight in self.weights))
+        candidates = dict.fromkeys(self.largest >> k for k in range(HALVINGS + 1))
+        return tuple(scale for scale in candidates if scale >= 1 and largest * scale > 1)  # 2 rint(x / 2) != 0
+
+    def at_scale(self, scale: int) -> "ImportedLayer":
+        """This layer quantized at ``scale`` (weights ``2 round(S w / 2)``, bias mantissas
+        ``round(S b)``, a spiking layer's vThMant S); ``scale`` at most ``largest``."""
+        if not 1 <= scale <= self.largest:
+            raise ValueError(f"{self.where}: scale {scale} is outside 1 .. {self.largest}")
+        w_ints, b_int = _quantize(list(self.weights), self.bias, self.spiking, scale, self.where)
+        changes: dict = {"weight": w_ints[0], "bias": b_int if np.any(b_int) else None}
+        if self.spiking:
+            changes["neuron"] = dataclasses.replace(self.layer.neuron, v_th_mant=scale)
+        if len(w_ints) > 1:
+            changes["weight_rec"] = w_ints[1]
+        try:
+            layer = dataclasses.replace(self.layer, **changes)
+        except NetxError as err:
+            raise NirImportError(f"{self.where}: {err}") from err
+        return dataclasses.replace(self, layer=layer, scale=scale)
 
 
 def _nir_says(err: Exception) -> str:
@@ -226,13 +264,9 @@ def graph_dt(graph: nir.NIRGraph, dt: float | None, source: str) -> float | None
     return value
 
 
-def _quantize(weights: list[np.ndarray], bias: np.ndarray, spiking: bool,
-              where: str) -> tuple[list[np.ndarray], np.ndarray, int]:
-    """(even integer weights, bias mantissas, scale S) of threshold-normalised ``weights``
-    (the feedforward [out, ...] and any recurrent [out, out], sharing their neurons) and
-    ``bias`` [out or size], all finite. S is the largest integer that keeps every weight
-    within 8 bits, at most ``VTH_MAX`` (for a spiking layer S is vThMant). Every limit is
-    checked in float before a cast to int64 (which would make NaN INT64_MIN)."""
+def _largest_scale(weights: list[np.ndarray], where: str) -> int:
+    """The largest integer S that keeps every one of the threshold-normalised ``weights``
+    (finite) within 8 bits (|S w| <= 254), at most ``VTH_MAX``."""
     largest = max(float(np.abs(weight).max()) for weight in weights)
     if largest == 0:
         raise NirImportError(f"{where}: every weight is 0 (netx cannot load an all-zero weight matrix)")
@@ -240,17 +274,28 @@ def _quantize(weights: list[np.ndarray], bias: np.ndarray, spiking: bool,
     if scale < 1:
         raise NirImportError(f"{where}: a weight is {largest:.4g} times the threshold; Loihi's 8-bit weights "
                              f"reach at most {WEIGHT_MAX} times vThMant >= 1")
+    return scale
+
+
+def _quantize(weights: list[np.ndarray], bias: np.ndarray, spiking: bool, scale: int,
+              where: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """(even integer weights, bias mantissas) of threshold-normalised ``weights`` (the
+    feedforward [out, ...] and any recurrent [out, out], sharing their neurons) and
+    ``bias`` [out or size], all finite, at ``scale`` S (at most ``_largest_scale``; for a
+    spiking layer S is vThMant). Every limit is checked in float before a cast to int64
+    (which would make NaN INT64_MIN)."""
     integers_ = [2 * np.rint(weight * scale / 2).astype(np.int64) for weight in weights]
-    if not np.any(integers_[0]) and not any(np.any(weight) for weight in integers_[1:]):
-        raise NirImportError(f"{where}: every weight rounds to 0 (the largest is {largest:.4g} times the threshold, "
-                             f"below 1 / {VTH_MAX}, the finest step at the largest vThMant)")
+    if not any(np.any(weight) for weight in integers_):
+        largest = max(float(np.abs(weight).max()) for weight in weights)
+        raise NirImportError(f"{where}: every weight rounds to 0 at scale {scale} (the largest is {largest:.4g} "
+                             f"times the threshold; the finest step at the largest vThMant is 1 / {VTH_MAX})")
     scaled = bias * scale
     if not np.all(np.abs(scaled) < BIAS_LIMIT - 0.5):
         unit = "thresholds" if spiking else "units"
         raise NirImportError(f"{where}: a voltage bias (v_leak dt / tau_mem, plus the weight node's bias) of "
                              f"{float(np.abs(bias).max()):.4g} {unit} needs a mantissa beyond Loihi's 16 bits at "
                              f"scale {scale}")
-    return integers_, np.rint(scaled).astype(np.int64), scale
+    return integers_, np.rint(scaled).astype(np.int64)
 
 
 def _layer(nodes: LayerNodes, graph: FlatGraph, shape: tuple[int, ...], dt: float | None,
@@ -301,7 +346,8 @@ def _layer(nodes: LayerNodes, graph: FlatGraph, shape: tuple[int, ...], dt: floa
     weights = [finite(synapse.weight * row_gain.reshape(rows), "a weight in thresholds", where)]
     if recurrent is not None:
         weights.append(finite(recurrent.weight * row_gain.reshape(-1, 1), "a recurrent weight in thresholds", where))
-    w_ints, b_int, scale = _quantize(weights, row_bias, spiking, where)
+    scale = _largest_scale(weights, where)
+    w_ints, b_int = _quantize(weights, row_bias, spiking, scale, where)
     cuba = CubaNeuron(v_th_mant=scale if spiking else READOUT_VTH, i_decay=_decay(terms.di), v_decay=_decay(terms.dv))
     bias_arg = b_int if np.any(b_int) else None
     try:
@@ -317,7 +363,7 @@ def _layer(nodes: LayerNodes, graph: FlatGraph, shape: tuple[int, ...], dt: floa
             layer = DenseLayer(w_ints[0], cuba, bias=bias_arg, delay=synapse.delay, flatten_input=synapse.flatten)
     except NetxError as err:  # the records' own checks, which name no file
         raise NirImportError(f"{where}: {err}") from err
-    return ImportedLayer(layer, nodes, scale, spiking, notes), synapse.out_shape
+    return ImportedLayer(layer, nodes, scale, spiking, notes, tuple(weights), row_bias, scale, where), synapse.out_shape
 
 
 def _decay(fraction: float) -> int:
@@ -363,6 +409,23 @@ class NirImport:
     source: str
     notes: tuple[str, ...] = ()
 
+    @property
+    def conv_input(self) -> tuple[int, int, int] | None:
+        """NetX's (C, H, W) input of a conv layer 0 (a Conv1d's (C, N) is (C, 1, N)); None
+        for a dense layer 0."""
+        if not isinstance(self.layers[0].layer, ConvLayer):
+            return None
+        shape = self.input_shape
+        return shape if len(shape) == 3 else (shape[0], 1, shape[-1])  # type: ignore[return-value]
+
+    def network(self, layers: tuple[ImportedLayer, ...] | None = None) -> Network:
+        """``layers`` (default: all of this import's) as a NetX network in memory, without
+        writing it: the records ``written`` writes and reads back."""
+        chosen = self.layers if layers is None else layers
+        shape = self.conv_input
+        return Network(tuple(imported.layer for imported in chosen),
+                       input_shape=None if shape is None else tuple(reversed(shape)))
+
     @contextlib.contextmanager
     def written(self, out: Path) -> Iterator[Network]:
         """Write the layers as NetX to a temporary file beside ``out``, read it back with
@@ -372,14 +435,10 @@ class NirImport:
         is removed. A network that does not read back is a ``NirImportError`` naming
         ``out`` and the graph."""
         out = Path(out)
-        conv_input = None
-        if isinstance(self.layers[0].layer, ConvLayer):  # a Conv1d's (C, N) is (C, 1, N)
-            conv_input = self.input_shape if len(self.input_shape) == 3 else (self.input_shape[0], 1,
-                                                                              self.input_shape[-1])
         with atomic_path(out) as tmp:
             write_netx(tmp, [imported.layer for imported in self.layers])
             try:
-                network = read_netx(tmp, input_shape=conv_input)
+                network = read_netx(tmp, input_shape=self.conv_input)
             except NetxError as err:
                 reason = str(err).replace(str(tmp), str(out))
                 raise NirImportError(f"{out}: not written: the NetX network made from {self.source} does not read "
