@@ -410,6 +410,48 @@ def test_norse_export_imports(tmp_path, capsys, kind, types, kinds, floors):
         assert result["layers"][1]["readout"] and result["layers"][1]["error"] <= 0.06, result["layers"][1]
 
 
+def exporter_graph(tmp_path: Path, name: str) -> tuple[Path, tuple[str, ...], tuple[int, ...] | None]:
+    """(graph file, import options, NetX input shape for verify) of each exporter's graph."""
+    if name in PUBLISHED or name == "braille_noDelay_bias_zero_subgraph.nir":
+        return GRAPHS / name, ("--dt", "1e-4") if "braille" in name else (), (2, 34, 34) if "cnn" in name else None
+    if name == "sinabs":
+        return sinabs_graph(tmp_path), (), (2, 16, 16)
+    if name.startswith("snntorch"):
+        return rsynaptic_graphs(tmp_path)[name.endswith("nested")], ("--dt", "1e-4"), None
+    if name == "rockpool":
+        return rockpool_graph(tmp_path), ("--dt", "1e-3"), None
+    kind = name.split()[-1]
+    return norse_graph(tmp_path, kind), ("--dt", str(NORSE_IMPORT_DT)), (2, 8, 8) if kind == "conv" else None
+
+
+# graph: (input rate, layers silent by design): a readout's threshold (2^17) is never reached
+EXPORTERS = {"cnn_sinabs.nir": (0.2, ()), "sinabs": (0.2, ()), "snntorch RSynaptic": (0.2, ()),
+             "snntorch RSynaptic nested": (0.2, ()), "rockpool": (0.2, ()),
+             "braille_noDelay_noBias_subtract.nir": (0.2, ()), "braille_noDelay_bias_zero.nir": (0.2, ()),
+             "braille_noDelay_bias_zero_subgraph.nir": (0.2, ()), "norse dense": (0.2, (1,)), "norse conv": (0.2, ())}
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.parametrize("name", list(EXPORTERS))
+def test_every_exporters_graph_is_bit_exact_in_lava(tmp_path, capsys, name):
+    """Each graph an exporter wrote (the published ones as published), imported with its
+    scales chosen, runs in Lava exactly as in the golden model, every spiking layer sending
+    spikes (a readout never does: its voltage is what is read)."""
+    from neurodeploy.api import verify
+
+    path, options, shape = exporter_graph(tmp_path, name)
+    rate, silent = EXPORTERS[name]
+    out = tmp_path / "net.net"
+    code, _, err, _ = import_cli(path, out, *options, "--samples", "2", "--steps", "8", capsys=capsys)
+    assert code == 0, err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = verify(out, random_rate=rate, steps=12, samples=2, input_shape=shape)
+    assert result.equivalent and result.compared_entries > 0, (name, result.to_dict())
+    assert result.silent_layers == silent, (name, result.to_dict()["silent_layers"])
+
+
 @pytest.mark.slow
 @pytest.mark.lava
 def test_imported_networks_are_bit_exact_in_lava(tmp_path, capsys):
