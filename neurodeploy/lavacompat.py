@@ -156,6 +156,7 @@ _NAMES = {
     "Loihi2SimCfg": ("lava.magma.core.run_configs", "Loihi2SimCfg"),
     "LoihiProtocol": ("lava.magma.core.sync.protocols.loihi_protocol", "LoihiProtocol"),
     "SourceRingBuffer": ("lava.proc.io.source", "RingBuffer"),
+    "Monitor": ("lava.proc.monitor.process", "Monitor"),
 }
 
 

@@ -15,6 +15,7 @@ import torch
 from neurodeploy.cli import main
 from neurodeploy.export.nir_params import NirImportError
 from neurodeploy.export.nir_synapse import fold
+from neurodeploy.limits import Limits
 from neurodeploy.netx import read_netx
 
 GRAPHS = Path(__file__).resolve().parent / "nir_graphs"
@@ -471,3 +472,36 @@ def test_imported_networks_are_bit_exact_in_lava(tmp_path, capsys):
             warnings.simplefilter("ignore")
             result = verify(out, random_rate=0.2, steps=20, samples=2, input_shape=shape)
         assert result.equivalent and result.compared_entries > 0, (path, result.to_dict())
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.parametrize("case", ["norse dense", "LI"])
+def test_a_readouts_voltage_is_lavas_at_every_step(tmp_path, capsys, case):
+    """A readout sends no message, so verify compares nothing of it; its voltage, what is
+    read out, is compared here: the golden model's v against the v Lava's Monitor reads
+    after every step, for every neuron of the readout, over a stream of two samples."""
+    from neurodeploy.simulate.golden import GoldenModel
+    from neurodeploy.simulate.harness import run_lava
+    from neurodeploy.simulate.inputs import random_spikes
+    from neurodeploy.simulate.stimulus import Stimulus
+
+    if case == "LI":
+        made, options = kinds_graph("LI")
+        path = _written(tmp_path / "li.nir", made)
+    else:
+        path, options, _ = exporter_graph(tmp_path, case)
+    out = tmp_path / "readout.net"
+    code, _, err, result = import_cli(path, out, *options, "--samples", "2", "--steps", "8", capsys=capsys)
+    assert code == 0, err
+    network = read_netx(out)
+    readouts = [index for index, layer in enumerate(result["layers"]) if layer["readout"]]
+    assert readouts, result["layers"]
+    steps = 12
+    stimulus = Stimulus(random_spikes(2, int(np.prod(network.input_shape)), steps, 0.2, 0, Limits()), None, steps)
+    golden = GoldenModel(network).run_stream(stimulus, record_state=True)
+    lava = run_lava(network, stimulus, voltages=readouts)
+    for index in readouts:
+        ours = golden.state[index]["v"][0].astype(np.int64)
+        assert np.count_nonzero(ours) > ours.size // 4, "a readout whose voltage is mostly zero compares little"
+        np.testing.assert_array_equal(lava.voltages[index], ours, err_msg=f"{case}: readout layer {index}")

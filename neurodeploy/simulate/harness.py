@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from neurodeploy.lavacompat import Loihi2SimCfg, RunSteps, SourceRingBuffer, netx
+from neurodeploy.lavacompat import Loihi2SimCfg, Monitor, RunSteps, SourceRingBuffer, netx
 from neurodeploy.loihi.timing import drain, reset_offset
 from neurodeploy.netx import Network
 from neurodeploy.netx.base import Layer
@@ -57,11 +57,13 @@ class Probe:
 @dataclass(frozen=True)
 class LavaRun:
     """Messages per recorded layer, [n_l, length] (uint8 spikes or int32 graded values);
-    wall seconds of the whole run."""
+    wall seconds of the whole run; the voltages asked for, int64 [n_l, length] per layer
+    (``v`` after each step, read by Lava's ``Monitor``)."""
 
     spikes: dict[int, np.ndarray]
     seconds: float
     probe: Probe | None = None
+    voltages: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _schedule(length: int, steps: int, bias: np.ndarray | None, stops: Sequence[int]) -> list[tuple[int, int, np.ndarray | None]]:
@@ -97,6 +99,7 @@ def run_lava(
     sparse: bool = False,
     probe: tuple[int, int, int] | None = None,
     reset_interval: int | None = None,
+    voltages: Sequence[int] = (),
 ) -> LavaRun:
     """Run ``stimulus`` through ``network``'s file in Lava ``fixed_pt`` as one stream.
 
@@ -111,7 +114,9 @@ def run_lava(
     all). sparse: Lava ``Sparse`` synapses for dense layers
     (``sparse_fc_layer``). probe: (layer, neuron, column) whose state
     variables to read around that column. reset_interval: netx's (default T, once per
-    sample).
+    sample). voltages: layers whose neurons' ``v`` (a readout's output, which sends no
+    message) to record at every column, each by a Lava ``Monitor`` (one more process
+    per layer, not in ``lava_process_count``: the tests use it, no command does).
     """
     drain_steps = drain(len(network.layers), network.starts_with_input)
     length = stimulus.stream_length(drain_steps)
@@ -140,6 +145,10 @@ def run_lava(
         recorder, read = _recorder(network.layers[index], length)
         (out.flatten() if len(out.shape) > 1 else out).connect(recorder.a_in)
         recorders[index] = (recorder, read)
+    monitors = {}
+    for index in voltages:
+        monitors[index] = Monitor()
+        monitors[index].probe(net.layers[index].neuron.v, length)
     stops = [] if probe is None else [probe[2], probe[2] + 1]
     state: dict[int, dict[str, int]] = {}
     schedule = _schedule(length, steps, stimulus.bias, stops)
@@ -157,9 +166,18 @@ def run_lava(
                 state[stop] = {name: int(getattr(neuron, name).get().reshape(-1)[probe[1]])
                                for name in network.layers[probe[0]].neuron.state_names}
         recorded = {i: read(r) for i, (r, read) in recorders.items()}
+        voltage = {i: _monitored(monitor, length) for i, monitor in monitors.items()}
     found = None
     if probe is not None:
         layer, neuron, column = probe
         names = network.layers[layer].neuron.state_names
         found = Probe(layer, neuron, column, state[column + 1], state.get(column, dict.fromkeys(names, 0)))
-    return LavaRun(recorded, time.perf_counter() - start, found)
+    return LavaRun(recorded, time.perf_counter() - start, found, voltage)
+
+
+def _monitored(monitor: object, length: int) -> np.ndarray:
+    """The one Var a ``Monitor`` recorded, [length, *shape] floats of integers, as int64
+    [n, length] (Lava's flat neuron order)."""
+    (recorded,) = monitor.get_data().values()
+    (values,) = recorded.values()
+    return np.asarray(values).reshape(length, -1).T.astype(np.int64)
