@@ -231,6 +231,7 @@ def test_an_integrator_followed_by_threshold_and_a_recurrent_conv_are_refused(tm
                   "output": nir.Output(output_type=np.array([3]))})
     code, _, err, _ = import_cli(_written(tmp_path / "g.nir", made), tmp_path / "x.net", capsys=capsys)
     assert code == 2 and "node 'th'" in err and len(err.strip().splitlines()) == 1, err
+    assert "do not reset when it fires, while a Loihi neuron resets at its spike" in err
 
 
 def sinabs_graph(tmp_path: Path) -> Path:

@@ -305,8 +305,11 @@ def _layer(nodes: LayerNodes, graph: FlatGraph, shape: tuple[int, ...], dt: floa
     several make, the nodes."""
     neuron = graph.nodes[nodes.neuron] if nodes.neuron is not None else None
     if not any(isinstance(graph.nodes[name], WEIGHT_TYPES) for name in nodes.synapse) and neuron is not None:
-        raise NirImportError(f"{source}: node '{nodes.neuron}' ({type(neuron).__name__}) has no Linear, Affine or "
-                             "Conv2d before it; each imported layer is a weight node then a neuron node")
+        why = (" (a Threshold on a neuron's voltage would make that neuron spike, but NIR's neurons before it do not "
+               "reset when it fires, while a Loihi neuron resets at its spike)" if isinstance(neuron, nir.Threshold)
+               else "")
+        raise NirImportError(f"{source}: node '{nodes.neuron}' ({type(neuron).__name__}) has no Linear, Affine, "
+                             f"Conv1d or Conv2d before it: each NetX layer is a synapse into neurons{why}")
     synapse = fold(nodes.synapse, graph.nodes, shape, dt, source)
     names = (*nodes.synapse, *([nodes.neuron] if nodes.neuron else []))
     where = f"{source}: node {' -> '.join(repr(name) for name in names)}"
