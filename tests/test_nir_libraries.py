@@ -219,7 +219,7 @@ def test_import_refusals_name_the_node_and_write_nothing(tmp_path, capsys):
                            edges=[("input", "lif"), ("lif", "output")], metadata={"dt": 1e-4})
     nir.write(tmp_path / "noweight.nir", skipped)
     code, _, err = import_cli(tmp_path / "noweight.nir", tmp_path / "x.net", capsys=capsys)
-    assert code == 2 and "node 'lif' (CubaLIF) has no Linear, Affine or Conv2d before it" in err, err
+    assert code == 2 and "node 'lif' (CubaLIF) has no Linear, Affine, Conv1d or Conv2d before it" in err, err
     np.save(tmp_path / "wrong.npy", np.zeros((2, 7, 4), np.uint8))  # 7 inputs for a graph of 5
     code, _, err = import_cli(tmp_path / "g.nir", tmp_path / "x.net", "--spikes", str(tmp_path / "wrong.npy"),
                               capsys=capsys)
