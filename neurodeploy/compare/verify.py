@@ -20,13 +20,12 @@ from neurodeploy.compare.equivalence import Equivalence, compare_recordings, exa
 from neurodeploy.compare.recorded import read_reference
 from neurodeploy.compare.synops import network_synops
 from neurodeploy.compare.verification import Divergence, Timing, Verification, VerifiedLayer
-from neurodeploy.netx import Network, network_warnings, read_netx
-from neurodeploy.netx.probe import probe_hdf5
+from neurodeploy.netx import Network
 from neurodeploy.limits import Limits
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
 from neurodeploy.simulate.harness import lava_process_count, run_lava
 from neurodeploy.simulate.input_options import (InputOptionError, InputOptions, check_at_least_one,
-                                                check_input_shape, make_stimulus)
+                                                network_and_stimulus)
 from neurodeploy.simulate.stimulus import Stimulus
 from neurodeploy.loihi.timing import arrival, drain, owners
 
@@ -171,23 +170,16 @@ def verify_file(path: str | Path, options: InputOptions, num_layers: int | None 
     ``options`` name no input, or for ``num_layers``, ``batch_size``, ``reset_interval``
     or ``layers`` (``LAYER_CHOICES``) out of range; ``recorded.ReferenceError`` for a
     reference that does not fit the network, the input or the run."""
-    check_at_least_one("--num-layers", num_layers)
     check_at_least_one("--batch-size", batch_size)
     check_at_least_one("--reset-interval", reset_interval)
     if reference is not None and batch_size is not None:
         raise InputOptionError("--batch-size does not apply with --reference: a recording is one stream")
     if layers not in LAYER_CHOICES:
         raise InputOptionError(f"--layers {layers!r} is not one of: {', '.join(LAYER_CHOICES)}")
-    if not options.given:
-        raise InputOptionError("give an input (--spikes, --events, --bias or --random-rate)")
     limits = limits or Limits()
-    probe_hdf5(path)
-    network = read_netx(path, num_layers, input_shape)
-    check_input_shape(network, input_shape)
-    for line in network_warnings(network):
-        warn(line)
-    stimulus = make_stimulus(options, network, limits, lambda n, t: check_verify_memory(
-        network, min(n, batch_size or n), t, limits), warn)
+    network, stimulus = network_and_stimulus(
+        path, options, num_layers, input_shape, limits,
+        lambda net, n, t: check_verify_memory(net, min(n, batch_size or n), t, limits), warn)
     if reference is not None:
         given = tuple(Path(item) for item in (options.spikes, options.events, options.bias) if item is not None)
         found = read_reference(reference, network, stimulus, reset_interval, given)

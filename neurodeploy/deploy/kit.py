@@ -31,10 +31,9 @@ import numpy as np
 from neurodeploy.fileio import PathError, file_digest
 from neurodeploy.limits import Limits
 from neurodeploy.loihi.timing import drain, reset_offset
-from neurodeploy.netx import Network, network_warnings, read_netx
-from neurodeploy.netx.probe import probe_hdf5
-from neurodeploy.simulate.input_options import InputOptionError, InputOptions, check_at_least_one, check_input_shape, \
-    make_stimulus
+from neurodeploy.netx import Network
+from neurodeploy.simulate.input_options import (InputOptionError, InputOptions, check_at_least_one,
+                                                network_and_stimulus)
 from neurodeploy.simulate.stimulus import Stimulus
 
 KIT_FORMAT, KIT_VERSION = "neurodeploy-kit", 1
@@ -51,17 +50,9 @@ def kit_for_file(path: str | Path, options: InputOptions, num_layers: int | None
     ``options`` name, read and checked as ``verify`` reads them. ``warn`` gets a line for
     what netx does to the file and for notes on the input. ``InputOptionError`` for no
     input or a bad option; ``NetxError``, ``InputError``, ``LimitError`` as ``verify``."""
-    check_at_least_one("--num-layers", num_layers)
-    if not options.given:
-        raise InputOptionError("give an input (--spikes, --events, --bias or --random-rate)")
     limits = limits or Limits()
-    probe_hdf5(path, limits)
-    network = read_netx(path, num_layers, input_shape, limits=limits)
-    check_input_shape(network, input_shape)
-    for line in network_warnings(network):
-        warn(line)
-    stimulus = make_stimulus(options, network, limits, lambda n, t: check_kit_memory(network, n, t, limits), warn)
-    return network, stimulus
+    return network_and_stimulus(path, options, num_layers, input_shape, limits,
+                                lambda network, n, t: check_kit_memory(network, n, t, limits), warn)
 
 
 def check_kit_memory(network: Network, samples: int, steps: int, limits: Limits) -> None:

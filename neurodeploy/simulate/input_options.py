@@ -14,7 +14,8 @@ from typing import Callable
 import numpy as np
 
 from neurodeploy.limits import Limits
-from neurodeploy.netx import Network
+from neurodeploy.netx import Network, network_warnings, read_netx
+from neurodeploy.netx.probe import probe_hdf5
 from neurodeploy.simulate import inputs
 from neurodeploy.simulate.inputs import InputError
 from neurodeploy.simulate.stimulus import Stimulus
@@ -117,6 +118,26 @@ def make_stimulus(options: InputOptions, network: Network, limits: Limits,
         if options.steps is not None:
             spikes = cycled(spikes, options.steps, options.spikes, limits, warn)
     return Stimulus(spikes=spikes, bias=None, steps=spikes.shape[-1])
+
+
+def network_and_stimulus(path: str | Path, options: InputOptions, num_layers: int | None,
+                         input_shape: tuple[int, int, int] | None, limits: Limits,
+                         check: Callable[[Network, int, int], None],
+                         warn: Callable[[str], None]) -> tuple[Network, Stimulus]:
+    """The NetX file ``path`` (its first ``num_layers`` groups; probed in a child process
+    first) and the input ``options`` name for it, as ``verify`` and ``deploy`` read them.
+    ``warn`` gets a line for what netx does to the file and for notes on the input;
+    ``check(network, samples, steps)`` checks the command's memory before the input is
+    made. ``InputOptionError`` when ``options`` name no input or an option is out of range."""
+    check_at_least_one("--num-layers", num_layers)
+    if not options.given:
+        raise InputOptionError("give an input (--spikes, --events, --bias or --random-rate)")
+    probe_hdf5(path, limits)
+    network = read_netx(path, num_layers, input_shape, limits=limits)
+    check_input_shape(network, input_shape)
+    for line in network_warnings(network):
+        warn(line)
+    return network, make_stimulus(options, network, limits, lambda n, t: check(network, n, t), warn)
 
 
 def cycled(spikes: np.ndarray, steps: int, path: Path, limits: Limits,
