@@ -7,7 +7,7 @@ is compared entry by entry with the golden model's messages of that layer:
 - a recording: column t of the reference is stream column t (lag 0), every
   column compared;
 - a folder's file: column t is stream column t + d, with d the shift in
-  [-(a + 2), a + 2] (a: the layer's arrival) that leaves the fewest differing
+  [-(a + 2), a + 2] (a: the first column compared, below) that leaves the fewest differing
   entries (ties: the most columns compared, then the smallest |d|; shifts that
   compare less than half the columns another compares are not considered),
   reported as the layer's ``lag``. Its columns that fall outside the stream
@@ -31,7 +31,7 @@ import numpy as np
 from neurodeploy.compare.chip_check import chip_check
 from neurodeploy.compare.recorded import Reference, ReferenceError, ReferenceLayer
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.compare.verification import Divergence, Timing, Verification, VerifiedLayer
+from neurodeploy.compare.verification import Divergence, Timing, Verification, VerifiedLayer, states_around
 from neurodeploy.loihi.timing import arrival, owners
 from neurodeploy.netx import Network
 from neurodeploy.simulate.golden import GoldenModel
@@ -81,12 +81,13 @@ def verify_reference(network: Network, stimulus: Stimulus, reference: Reference,
     start = time.perf_counter()
     run = golden.run_stream(stimulus, reset_interval=reset_interval)
     seconds = time.perf_counter() - start
-    messages = [spikes[0] for spikes in run.spikes]
+    messages = [spikes[0] for spikes in run.spikes]  # run.spikes: [1, n_l, L] per layer
+    length = stimulus.stream_length(golden.drain_steps)
     aligned = {ref.layer: (ref, align(messages[ref.layer], ref, _first_column(network, ref.layer)))
                for ref in reference.layers}
     stream = stimulus.stream_spikes(golden.drain_steps)
     inputs = None if stream is None else stream[None]
-    synops = network_synops(network, inputs, [m[None] for m in messages])[0]
+    synops = network_synops(network, inputs, run.spikes)[0]
     first = _first(aligned)
     silent = tuple(layer for layer, (ref, found) in sorted(aligned.items())
                    if not messages[layer][:, found.columns + found.lag].any() and
@@ -98,11 +99,11 @@ def verify_reference(network: Network, stimulus: Stimulus, reference: Reference,
         steps=stimulus.steps,
         batch_size=stimulus.num_samples,
         batches=1,
-        columns=stimulus.stream_length(golden.drain_steps),
+        columns=length,
         sparse_synapses=sparse,
         layers_compared=",".join(str(layer) for layer in sorted(aligned)),
         compared_entries=int(sum(ref.messages.shape[0] * len(found.columns) for ref, found in aligned.values())),
-        exact_samples=_exact_samples(network, stimulus, aligned, len(messages[0][0])),
+        exact_samples=_exact_samples(network, stimulus, aligned, length),
         silent_layers=silent,
         layers=tuple(_layer(network, i, messages[i], int(synops[i]), aligned.get(i))
                      for i in range(len(network.layers))),
@@ -111,8 +112,7 @@ def verify_reference(network: Network, stimulus: Stimulus, reference: Reference,
         timing=Timing(golden_s=seconds, lava_s=0.0),
         against=reference.ran_on,
         unused_references=reference.unused,
-        chip=chip_check(network, inputs, [m[None] for m in messages], sparse, reset_interval or stimulus.steps,
-                        reference.chip),
+        chip=chip_check(network, inputs, run.spikes, sparse, reset_interval or stimulus.steps, reference.chip),
     )
 
 
@@ -168,7 +168,8 @@ def _divergence(network: Network, golden: GoldenModel, stimulus: Stimulus, reset
     """The first divergence with the golden model's state around it."""
     layer, neuron, column = first
     ref, entry = aligned[layer]
-    state = golden.run_stream(stimulus, record_state=True, reset_interval=reset_interval).state[layer]
+    after, before = states_around(
+        golden.run_stream(stimulus, record_state=True, reset_interval=reset_interval).state[layer], neuron, column)
     sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
                           messages[layer].shape[1])
     return Divergence(
@@ -177,10 +178,9 @@ def _divergence(network: Network, golden: GoldenModel, stimulus: Stimulus, reset
         column=column, sample=int(sample[column]), step=int(step[column]),
         message_golden=int(messages[layer][neuron, column]),
         message_lava=int(ref.messages[neuron, column - entry.lag]),
-        state_golden={name: int(values[0, neuron, column]) for name, values in state.items()},
+        state_golden=after,
         state_lava={},
-        state_before_golden={name: int(values[0, neuron, column - 1]) if column else 0
-                             for name, values in state.items()},
+        state_before_golden=before,
         state_before_lava={},
         batch=0,
     )

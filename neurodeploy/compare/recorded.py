@@ -133,7 +133,8 @@ def _read_recording(path: Path, network: Network, stimulus: Stimulus, reset_inte
     if meta.get("num_layers") not in (None, network.group_count):
         raise ReferenceError(f"{path}: recorded with {meta['num_layers']} layer groups, this run reads "
                              f"{network.group_count} (--num-layers)", path)
-    length = stimulus.stream_length(drain(len(network.layers), network.starts_with_input))
+    drain_steps = drain(len(network.layers), network.starts_with_input)
+    length = stimulus.stream_length(drain_steps)
     recorded = (meta.get("samples"), meta.get("steps"), meta.get("columns"))
     if recorded != (stimulus.num_samples, stimulus.steps, length):
         raise ReferenceError(f"{path}: recorded {recorded[0]} sample(s) x {recorded[1]} steps ({recorded[2]} "
@@ -142,7 +143,7 @@ def _read_recording(path: Path, network: Network, stimulus: Stimulus, reset_inte
     if meta.get("reset_interval") != reset_interval:
         raise ReferenceError(f"{path}: recorded with reset interval {meta.get('reset_interval')}, this run uses "
                              f"{reset_interval} (--reset-interval)", path)
-    _check_input(path, arrays, stimulus, length)
+    _check_input(path, arrays, stimulus, drain_steps)
     layers = []
     for key in sorted((key for key in arrays if key.startswith("layer_")), key=lambda key: int(key[6:])):
         index = int(key[6:])
@@ -161,9 +162,10 @@ def _read_recording(path: Path, network: Network, stimulus: Stimulus, reset_inte
     return Reference(path, "recording", tuple(layers), meta=meta, chip=chip)
 
 
-def _check_input(path: Path, arrays: dict[str, np.ndarray], stimulus: Stimulus, length: int) -> None:
-    """``ReferenceError`` unless the recording fed exactly ``stimulus``."""
-    spikes = stimulus.stream_spikes(length - stimulus.num_samples * stimulus.steps)
+def _check_input(path: Path, arrays: dict[str, np.ndarray], stimulus: Stimulus, drain_steps: int) -> None:
+    """``ReferenceError`` unless the recording fed exactly ``stimulus`` (its stream with
+    ``drain_steps`` silent columns)."""
+    spikes = stimulus.stream_spikes(drain_steps)
     for key, ours in (("input_spikes", spikes), ("input_bias", stimulus.bias)):
         theirs = arrays.get(key)
         if (theirs is None) != (ours is None):

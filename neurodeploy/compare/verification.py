@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from neurodeploy.compare.chip_check import ChipFigure
 
 LAVA = "Lava fixed_pt"
@@ -128,3 +130,12 @@ class Verification:
         """The JSON ``neurodeploy verify --json`` writes: these fields, nested dataclasses as
         objects, tuples as lists."""
         return asdict(self)
+
+
+def states_around(state: dict[str, np.ndarray], neuron: int, column: int) -> tuple[dict[str, int], dict[str, int]]:
+    """A neuron's state variables (``GoldenRun.state`` of its layer: [1, n, L] each) after the
+    step of ``column`` and after the step before it (zeros when ``column`` is 0), as
+    ``Divergence.state_golden`` and ``state_before_golden`` hold them."""
+    after = {name: int(values[0, neuron, column]) for name, values in state.items()}
+    before = {name: int(values[0, neuron, column - 1]) if column else 0 for name, values in state.items()}
+    return after, before

@@ -19,7 +19,7 @@ from neurodeploy.compare.caveats import silent_layers
 from neurodeploy.compare.equivalence import Equivalence, compare_recordings, exact_samples
 from neurodeploy.compare.recorded import read_reference
 from neurodeploy.compare.synops import network_synops
-from neurodeploy.compare.verification import Divergence, Timing, Verification, VerifiedLayer
+from neurodeploy.compare.verification import Divergence, Timing, Verification, VerifiedLayer, states_around
 from neurodeploy.netx import Network
 from neurodeploy.limits import Limits
 from neurodeploy.simulate.golden import GoldenModel, GoldenRun, message_bytes, run_bytes
@@ -210,7 +210,7 @@ def _divergence(
                      reset_interval=reset_interval).probe
     sample, step = owners(arrival(layer, network.starts_with_input), stimulus.num_samples, stimulus.steps,
                           golden_spikes[layer].shape[1])
-    state = golden_state.state[layer]
+    after, before = states_around(golden_state.state[layer], neuron, column)
     return Divergence(
         layer=layer,
         group=network.group_of(layer),
@@ -221,10 +221,9 @@ def _divergence(
         step=int(step[column]),
         message_golden=int(golden_spikes[layer][neuron, column]),
         message_lava=int(lava_spikes[layer][neuron, column]),
-        state_golden={name: int(values[0, neuron, column]) for name, values in state.items()},
+        state_golden=after,
         state_lava=probe.after,
-        state_before_golden={name: int(values[0, neuron, column - 1]) if column else 0
-                             for name, values in state.items()},
+        state_before_golden=before,
         state_before_lava=probe.before,
         batch=batch,
     )
