@@ -48,15 +48,19 @@ def conv_network(path: Path, seed: int = 0) -> Network:
     return read_netx(path)
 
 
-def sdnn_network(path: Path, rng: np.random.Generator) -> Path:
-    """A small sigma-delta network at ``path``: an input (Delta, 2x6x6), a conv (SigmaDelta,
-    4x6x6) and a dense (Sigma, 5) layer; fed graded values into the input layer's a_in."""
+def sdnn_case(folder: Path) -> tuple[Path, Path]:
+    """A small sigma-delta network and its input in ``folder``: ``sdnn.net`` (an input layer,
+    Delta, 2x6x6; a conv, SigmaDelta, 4x6x6; a dense Sigma output of 5) and ``values.npy``,
+    graded values into the input layer's a_in, 2 samples of 8 steps."""
+    rng = np.random.default_rng(3)
+    path, values = folder / "sdnn.net", folder / "values.npy"
     write_netx(path, [
         InputLayer(shape=(2, 6, 6), neuron=SigmaDeltaNeuron("delta", 3)),
         ConvLayer(weights(rng, (4, 2, 3, 3)), SigmaDeltaNeuron("sigma_delta", 4), shape=(4, 6, 6), padding=(1, 1)),
         DenseLayer(weights(rng, (5, 144), density=0.5), SigmaDeltaNeuron("sigma"), flatten_input=True),
     ])
-    return path
+    np.save(values, rng.integers(-60, 120, size=(2, 72, 8)).astype(np.int32))
+    return path, values
 
 
 def dense_network(path: Path, seed: int = 0, delays: bool = False) -> Network:

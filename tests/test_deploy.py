@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netx_builders import FIXTURES, conv_network, sdnn_network
+from netx_builders import FIXTURES, conv_network, sdnn_case
 from neurodeploy.cli import main
 from neurodeploy.deploy import kit as kit_module
 from neurodeploy.deploy.kit import SCRIPT, input_message_bits, kit_for_file, write_kit
@@ -326,11 +326,7 @@ def test_pruned_network_on_sparse_synapses_records_only_the_output_layer(tmp_pat
 @pytest.mark.lava
 def test_sigma_delta_kit_records_graded_messages(tmp_path):
     """An input (Delta), a conv (SigmaDelta) and a dense (Sigma) layer, fed values into a_in."""
-    rng = np.random.default_rng(3)
-    path = tmp_path / "sdnn.net"
-    sdnn_network(path, rng)
-    values = tmp_path / "values.npy"
-    np.save(values, rng.integers(-60, 120, size=(2, 72, 8)).astype(np.int32))
+    path, values = sdnn_case(tmp_path)
     kit = tmp_path / "kit"
     assert deploy(path, "--spikes", values, "--out", kit) == 0
     settings = settings_of(kit)

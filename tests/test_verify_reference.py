@@ -17,7 +17,7 @@ import pytest
 
 from neurodeploy.cli import main
 from neurodeploy.reference import lava_dl_ground_truth
-from netx_builders import FIXTURES, sdnn_network
+from netx_builders import FIXTURES, sdnn_case
 
 GTS = lava_dl_ground_truth()
 if GTS is None:
@@ -274,11 +274,7 @@ def test_the_chips_figures_are_printed_beside_the_models(oxford_recording, tmp_p
 
 @pytest.mark.lava
 def test_a_sigma_delta_recording_verifies_and_a_changed_graded_value_is_found(tmp_path):
-    rng = np.random.default_rng(3)
-    path = tmp_path / "sdnn.net"
-    sdnn_network(path, rng)
-    values = tmp_path / "values.npy"
-    np.save(values, rng.integers(-60, 120, size=(2, 72, 8)).astype(np.int32))
+    path, values = sdnn_case(tmp_path)
     kit = tmp_path / "kit"
     assert main(["deploy", str(path), "--spikes", str(values), "--out", str(kit)]) == 0
     recording = run_kit(kit)
