@@ -234,6 +234,21 @@ def test_a_recording_of_another_input_or_length_is_refused(oxford_recording, cap
 
 
 @pytest.mark.lava
+@pytest.mark.parametrize("value, message", [(np.nan, "not integers"), (0.5, "not integers"),
+                                            (2.0 ** 40, "beyond int32")])
+def test_a_recording_whose_messages_are_not_int32_integers_is_refused(oxford_recording, tmp_path, capsys,
+                                                                       value, message):
+    def spoil(arrays, meta):
+        arrays["layer_1"] = arrays["layer_1"].astype(np.float64)
+        arrays["layer_1"][0, 5] = value
+
+    spoiled = rewrite(oxford_recording, tmp_path / "spoiled.npz", spoil)
+    code = main(["verify", str(OXFORD), *OXFORD_INPUT, "--reference", str(spoiled)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "spoiled.npz:layer_1: holds values" in err[0] and message in err[0], err
+
+
+@pytest.mark.lava
 def test_a_recording_of_another_network_is_refused(oxford_recording, tmp_path, capsys):
     other = tmp_path / "other.net"
     shutil.copy(OXFORD, other)

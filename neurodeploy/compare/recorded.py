@@ -152,7 +152,8 @@ def _read_recording(path: Path, network: Network, stimulus: Stimulus, reset_inte
         expected = (network.layers[index].size, length)
         if arrays[key].shape != expected:
             raise ReferenceError(f"{path}:{key}: shape {arrays[key].shape}, layer {index} gives {expected}", path)
-        layers.append(ReferenceLayer(index, f"{path.name}:{key}", arrays[key].astype(np.int64), 0))
+        messages = _integers(arrays[key], f"{path}:{key}", path)
+        layers.append(ReferenceLayer(index, f"{path.name}:{key}", messages, 0))
     if not layers:
         raise ReferenceError(f"{path}: records no layer (no layer_<i> array)", path)
     chip = dict(meta.get("chip") or {})  # the profilers' scalars win over the per-step arrays of the same name
@@ -173,9 +174,10 @@ def _check_input(path: Path, arrays: dict[str, np.ndarray], stimulus: Stimulus, 
                                  f"{'one' if ours is not None else 'none'}", path)
         if ours is None:
             continue
-        if theirs.shape != ours.shape or not np.array_equal(theirs.astype(np.int64), ours.astype(np.int64)):
+        theirs = _integers(theirs, f"{path}:{key}", path)
+        if theirs.shape != ours.shape or not np.array_equal(theirs, ours):
             differ = "a different shape" if theirs.shape != ours.shape else \
-                f"{int(np.count_nonzero(theirs.astype(np.int64) != ours.astype(np.int64)))} entries that differ"
+                f"{int(np.count_nonzero(theirs != ours))} entries that differ"
             raise ReferenceError(f"{path}: recorded another input ({key} has {differ})", path)
 
 
@@ -257,7 +259,17 @@ def _layer_array(file: Path, network: Network, layer: int) -> np.ndarray:
               (array.ndim == 5 and array.shape[0] == 1 and array.shape[1:4] == chw)):
         raise ReferenceError(f"{file}: shape {array.shape} is neither Lava's {(*shape, 'T')} nor SLAYER's "
                              f"{(1, *chw, 'T')} for {where}", file)
+    return np.ascontiguousarray(_integers(array, str(file), file).reshape(size, array.shape[-1]))
+
+
+def _integers(array: np.ndarray, where: str, path: Path) -> np.ndarray:
+    """``array`` as int64, checked first: numbers that are whole and within int32 (Lava's
+    messages and inputs are int32); ``ReferenceError`` naming ``where`` otherwise."""
+    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
+        raise ReferenceError(f"{where}: holds {array.dtype} values, not numbers", path)
     if not np.issubdtype(array.dtype, np.integer) and not np.issubdtype(array.dtype, np.bool_):
         if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
-            raise ReferenceError(f"{file}: holds values that are not integers (messages are)", file)
-    return np.ascontiguousarray(array.reshape(size, array.shape[-1]).astype(np.int64))
+            raise ReferenceError(f"{where}: holds values that are not integers (messages are)", path)
+    if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+        raise ReferenceError(f"{where}: holds values beyond int32, which no message or input is", path)
+    return array.astype(np.int64)
